@@ -1,0 +1,118 @@
+"""What a solution's ``run(ctx)`` receives, and the helpers it may call.
+
+This module imports neither torch nor matplotlib at import time: the engine imports it on every
+build, and a build with nothing to rerun must stay free of heavy imports.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+# Matplotlib settings that make figures match the document (Computer Modern, like lmodern) and make
+# the saved files byte-identical from run to run.
+FIGURE_RCPARAMS: dict[str, Any] = {
+    "font.family": "serif",
+    "font.serif": ["cmr10"],
+    "mathtext.fontset": "cm",
+    "axes.formatter.use_mathtext": True,
+    "axes.unicode_minus": True,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "figure.figsize": (4.8, 3.0),
+    "figure.dpi": 100,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+    "pdf.fonttype": 42,
+    "path.simplify": False,
+}
+
+# Keys that matplotlib would otherwise fill with the date and its own version.
+FIGURE_METADATA: dict[str, Any] = {"CreationDate": None, "ModDate": None, "Producer": None,
+                                   "Creator": None}
+
+
+@dataclass
+class Context:
+    """Per-problem settings handed to ``solutions/problemN.py:run``.
+
+    Attributes:
+        problem: the problem id, e.g. ``"1"``.
+        seed: the seed already applied to ``random``, numpy and torch before ``run`` is called.
+        device: ``"cpu"`` or ``"cuda"`` (already resolved from ``--device auto``).
+        figures_dir: absolute path of the project's ``figures/`` folder.
+        project_root: absolute path of the project.
+        reproducible: True in a reproducible build, where wall-clock measurements are not shown.
+    """
+
+    problem: str
+    seed: int
+    device: str
+    figures_dir: Path
+    project_root: Path
+    reproducible: bool = False
+    figures: list[str] = field(default_factory=list)
+    measurements: dict[str, float] = field(default_factory=dict)
+
+    def save_figure(self, fig: Any, name: str) -> str:
+        """Save a matplotlib figure as ``figures/problem<id>-<name>.pdf`` and close it.
+
+        Returns the path relative to the project root, ready for ``\\includegraphics``.
+        The file is written atomically and without timestamps, so identical figures give
+        identical bytes.
+        """
+        import matplotlib.pyplot as plt
+
+        from hwbuild.fsutil import atomic_write_bytes
+
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"figure name {name!r} must be lowercase letters, digits and single dashes"
+            )
+        relative = f"figures/problem{self.problem}-{name}.pdf"
+        if relative in self.figures:
+            raise ValueError(f"figure {relative} was saved twice by problem {self.problem}")
+        import io
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="pdf", metadata=FIGURE_METADATA)
+        plt.close(fig)
+        atomic_write_bytes(self.project_root / relative, buffer.getvalue())
+        self.figures.append(relative)
+        return relative
+
+    def source(self, obj: Any) -> dict[str, Any]:
+        """The source of a function or class as it ran, for the ``listing`` filter.
+
+        Returns ``{"code", "file", "first_line", "name"}`` with ``file`` relative to the project.
+        """
+        lines, first_line = inspect.getsourcelines(obj)
+        path = Path(inspect.getsourcefile(obj) or "<unknown>").resolve()
+        try:
+            shown = path.relative_to(self.project_root).as_posix()
+        except ValueError:
+            shown = path.name
+        return {
+            "code": textwrap.dedent("".join(lines)).rstrip("\n"),
+            "file": shown,
+            "first_line": first_line,
+            "name": getattr(obj, "__qualname__", getattr(obj, "__name__", "?")),
+        }
+
+    def measure(self, name: str, seconds: float) -> None:
+        """Record a wall-clock measurement (not reproducible by nature).
+
+        Templates read it as ``measured.<name>`` through the ``seconds`` filter; a reproducible
+        build shows it as "n/a" so that two builds give identical bytes.
+        """
+        self.measurements[name] = float(seconds)

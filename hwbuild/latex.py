@@ -1,0 +1,181 @@
+"""Compile a rendered target with latexmk, and point LaTeX errors back at the templates."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwbuild.errors import LatexError, Location, ToolMissingError
+from hwbuild.latexlog import Diagnostic, first_error
+from hwbuild.sourcemap import map_lines
+
+APT_INSTALL = (
+    "apt-get update && apt-get install -y --no-install-recommends latexmk "
+    "texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
+    "texlive-pictures texlive-science lmodern poppler-utils"
+)
+
+# Files latexmk and pdflatex may leave half-written after an error; the next run must not
+# read them.
+STALE_AFTER_FAILURE = (".aux", ".fdb_latexmk", ".fls", ".out", ".toc")
+
+
+def require_latexmk() -> str:
+    path = shutil.which("latexmk")
+    if path is None or shutil.which("pdflatex") is None:
+        missing = "latexmk" if path is None else "pdflatex"
+        hint = (f"install TeX Live: {APT_INSTALL}" if os.geteuid() == 0
+                else f"install TeX Live: sudo sh -c '{APT_INSTALL}'")
+        raise ToolMissingError(f"{missing} is not installed (or not on PATH)", hint=hint)
+    return path
+
+
+def latex_environment(source_date_epoch: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        # Reproducible PDFs: dates from the commit, not the clock.
+        "SOURCE_DATE_EPOCH": str(source_date_epoch),
+        "FORCE_SOURCE_DATE": "1",
+        # Never run shell commands from TeX, whatever texmf.cnf says.
+        "shell_escape": "f",
+        "openout_any": "p",
+        # Long log lines so errors are not wrapped at 79 columns.
+        "max_print_line": "10000",
+        "error_line": "254",
+        "half_error_line": "238",
+    })
+    return env
+
+
+def latexmk_command(latexmk: str, tex_name: str) -> list[str]:
+    return [
+        latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+        "-no-shell-escape", "-recorder", "-norc", "-quiet", tex_name,
+    ]
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A rendered ``.tex`` in the work folder and the template it came from."""
+
+    tex: Path
+    template: Path
+    template_source: str
+    rendered: str
+
+
+@dataclass
+class CompileResult:
+    pdf: Path
+    log: Path
+    seconds: float
+
+
+def compile_target(
+    workdir: Path,
+    tex_name: str,
+    rendered: dict[str, RenderedFile],
+    source_date_epoch: int,
+    project_root: Path,
+) -> CompileResult:
+    """Run latexmk on ``workdir/tex_name``; raise :class:`LatexError` mapped to a template."""
+    import time
+
+    latexmk = require_latexmk()
+    started = time.perf_counter()
+    proc = subprocess.run(
+        latexmk_command(latexmk, tex_name),
+        cwd=workdir,
+        env=latex_environment(source_date_epoch),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    stem = tex_name.removesuffix(".tex")
+    log = workdir / f"{stem}.log"
+    pdf = workdir / f"{stem}.pdf"
+    if proc.returncode == 0 and pdf.is_file():
+        return CompileResult(pdf=pdf, log=log, seconds=seconds)
+
+    for suffix in STALE_AFTER_FAILURE:
+        for stale in workdir.glob(f"*{suffix}"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+    try:
+        log_text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log_text = ""
+    diagnostic = first_error(log_text) if log_text else None
+    if diagnostic is None:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise LatexError(
+            f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
+            log=log if log.exists() else None,
+            details=tail or None,
+        )
+    raise map_diagnostic(diagnostic, workdir, rendered, log, project_root)
+
+
+def map_diagnostic(
+    diagnostic: Diagnostic,
+    workdir: Path,
+    rendered: dict[str, RenderedFile],
+    log: Path,
+    project_root: Path,
+) -> LatexError:
+    """Turn a TeX error at ``problem1.tex:42`` into one at ``templates/problem1.tex.j2:17``."""
+    name = Path(diagnostic.file).name if diagnostic.file else None
+    source = rendered.get(name) if name else None
+    rendered_at = f"{name}:{diagnostic.line}" if name and diagnostic.line else (name or "?")
+    try:
+        rendered_shown = (workdir / name).relative_to(project_root).as_posix() if name else "?"
+    except ValueError:
+        rendered_shown = str(workdir / name) if name else "?"
+    details = [f"rendered: {rendered_shown}:{diagnostic.line}" if diagnostic.line
+               else f"rendered: {rendered_at}"]
+    if diagnostic.context:
+        details.append(f"TeX read: {diagnostic.context.strip()}")
+    location = None
+    source_line = None
+    if source is not None and diagnostic.line:
+        mapping = map_lines(source.template_source, source.rendered)
+        index = min(diagnostic.line, len(mapping)) - 1
+        if index >= 0:
+            template_line = mapping[index]
+            lines = source.template_source.splitlines()
+            source_line = lines[template_line - 1] if template_line <= len(lines) else None
+            try:
+                shown = source.template.relative_to(project_root).as_posix()
+            except ValueError:
+                shown = str(source.template)
+            location = Location(shown, template_line)
+    if location is None:
+        location = Location(rendered_shown, diagnostic.line)
+    return LatexError(
+        diagnostic.message,
+        location=location,
+        source_line=source_line,
+        details="\n".join(details),
+        hint=_hint(diagnostic.message),
+        log=log,
+    )
+
+
+def _hint(message: str) -> str:
+    lowered = message.lower()
+    if "undefined control sequence" in lowered:
+        return "a macro is misspelt or its package is not loaded in templates/main.tex.j2"
+    if "missing $" in lowered:
+        return "maths (^, _, \\alpha) must be inside $...$; Python text goes through << x >>"
+    if "not found" in lowered and "file" in lowered:
+        return "the figure or file does not exist: save it with ctx.save_figure and use its path"
+    if "runaway argument" in lowered or "emergency stop" in lowered or "missing }" in lowered:
+        return "a brace or environment is not closed"
+    return "fix the LaTeX at the template line above"

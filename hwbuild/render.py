@@ -1,0 +1,112 @@
+"""Render the Jinja2 LaTeX templates with the experiments' results.
+
+Delimiters that never collide with TeX (``<< >>``, ``<% %>``, ``<# #>``), ``StrictUndefined``,
+a ``finalize`` hook that escapes plain strings, and every failure turned into a
+:class:`TemplateError` that names the template file and line.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from hwbuild.errors import Location, TemplateError
+from hwbuild.filters import FILTERS, finalize
+
+UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
+UNDEFINED_ATTR = re.compile(r"has no attribute '([^']+)'")
+
+
+def make_environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        block_start_string="<%",
+        block_end_string="%>",
+        variable_start_string="<<",
+        variable_end_string=">>",
+        comment_start_string="<#",
+        comment_end_string="#>",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _template_frame(exc: BaseException, templates_dir: Path) -> tuple[str, int] | None:
+    """The innermost traceback frame inside a template (Jinja rewrites frames to template lines)."""
+    root = templates_dir.resolve()
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        try:
+            path = Path(frame.filename).resolve()
+        except OSError:
+            continue
+        if path.is_relative_to(root) and frame.lineno:
+            return path.name, frame.lineno
+    return None
+
+
+def _line(templates_dir: Path, name: str, lineno: int | None) -> str | None:
+    if not lineno:
+        return None
+    try:
+        lines = (templates_dir / name).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return lines[lineno - 1] if 0 < lineno <= len(lines) else None
+
+
+def render(
+    env: jinja2.Environment,
+    name: str,
+    variables: dict[str, Any],
+    *,
+    returned: list[str] | None = None,
+) -> str:
+    """Render template ``name``; ``returned`` lists what the experiment returned, for errors."""
+    templates_dir = Path(env.loader.searchpath[0])  # type: ignore[union-attr]
+    shown = f"templates/{name}"
+    try:
+        return env.get_template(name).render(variables)
+    except jinja2.TemplateSyntaxError as exc:
+        where = exc.name or name
+        raise TemplateError(
+            f"syntax error: {exc.message}",
+            location=Location(f"templates/{where}", exc.lineno),
+            source_line=_line(templates_dir, where, exc.lineno),
+            hint="template statements use <% ... %>, values << ... >>, comments <# ... #>",
+        ) from None
+    except jinja2.UndefinedError as exc:
+        frame = _template_frame(exc, templates_dir)
+        where, lineno = frame if frame else (name, None)
+        match = UNDEFINED_NAME.search(exc.message or "") or UNDEFINED_ATTR.search(exc.message or "")
+        missing = match.group(1) if match else (exc.message or "?")
+        available = sorted(returned) if returned is not None else sorted(variables)
+        raise TemplateError(
+            f"undefined variable {missing!r} ({exc.message})",
+            location=Location(f"templates/{where}", lineno),
+            source_line=_line(templates_dir, where, lineno),
+            hint=f"the experiment returned: {', '.join(available) or '(nothing)'}",
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template {exc.name} not found",
+                            location=Location(shown)) from None
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError,
+            AttributeError, jinja2.TemplateError) as exc:
+        frame = _template_frame(exc, templates_dir)
+        where, lineno = frame if frame else (name, None)
+        raise TemplateError(
+            f"{type(exc).__name__}: {exc}",
+            location=Location(f"templates/{where}", lineno),
+            source_line=_line(templates_dir, where, lineno),
+            hint="check the value's type and the filter's arguments (docs/authoring.md)",
+        ) from None
