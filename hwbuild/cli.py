@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -21,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _fail(error: BuildError, show_traceback: bool) -> None:
     if show_traceback:
-        click.echo("".join(traceback.format_exception(error)), err=True)
+        click.echo(error.traceback or "".join(traceback.format_exception(error)), err=True)
     click.secho(error.format(), err=True, fg="red")
     sys.exit(error.exit_code)
 
@@ -139,3 +140,142 @@ def clean_command(ctx: click.Context) -> None:
     project = _project(ctx.find_root().params.get("project_dir"))
     for path in clean(project):
         click.echo(f"removed {project.relative(path)}")
+
+
+def _root_params(ctx: click.Context) -> dict[str, Any]:
+    return ctx.find_root().params
+
+
+def _verbosity(params: dict[str, Any]) -> int:
+    return -1 if params.get("quiet") else int(params.get("verbose") or 0)
+
+
+def _build_from_params(params: dict[str, Any], problems: tuple[str, ...] | None = None) -> None:
+    """Run the build the root options describe (as ``build`` does), printing its summary."""
+    _build(problems=params["problems"] if problems is None else problems, force=params["force"],
+           device=params["device"], jobs=params["jobs"], reproducible=params["reproducible"],
+           timings=params["timings"], verbosity=_verbosity(params),
+           project_dir=params["project_dir"])
+
+
+@main.command("watch")
+@click.pass_context
+@reports_errors
+def watch_command(ctx: click.Context) -> None:
+    """Rebuild whenever a template, a solution or hwbuild.toml changes. Ctrl-C stops.
+
+    Takes the options before it, like build: `build.py --problem 1 watch`. Prints one line per
+    build, or the error; a failed build does not stop the watching.
+    """
+    from hwbuild.errors import ConfigError
+    from hwbuild.pipeline import BuildOptions, build
+    from hwbuild.progress import make_watch_reporter
+    from hwbuild.watch import WatchResult, describe, watch
+
+    params = _root_params(ctx)
+    verbosity = _verbosity(params)
+    project = _project(params["project_dir"])
+    if params["problems"]:
+        # An unknown --problem is a usage error now; a broken config is reported by the first
+        # build, and watching goes on.
+        with contextlib.suppress(ConfigError):
+            project.select(list(params["problems"]))
+    options = BuildOptions(problems=params["problems"], force=params["force"],
+                           device=params["device"], jobs=params["jobs"] or os.cpu_count() or 1,
+                           reproducible=params["reproducible"])
+    builds = 0
+
+    def run_build() -> Any:
+        nonlocal builds
+        builds += 1
+        # --force reruns the experiments once, not on every save.
+        opts = options if builds == 1 else BuildOptions(
+            problems=options.problems, device=options.device, jobs=options.jobs,
+            reproducible=options.reproducible)
+        reporter = make_watch_reporter(verbosity)
+        try:
+            return build(Project(project.root), opts, reporter)  # re-reads hwbuild.toml
+        finally:
+            reporter.close()
+
+    def on_result(result: WatchResult) -> None:
+        line = describe(result)
+        if result.error is not None:
+            click.secho(line, err=True, fg="red")
+            click.secho(result.error.format(), err=True, fg="red")
+        elif verbosity >= 0:
+            click.echo(line)
+
+    if verbosity >= 0:
+        click.echo(f"watching templates/, solutions/ and hwbuild.toml in {project.root} "
+                   "(Ctrl-C stops)", err=True)
+    try:
+        watch(project.root, run_build, on_result)
+    except KeyboardInterrupt:
+        if verbosity >= 0:
+            click.echo("stopped watching", err=True)
+
+
+@main.command("check")
+@click.option("--overfull-pt", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Report overfull boxes wider than this many points.")
+@click.option("--no-build", is_flag=True,
+              help="Inspect the existing build only (default: build first, as build does).")
+@click.pass_context
+@reports_errors
+def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> None:
+    """Check the built PDF as a grader would; exit 8 if any finding is an error.
+
+    Undefined references and citations, overfull boxes, leftover TODO/XXX/??? text, missing
+    figures, and problems that do not start on a new page. Writes build/page-map.json (the pages
+    of each problem in build/homework.pdf). Checks build/homework.pdf, or with --problem the
+    per-problem PDFs.
+    """
+    from hwbuild.check import check_project
+    from hwbuild.errors import CheckFailed
+
+    params = _root_params(ctx)
+    verbosity = _verbosity(params)
+    if not no_build:
+        _build_from_params(params)
+    project = _project(params["project_dir"])
+    result = check_project(project, problems=params["problems"], overfull_pt=overfull_pt,
+                           require_fresh=no_build)
+    for finding in result.findings:
+        if finding.severity == "error":
+            click.secho(finding.format(), fg="red")
+        elif verbosity >= 0:
+            click.secho(finding.format(), fg="yellow")
+    if verbosity >= 0:
+        for line in result.summary(root=project.root):
+            click.echo(line)
+    if result.errors:
+        raise CheckFailed(
+            f"{len(result.errors)} error(s) in {', '.join(result.checked)}",
+            hint="fix each error above at its file:line, rebuild, and check again")
+
+
+@main.command("new")
+@click.argument("problem_id", metavar="ID")
+@click.option("--title", required=True, help="The problem's title, shown in its heading.")
+@click.option("--no-build", is_flag=True, help="Only write the files; do not build the PDF.")
+@click.pass_context
+@reports_errors
+def new_command(ctx: click.Context, problem_id: str, title: str, no_build: bool) -> None:
+    """Scaffold problem ID: its solution, template and test, registered in hwbuild.toml.
+
+    Then builds build/problem-ID.pdf, which shows what to fill in. Refuses (exit 2) if the id is
+    already configured or any of the files exists.
+    """
+    from hwbuild.scaffold import scaffold
+
+    params = _root_params(ctx)
+    project = _project(params["project_dir"])
+    made = scaffold(project.root, problem_id, title)
+    for path in made.files:
+        click.echo(f"created {project.relative(path)}")
+    click.echo(f"added problem {problem_id} to {project.relative(made.config)}")
+    if not no_build:
+        _build_from_params(params, problems=(problem_id,))
+    click.echo(f"next: replace the TODOs in {project.relative(made.solution)} and "
+               f"{project.relative(made.template)}, then `build.py check`")

@@ -56,6 +56,8 @@ class BuildError(Exception):
         self.hint = hint
         self.log = log
         self.details = details
+        # A traceback from another process (an experiment worker), shown with --traceback.
+        self.traceback: str | None = None
 
     def format(self) -> str:
         """The full human-readable report, without any Python traceback."""

@@ -120,7 +120,32 @@ def compile_target(
             log=log if log.exists() else None,
             details=tail or None,
         )
+    runaway = _runaway_location(log_text, rendered)
+    if runaway is not None:
+        diagnostic = Diagnostic(severity="error", file=runaway[0], line=runaway[1],
+                                message=diagnostic.message, context=diagnostic.context)
     raise map_diagnostic(diagnostic, workdir, rendered, log, project_root)
+
+
+def _runaway_location(log_text: str, rendered: dict[str, RenderedFile]) -> tuple[str, int] | None:
+    """Where an unclosed argument starts: TeX only reports where the file ended.
+
+    After ``Runaway argument?`` TeX prints the start of the unfinished argument; find that text
+    in the rendered files.
+    """
+    marker = "Runaway argument?\n"
+    start = log_text.find(marker)
+    if start < 0:
+        return None
+    excerpt = log_text[start + len(marker):].split("\n", 1)[0]
+    probe = excerpt.split("\\par", 1)[0].strip()[:40]
+    if len(probe) < 3:
+        return None
+    for name, item in rendered.items():
+        for number, line in enumerate(item.rendered.splitlines(), start=1):
+            if probe in line:
+                return name, number
+    return None
 
 
 def map_diagnostic(

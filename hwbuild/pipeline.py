@@ -19,6 +19,7 @@ from hwbuild import cache
 from hwbuild.errors import BuildError
 from hwbuild.fingerprint import digest, engine_hash, experiment_key, hash_files
 from hwbuild.fsutil import atomic_copy, atomic_write_text, build_lock, sha256_file, write_if_changed
+from hwbuild.manifest import write_manifest
 from hwbuild.project import MAIN_TEMPLATE, Problem, Project, local_dependencies
 from hwbuild.report import Reporter
 
@@ -146,6 +147,9 @@ class Builder:
             epoch = source_date_epoch(self.project)
             for target in targets:
                 self.report.targets.append(self.build_target(target, entries, epoch))
+            t = time.perf_counter()
+            write_manifest(self.project, [t_.name for t_ in self.report.targets])
+            self._stage("manifest", t)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -193,7 +197,7 @@ class Builder:
             self.reporter.experiment_finished(outcome.problem_id, outcome.ok, outcome.seconds)
             if not outcome.ok:
                 error = outcome_error(outcome)
-                error.details = outcome.error.get("traceback")
+                error.traceback = outcome.error.get("traceback")
                 failures[outcome.problem_id] = error
                 continue
             self._drop_stale_figures(outcome.problem_id, outcome.figures)
@@ -295,6 +299,7 @@ class Builder:
         t = time.perf_counter()
         self.reporter.compiling(target.name)
         result = compile_target(workdir, main_tex.name, rendered, epoch, project.root)
+        self.reporter.compiled(target.name, result.seconds)
         report.latex_seconds = result.seconds
         atomic_copy(result.pdf, pdf)
         atomic_write_text(stamp_path, f"{stamp} {sha256_file(pdf)}\n")

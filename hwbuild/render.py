@@ -7,8 +7,10 @@ a ``finalize`` hook that escapes plain strings, and every failure turned into a
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,19 @@ from hwbuild.filters import FILTERS, finalize
 
 UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 UNDEFINED_ATTR = re.compile(r"has no attribute '([^']+)'")
+
+
+def _strict(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Raise the undefined-variable error before a filter sees an Undefined argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for arg in (*args, *kwargs.values()):
+            if isinstance(arg, jinja2.Undefined):
+                arg._fail_with_undefined_error()
+        return func(*args, **kwargs)
+
+    return wrapper
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -38,7 +53,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         finalize=finalize,
         auto_reload=False,
     )
-    env.filters.update(FILTERS)
+    env.filters.update({name: _strict(func) for name, func in FILTERS.items()})
     return env
 
 
