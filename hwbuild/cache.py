@@ -29,11 +29,12 @@ class CacheEntry:
     sources: dict[str, str] = field(default_factory=dict)
 
     def results_document(self) -> dict[str, Any]:
-        """What ``build/results/problemN.json`` holds: the values, plus the wall-clock ones."""
-        document = dict(self.values)
-        if self.measurements:
-            document["measured"] = dict(self.measurements)
-        return document
+        """What ``build/results/problemN.json`` holds: the values, exactly as rendered.
+
+        Wall-clock measurements are left out: they differ from run to run, and this file is
+        embedded in the PDF, which must be byte-identical across builds.
+        """
+        return dict(self.values)
 
 
 def entry_path(project: Project, problem_id: str) -> Path:

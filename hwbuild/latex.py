@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ APT_INSTALL = (
 # Files latexmk and pdflatex may leave half-written after an error; the next run must not
 # read them.
 STALE_AFTER_FAILURE = (".aux", ".fdb_latexmk", ".fls", ".out", ".toc")
+# Present in the work folder while latexmk runs: found at the start of a compile, it says the
+# last one was killed, and its work files (latexmk's database among them) cannot be trusted.
+COMPILING_MARKER = ".hwbuild-compiling"
 
 
 def require_latexmk() -> str:
@@ -86,28 +90,25 @@ def compile_target(
     import time
 
     latexmk = require_latexmk()
+    marker = workdir / COMPILING_MARKER
+    if marker.exists():
+        # The last compile was killed: latexmk would trust its half-written files (over a
+        # truncated PDF it reports "Nothing to do"), so start again from the sources.
+        _remove_stale(workdir)
+    marker.touch()
     started = time.perf_counter()
-    proc = subprocess.run(
-        latexmk_command(latexmk, tex_name),
-        cwd=workdir,
-        env=latex_environment(source_date_epoch),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
+    proc = _run_latexmk(latexmk_command(latexmk, tex_name), workdir,
+                        latex_environment(source_date_epoch))
     seconds = time.perf_counter() - started
     stem = tex_name.removesuffix(".tex")
     log = workdir / f"{stem}.log"
     pdf = workdir / f"{stem}.pdf"
     if proc.returncode == 0 and pdf.is_file():
+        marker.unlink(missing_ok=True)
         return CompileResult(pdf=pdf, log=log, seconds=seconds)
 
-    for suffix in STALE_AFTER_FAILURE:
-        for stale in workdir.glob(f"*{suffix}"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+    _remove_stale(workdir)
+    marker.unlink(missing_ok=True)
     try:
         log_text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -117,7 +118,7 @@ def compile_target(
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise LatexError(
             f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
-            log=log if log.exists() else None,
+            log=_shown(log, project_root) if log.exists() else None,
             details=tail or None,
         )
     runaway = _runaway_location(log_text, rendered)
@@ -146,6 +147,61 @@ def _runaway_location(log_text: str, rendered: dict[str, RenderedFile]) -> tuple
             if probe in line:
                 return name, number
     return None
+
+
+def _remove_stale(workdir: Path) -> None:
+    for suffix in STALE_AFTER_FAILURE:
+        for stale in workdir.glob(f"*{suffix}"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _run_latexmk(command: list[str], workdir: Path,
+                 env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run latexmk; if the build is interrupted meanwhile, kill it and the pdflatex it runs.
+
+    ``subprocess.run`` would kill latexmk alone, and pdflatex would go on writing into the work
+    folder after the build (and its lock) had gone.
+    """
+    with subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors="replace") as proc:
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:
+            _kill_tree(proc.pid)
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and its descendants (stopped first, so that it starts no new ones)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    for victim in [pid, *_descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Ids of the processes below ``pid``, from ``ps`` (POSIX: Linux and macOS alike)."""
+    try:
+        listing = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True,
+                                 text=True, check=False, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    children: dict[int, list[int]] = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(fields[0]))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def map_diagnostic(
@@ -189,8 +245,16 @@ def map_diagnostic(
         source_line=source_line,
         details="\n".join(details),
         hint=_hint(diagnostic.message),
-        log=log,
+        log=_shown(log, project_root),
     )
+
+
+def _shown(path: Path, project_root: Path) -> Path:
+    """``path`` relative to the project when it is inside it, as users see paths."""
+    try:
+        return path.relative_to(project_root)
+    except ValueError:
+        return path
 
 
 def _hint(message: str) -> str:

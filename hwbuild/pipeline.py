@@ -18,7 +18,14 @@ from typing import Any
 from hwbuild import cache
 from hwbuild.errors import BuildError
 from hwbuild.fingerprint import digest, engine_hash, experiment_key, hash_files
-from hwbuild.fsutil import atomic_copy, atomic_write_text, build_lock, sha256_file, write_if_changed
+from hwbuild.fsutil import (
+    atomic_copy,
+    atomic_write_text,
+    build_lock,
+    remove_temp_files,
+    sha256_file,
+    write_if_changed,
+)
 from hwbuild.manifest import write_manifest
 from hwbuild.project import MAIN_TEMPLATE, Problem, Project, local_dependencies
 from hwbuild.report import Reporter
@@ -118,6 +125,7 @@ def _parts(project: Project, target: Target) -> list[dict[str, Any]]:
             "in_section": section is not None,
             "section_heading": (info.title if info else section) if first else None,
             "section_intro": info.intro if (first and info) else "",
+            "results": f"../results/problem{problem.id}.json",
         })
         previous = section
     return parts
@@ -140,6 +148,8 @@ class Builder:
         self.project.build_dir.mkdir(parents=True, exist_ok=True)
         with build_lock(self.project.lock_path, on_wait=self.reporter.waiting_for_lock):
             t = time.perf_counter()
+            for folder in (self.project.build_dir, self.project.figures_dir):
+                remove_temp_files(folder)  # what a killed build was writing
             targets = targets_for(self.project, self.options)
             needed = list({p.id: p for t_ in targets for p in t_.problems}.values())
             self._stage("discover", t)
@@ -283,10 +293,17 @@ class Builder:
                                               problem.template.read_text(encoding="utf-8"), text)
         main_tex = workdir / f"{target.name}.tex"
         main_template = project.templates_dir / MAIN_TEMPLATE
+        parts = _parts(project, target)
+        for part in parts:
+            part["results_sha256"] = sha256_file(cache.results_path(project, part["id"]))
         main_text = render(env, MAIN_TEMPLATE, {
-            "doc": doc, "parts": _parts(project, target),
+            "doc": doc, "parts": parts,
             "target": {"name": target.name, "whole": target.whole},
         })
+        # The PDF's dates come from the epoch, which latexmk does not track: written into the
+        # source (after \end{document}, where TeX stops reading) a new epoch recompiles, and
+        # the PDF is the one a clean build would make.
+        main_text += f"% SOURCE_DATE_EPOCH={epoch}\n"
         rendered[main_tex.name] = RenderedFile(main_tex, main_template,
                                                main_template.read_text(encoding="utf-8"),
                                                main_text)

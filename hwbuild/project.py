@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from hwbuild.config import CONFIG_NAME, Config, load_config
+from hwbuild.config import CONFIG_NAME, Config, ProblemConfig, load_config
 from hwbuild.errors import ConfigError, Location, UsageError
 
 MAIN_TEMPLATE = "main.tex.j2"
@@ -79,17 +79,20 @@ class Project:
         except ValueError:
             return str(path)
 
-    def problems(self) -> list[Problem]:
-        """Every configured problem, in document order, checked to have both files."""
+    def _problem(self, entry: ProblemConfig) -> Problem:
+        return Problem(
+            id=entry.id,
+            title=entry.title,
+            section=entry.section,
+            solution=self.solutions_dir / f"problem{entry.id}.py",
+            template=self.templates_dir / f"problem{entry.id}.tex.j2",
+        )
+
+    def _checked(self, entries: list[ProblemConfig]) -> list[Problem]:
+        """Problems for ``entries``, each checked to have both its files."""
         found = []
-        for entry in self.config.problems:
-            problem = Problem(
-                id=entry.id,
-                title=entry.title,
-                section=entry.section,
-                solution=self.solutions_dir / f"problem{entry.id}.py",
-                template=self.templates_dir / f"problem{entry.id}.tex.j2",
-            )
+        for entry in entries:
+            problem = self._problem(entry)
             for path in (problem.solution, problem.template):
                 if not path.is_file():
                     raise ConfigError(
@@ -104,10 +107,17 @@ class Project:
                               location=Location(self.relative(self.templates_dir)))
         return found
 
+    def problems(self) -> list[Problem]:
+        """Every configured problem, in document order, checked to have both files."""
+        return self._checked(list(self.config.problems))
+
     def select(self, wanted: list[str]) -> list[Problem]:
-        """The problems named on the command line, or a usage error listing the valid ones."""
-        problems = self.problems()
-        by_id = {p.id: p for p in problems}
+        """The problems named on the command line, or a usage error listing the valid ones.
+
+        Only the selected problems need their files: one problem builds while another is
+        still being written.
+        """
+        by_id = {entry.id: entry for entry in self.config.problems}
         unknown = [w for w in wanted if w not in by_id]
         if unknown:
             raise UsageError(
@@ -115,7 +125,7 @@ class Project:
                 f"{', '.join(by_id)}",
                 hint="`python build.py --list` lists them with their titles",
             )
-        return [by_id[w] for w in dict.fromkeys(wanted)]
+        return self._checked([by_id[w] for w in dict.fromkeys(wanted)])
 
 
 def _module_file(solutions_dir: Path, dotted: str) -> Path | None:

@@ -15,12 +15,43 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from hwbuild.errors import Location, TemplateError
-from hwbuild.filters import FILTERS, finalize
+from hwbuild.filters import FILTERS, escape_tex, finalize
 
 UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 UNDEFINED_ATTR = re.compile(r"has no attribute '([^']+)'")
+
+
+class TexText(str):
+    """A string that came from data (the experiment's results, the config): plain text.
+
+    It is escaped for LaTeX when printed. Strings the template builds itself (literals, macro
+    output, ``set`` blocks, ``join``) are LaTeX and are printed as they are.
+    """
+
+    __slots__ = ()
+
+
+def as_data(value: Any) -> Any:
+    """Mark every string inside ``value`` as :class:`TexText`."""
+    if isinstance(value, str) and not isinstance(value, (TexText, Markup)):
+        return TexText(value)
+    if isinstance(value, dict):
+        return {key: as_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_data(item) for item in value]
+    return value
+
+
+def finalize_tex(value: Any) -> str:
+    """How every ``<< expr >>`` is printed: data text escaped, template-built LaTeX as is."""
+    if isinstance(value, TexText):
+        return escape_tex(value)
+    if type(value) is str:
+        return value
+    return finalize(value)
 
 
 def _strict(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +81,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
         undefined=jinja2.StrictUndefined,
-        finalize=finalize,
+        finalize=finalize_tex,
         auto_reload=False,
     )
     env.filters.update({name: _strict(func) for name, func in FILTERS.items()})
@@ -91,7 +122,7 @@ def render(
     templates_dir = Path(env.loader.searchpath[0])  # type: ignore[union-attr]
     shown = f"templates/{name}"
     try:
-        return env.get_template(name).render(variables)
+        return env.get_template(name).render(as_data(variables))
     except jinja2.TemplateSyntaxError as exc:
         where = exc.name or name
         raise TemplateError(

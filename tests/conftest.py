@@ -35,8 +35,9 @@ def require_tex() -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("tex") and "require_tex" not in getattr(item, "fixturenames", ()):
-            item.fixturenames.insert(0, "require_tex")  # type: ignore[attr-defined]
+        names = getattr(item, "fixturenames", None)
+        if item.get_closest_marker("tex") and names is not None and "require_tex" not in names:
+            names.insert(0, "require_tex")
 
 
 MAIN_TEMPLATE = (REPO / "templates" / "main.tex.j2").read_text(encoding="utf-8")

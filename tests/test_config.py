@@ -51,7 +51,8 @@ def test_the_repository_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
-        ("[document]\ntitle = \"x\"\n[[problems]]\nid = \"1\"\ntitle = oops\n", 5, "not valid TOML"),
+        ("[document]\ntitle = \"x\"\n[[problems]]\nid = \"1\"\ntitle = oops\n", 5,
+         "not valid TOML"),
         ("[document]\ntitle = \"x\"\n\n[[problems]]\nid = \"../etc\"\ntitle = \"t\"\n", 5,
          "letters or digits"),
         ("[document]\ntitle = \"x\"\n[[problems]]\nid = \"1\"\ntitle = \"a\"\n"
@@ -74,5 +75,5 @@ def test_errors_name_the_line(text: str, line: int | None, fragment: str) -> Non
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no hwbuild.toml"):
+    with pytest.raises(ConfigError, match=r"no hwbuild\.toml"):
         load_config(tmp_path / "hwbuild.toml")

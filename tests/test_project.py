@@ -49,7 +49,7 @@ def test_find_project_outside_is_an_error(tmp_path: Path) -> None:
 def test_import_graph_is_transitive_and_exact(make_project) -> None:
     root = make_project(
         {
-            "1": ("from solutions import helpers\nimport torch\ndef run(ctx):\n    return {}\n", "x"),
+            "1": ("from solutions import helpers\nimport torch\n" + RUN, "x"),
             "2": ("from .deep import thing\ndef run(ctx):\n    return {}\n", "x"),
             "3": (RUN, "x"),
         },
@@ -65,3 +65,11 @@ def test_import_graph_is_transitive_and_exact(make_project) -> None:
     assert names("1") == ["__init__.py", "helpers.py", "problem1.py", "shared.py"]
     assert names("2") == ["__init__.py", "deep.py", "problem2.py", "shared.py"]
     assert names("3") == ["__init__.py", "problem3.py"]
+
+
+def test_selecting_one_problem_ignores_another_unfinished_one(make_project) -> None:
+    root = make_project({"1": (RUN, "x"), "2": (RUN, "y")})
+    (root / "templates" / "problem2.tex.j2").unlink()
+    assert [p.id for p in Project(root).select(["1"])] == ["1"]
+    with pytest.raises(ConfigError):
+        Project(root).problems()

@@ -1,0 +1,124 @@
+"""Real builds of the real homework, with real latexmk, read back from the PDFs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pypdf
+import pytest
+from conftest import REPO, copy_repo_project
+
+pytestmark = [pytest.mark.tex, pytest.mark.slow]
+
+
+def pdf_text(pdf: Path) -> str:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    return text.replace("\u2212", "-")  # maths minus sign
+
+
+def run_build(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "--project", str(root), *args],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def homework(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the homework, built whole and as Problem 1 alone."""
+    root = copy_repo_project(tmp_path_factory.mktemp("homework"))
+    run_build(root)
+    run_build(root, "--problem", "1")
+    return root
+
+
+def attachments(pdf: Path) -> dict[str, object]:
+    reader = pypdf.PdfReader(pdf)
+    return {name: json.loads(data[0]) for name, data in reader.attachments.items()}
+
+
+def fixed(value: float, places: int) -> str:
+    text = f"{value:.{places}f}"
+    return "0." + "0" * places if re.fullmatch(r"-0\.0*", text) else text
+
+
+def test_problem_1_pdf_prints_the_computed_numbers(homework: Path) -> None:
+    results = json.loads((homework / "build/results/problem1.json").read_text())
+    text = pdf_text(homework / "build/problem-1.pdf")
+    for name, places in (("z1", 2), ("z3", 3), ("y_hat", 3)):
+        for value in results[name]:
+            assert fixed(value, places) in text, (name, value)
+    assert fixed(results["loss"], 6) in text
+    for row in results["W1"]:
+        for value in row:
+            assert fixed(value, 1) in text
+
+
+def test_problem_1_pdf_carries_its_results(homework: Path) -> None:
+    results = json.loads((homework / "build/results/problem1.json").read_text())
+    assert attachments(homework / "build/problem-1.pdf") == {"problem1.json": results}
+
+
+def test_problem_1_alone_has_no_other_problem(homework: Path) -> None:
+    text = pdf_text(homework / "build/problem-1.pdf")
+    assert "Problem 1: Regression task" in text
+    headings = re.findall(r"Problem (\d+):", text)
+    assert set(headings) == {"1"}
+
+
+def test_homework_has_every_problem_in_order_each_on_a_new_page(homework: Path) -> None:
+    reader = pypdf.PdfReader(homework / "build/homework.pdf")
+    pages = [page.extract_text() or "" for page in reader.pages]
+    starts = []
+    for number, page in enumerate(pages, start=1):
+        for match in re.finditer(r"Problem (\d+): ", page):
+            starts.append((match.group(1), number))
+    assert [pid for pid, _ in starts] == ["1", "2", "3", "6", "7", "10"]
+    assert len({page for _, page in starts}) == len(starts)
+    assert "Section 2.2: Gradient descent" in pages[starts[3][1] - 1]
+
+
+def test_homework_carries_every_problems_results(homework: Path) -> None:
+    embedded = attachments(homework / "build/homework.pdf")
+    for pid in ("1", "2", "3", "6", "7", "10"):
+        on_disk = json.loads((homework / f"build/results/problem{pid}.json").read_text())
+        assert embedded[f"problem{pid}.json"] == on_disk
+
+
+def test_results_files_hold_the_documented_keys(homework: Path) -> None:
+    def load(pid: str) -> dict[str, object]:
+        return json.loads((homework / f"build/results/problem{pid}.json").read_text())
+
+    p1 = load("1")
+    for key in ("x", "y", "W1", "b1", "W2", "b2", "z1", "z2", "z3", "y_hat", "loss"):
+        assert key in p1
+    assert set(p1["grad"]) >= {"W1", "b1", "W2", "b2"}  # type: ignore[arg-type]
+    assert len(p1["W1"]) == len(p1["b1"])  # type: ignore[arg-type]
+    p2 = load("2")
+    assert {"X", "labels", "w_hat", "rows"} <= set(p2)
+    assert all({"epsilon", "c", "loss"} <= set(r) for r in p2["rows"])  # type: ignore[union-attr]
+    p3 = load("3")
+    assert p3["regions"] <= p3["bound"]  # type: ignore[operator]
+    p6 = load("6")
+    assert {"lambda_min", "lambda_max", "rows"} <= set(p6)
+    p10 = load("10")
+    assert {"max_diff_equivalent", "max_diff_uniform"} <= set(p10)
+
+
+def test_rendered_tex_stays_beside_its_log(homework: Path) -> None:
+    work = homework / "build" / "homework"
+    for name in ("homework.tex", "homework.log", "problem1.tex", "problem10.tex"):
+        assert (work / name).is_file(), name
+
+
+def test_second_build_is_a_noop(homework: Path) -> None:
+    before = (homework / "build/homework.pdf").read_bytes()
+    out = run_build(homework).stdout
+    assert "experiments: cached 1, 2, 3, 6, 7, 10" in out
+    assert "homework: up to date" in out
+    assert (homework / "build/homework.pdf").read_bytes() == before
