@@ -84,7 +84,11 @@ def targets_for(project: Project, options: BuildOptions) -> list[Target]:
 
 
 def source_date_epoch(project: Project) -> int:
-    """The build's clock: $SOURCE_DATE_EPOCH, else the last commit, else the newest source."""
+    """The build's clock: $SOURCE_DATE_EPOCH, else the last commit, else the config's mtime.
+
+    Outside git the config file's time stands in for a commit: editing a template or solution
+    must not move the document's date (and recompile every page).
+    """
     if os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():
         return int(os.environ["SOURCE_DATE_EPOCH"])
     try:
@@ -94,9 +98,10 @@ def source_date_epoch(project: Project) -> int:
             return int(out.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
-    sources = [project.config_path, *project.templates_dir.glob("*.j2"),
-               *project.solutions_dir.glob("*.py")]
-    return int(max((p.stat().st_mtime for p in sources if p.exists()), default=0))
+    try:
+        return int(project.config_path.stat().st_mtime)
+    except OSError:
+        return 0
 
 
 def document_variables(project: Project, epoch: int) -> dict[str, Any]:
@@ -295,7 +300,11 @@ class Builder:
         main_template = project.templates_dir / MAIN_TEMPLATE
         parts = _parts(project, target)
         for part in parts:
-            part["results_sha256"] = sha256_file(cache.results_path(project, part["id"]))
+            results = cache.results_path(project, part["id"])
+            # embedfile writes the file's mtime into the PDF (FORCE_SOURCE_DATE does not cover
+            # it): make it the epoch, as every other date in the PDF is.
+            os.utime(results, (epoch, epoch))
+            part["results_sha256"] = sha256_file(results)
         main_text = render(env, MAIN_TEMPLATE, {
             "doc": doc, "parts": parts,
             "target": {"name": target.name, "whole": target.whole},

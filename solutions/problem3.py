@@ -1,0 +1,241 @@
+"""Problem 3: the 5ReLU network on the plane is piecewise affine with few regions.
+
+A network with n = 2 inputs and d = 6 hidden units is drawn at random. Its d lines
+``W1_j x + b1_j = 0`` cut the plane into regions; on each region the activation pattern
+``1[z1 > 0]`` is constant and the network is the affine map ``A_s x + c_s``. We count the distinct
+patterns on a fine grid of a box chosen to contain every intersection of two lines, compare with the
+bound ``1 + d + C(d, 2)``, check that the network equals the pattern's affine map at every grid
+point, and check continuity: on each line, the affine maps of the two sides agree.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import torch
+
+from hwbuild.context import Context
+from solutions.network import forward, init_params
+
+D = 6
+K = 1
+GRID = 1001  # uniform grid points per side of the box
+LOCAL = 41  # extra grid values per axis around each crossing
+
+
+def region_bound(d: int) -> int:
+    """The bound of the proof: 1 + d + C(d, 2)."""
+    return 1 + d + math.comb(d, 2)
+
+
+def intersections(W1: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """All points where two of the lines ``W1_j x + b1_j = 0`` cross (parallel pairs skipped)."""
+    points = []
+    for i, j in combinations(range(len(b1)), 2):
+        M = W1[[i, j]]
+        if abs(np.linalg.det(M)) > 1e-12 * np.linalg.norm(M[0]) * np.linalg.norm(M[1]):
+            points.append(np.linalg.solve(M, -b1[[i, j]]))
+    return np.array(points).reshape(-1, 2)
+
+
+def box_around(points: np.ndarray, margin: float = 0.25, minimum: float = 1.0) -> np.ndarray:
+    """A square ``[[x_lo, x_hi], [y_lo, y_hi]]`` around the points, with ``margin`` times their
+    spread to spare on every side (and a half-side of at least ``minimum``)."""
+    if len(points) == 0:
+        return np.array([[-minimum, minimum], [-minimum, minimum]])
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    centre = (lo + hi) / 2
+    half = max((hi - lo).max() / 2 * (1 + 2 * margin), minimum)
+    return np.stack([centre - half, centre + half], axis=1)
+
+
+def refined_axes(box: np.ndarray, points: np.ndarray, W1: np.ndarray, b1: np.ndarray,
+                 grid: int, local: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid values per axis: ``grid`` uniform ones, plus ``local`` ones around each crossing.
+
+    Around a crossing p the extra values span ``p +- r`` with r half the distance from p to the
+    nearest line that does not pass through p, so the extra grid points near p see only the two
+    lines through p and land in all four regions that meet at p.
+    """
+    xs = [np.linspace(box[0, 0], box[0, 1], grid)]
+    ys = [np.linspace(box[1, 0], box[1, 1], grid)]
+    norms = np.linalg.norm(W1, axis=1)
+    for p in points:
+        distances = np.abs(W1 @ p + b1) / norms
+        others = distances[distances > 1e-9 * (1 + np.abs(p).max())]  # lines not through p
+        r = 0.5 * others.min() if len(others) else 1.0
+        offsets = np.linspace(-r, r, local)
+        xs.append(p[0] + offsets)
+        ys.append(p[1] + offsets)
+    return np.unique(np.concatenate(xs)), np.unique(np.concatenate(ys))
+
+
+def pattern_codes(W1: np.ndarray, b1: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The activation pattern ``1[W1 x + b1 > 0]`` of each point, as the integer sum_j s_j 2^j."""
+    codes = np.zeros(len(points), dtype=np.int64)
+    for j in range(len(b1)):
+        codes |= (points @ W1[j] + b1[j] > 0).astype(np.int64) << j
+    return codes
+
+
+def grid_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    X, Y = np.meshgrid(xs, ys)
+    return np.stack([X.ravel(), Y.ravel()], axis=1)
+
+
+def affine_piece(params: dict[str, torch.Tensor], pattern: torch.Tensor, scale: float = 5.0):
+    """``(A_s, c_s)`` with ``F(x) = A_s x + c_s`` wherever the activation pattern is ``s``."""
+    D_s = torch.diag(pattern.to(params["W1"].dtype))
+    A = scale * params["W2"] @ D_s @ params["W1"]
+    c = scale * params["W2"] @ D_s @ params["b1"] + params["b2"]
+    return A, c
+
+
+def code_to_pattern(code: int, d: int) -> torch.Tensor:
+    return torch.tensor([(code >> j) & 1 for j in range(d)], dtype=torch.bool)
+
+
+def affine_error(params: dict[str, torch.Tensor], points: np.ndarray, codes: np.ndarray) -> float:
+    """Largest ``|F(x) - (A_s x + c_s)|`` over the points, with ``s`` the pattern at ``x``."""
+    d = params["b1"].numel()
+    with torch.no_grad():
+        F = forward(params, torch.from_numpy(points)).numpy()
+    worst = 0.0
+    for code in np.unique(codes):
+        A, c = affine_piece(params, code_to_pattern(int(code), d))
+        mask = codes == code
+        affine = points[mask] @ A.numpy().T + c.numpy()
+        worst = max(worst, float(np.abs(F[mask] - affine).max()))
+    return worst
+
+
+def continuity_gap(params: dict[str, torch.Tensor], box: np.ndarray, per_line: int = 50) -> float:
+    """Largest jump between the affine pieces on the two sides of a line, at points on the line.
+
+    Crossing line j flips ``s_j`` only; the two pieces differ by ``5 W2_j (W1_j x + b1_j)``,
+    which is zero on the line. Sampled at points spread along each line across the box.
+    """
+    W1, b1 = params["W1"], params["b1"]
+    span = float(np.abs(box).max()) * 2
+    worst = 0.0
+    with torch.no_grad():
+        for j in range(len(b1)):
+            w, b = W1[j], b1[j]
+            foot = -b * w / (w @ w)  # the point of the line closest to the origin
+            direction = torch.stack([-w[1], w[0]]) / w.norm()
+            t = torch.linspace(-span, span, per_line, dtype=W1.dtype)
+            for x in foot + t[:, None] * direction:
+                s = (W1 @ x + b1) > 0
+                s_plus, s_minus = s.clone(), s.clone()
+                s_plus[j], s_minus[j] = True, False
+                A1, c1 = affine_piece(params, s_plus)
+                A0, c0 = affine_piece(params, s_minus)
+                worst = max(worst, ((A1 @ x + c1) - (A0 @ x + c0)).abs().max().item())
+    return worst
+
+
+def zoom_box(crossings: np.ndarray) -> np.ndarray:
+    """A square around the half of the crossings nearest to their median, for a close-up."""
+    median = np.median(crossings, axis=0)
+    nearest = np.argsort(np.linalg.norm(crossings - median, axis=1))[: max(2, len(crossings) // 2)]
+    return box_around(crossings[nearest], margin=0.3, minimum=0.5)
+
+
+def draw_regions(ax, W1, b1, labels, box, crossings, pixels, numbered):
+    """One panel: ``box`` coloured by activation pattern, the lines, and the crossings."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    base = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
+    cmap = ListedColormap([base[(7 * k) % len(base)] for k in range(len(labels))])
+    xs = np.linspace(box[0, 0], box[0, 1], pixels)
+    ys = np.linspace(box[1, 0], box[1, 1], pixels)
+    codes = pattern_codes(W1, b1, grid_points(xs, ys)).reshape(pixels, pixels)
+    ax.imshow(np.searchsorted(labels, codes), origin="lower", extent=(*box[0], *box[1]),
+              cmap=cmap, vmin=-0.5, vmax=len(labels) - 0.5, interpolation="nearest",
+              aspect="equal", alpha=0.8)
+    centre = box.mean(axis=1)
+    half = (box[0, 1] - box[0, 0]) / 2
+    for j in range(len(b1)):
+        w, b = W1[j], b1[j]
+        direction = np.array([-w[1], w[0]]) / np.linalg.norm(w)
+        # the point of line j nearest to the centre of the panel, and the line through it
+        near = centre - (w @ centre + b) / (w @ w) * w
+        line = near[:, None] + direction[:, None] * np.array([-4.0, 4.0]) * half
+        ax.plot(line[0], line[1], color="black", linewidth=0.7)
+        if numbered:
+            # number the line where it leaves the panel on one side
+            inside = [s for s in np.linspace(3 * half, -3 * half, 601)
+                      if np.all(np.abs(near + s * direction - centre) < 0.92 * half)]
+            if inside:
+                ax.annotate(f"{j + 1}", near + inside[0] * direction, fontsize=7, ha="center",
+                            va="center", bbox={"boxstyle": "circle,pad=0.15", "fc": "white",
+                                               "ec": "black", "lw": 0.5})
+    ax.plot(crossings[:, 0], crossings[:, 1], "o", color="black", markersize=2.5)
+    ax.set_xlim(box[0])
+    ax.set_ylim(box[1])
+    ax.set_xlabel("$x_1$")
+
+
+def region_figure(W1, b1, labels, box, crossings):
+    """The whole box (left) and a close-up of the crowded crossings (right)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    close = zoom_box(crossings)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 3.3))
+    draw_regions(left, W1, b1, labels, box, crossings, 600, numbered=True)
+    draw_regions(right, W1, b1, labels, close, crossings, 600, numbered=True)
+    left.add_patch(Rectangle((close[0, 0], close[1, 0]), close[0, 1] - close[0, 0],
+                             close[1, 1] - close[1, 0], fill=False, ec="black", lw=0.8, ls="--"))
+    left.set_ylabel("$x_2$")
+    left.set_title("the whole box")
+    right.set_title("close-up (dashed square)")
+    fig.tight_layout()
+    return fig
+
+
+def run(ctx: Context) -> dict:
+    # Plane geometry on a few million grid points in numpy: ctx.device is not used.
+    generator = torch.Generator().manual_seed(ctx.seed)
+    params = init_params(2, D, K, generator=generator, dtype=torch.float64)
+    W1, b1 = params["W1"].numpy(), params["b1"].numpy()
+
+    crossings = intersections(W1, b1)
+    box = box_around(crossings)
+
+    # the uniform grid alone, then refined around every crossing
+    uniform_xs = np.linspace(box[0, 0], box[0, 1], GRID)
+    uniform_ys = np.linspace(box[1, 0], box[1, 1], GRID)
+    uniform_points = grid_points(uniform_xs, uniform_ys)
+    uniform_codes = pattern_codes(W1, b1, uniform_points)
+    xs, ys = refined_axes(box, crossings, W1, b1, GRID, LOCAL)
+    points = grid_points(xs, ys)
+    codes = pattern_codes(W1, b1, points)
+    labels, counts = np.unique(codes, return_counts=True)
+
+    figure = region_figure(W1, b1, labels, box, crossings)
+    return {
+        "d": D,
+        "K": K,
+        "problem_seed": ctx.seed,
+        "regions": len(labels),
+        "regions_uniform": len(np.unique(uniform_codes)),
+        "bound": region_bound(D),
+        "crossings": len(crossings),
+        "pairs": math.comb(D, 2),
+        "grid": GRID,
+        "local": LOCAL,
+        "grid_total": len(points),
+        "box": box,
+        "box_side": float(box[0, 1] - box[0, 0]),
+        "crossing_radius": float(np.abs(crossings).max()),
+        "min_region_points": int(counts.min()),
+        "affine_error": affine_error(params, points, codes),
+        "continuity_gap": continuity_gap(params, box),
+        "W1": W1,
+        "b1": b1,
+        "regions_figure": ctx.save_figure(figure, "regions"),
+    }

@@ -1,0 +1,177 @@
+"""Problem 7: SGD with B = 1, 16, N at equal examples seen, and the noise-floor explanation.
+
+Beyond the experiment's numbers, the two facts the explanation rests on are checked directly:
+a mini-batch gradient of B draws with replacement has covariance Sigma / B, and constant-step SGD
+on a quadratic settles at an excess loss of about eta tr(Sigma) / (4 B).
+"""
+
+from __future__ import annotations
+
+import random
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hwbuild.context import Context
+from hwbuild.experiments import normalize
+from solutions import problem7
+from solutions.network import forward, init_params, mse, teacher_dataset
+
+N = problem7.N
+
+
+def make_context(root: Path, seed: int = 0) -> Context:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # as the engine's workers do
+    return Context(problem="7", seed=seed, device="cpu", figures_dir=root / "figures",
+                   project_root=root)
+
+
+@pytest.fixture(scope="module")
+def run_7(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Context]:
+    ctx = make_context(tmp_path_factory.mktemp("problem7"))
+    return normalize(problem7.run(ctx)), ctx
+
+
+@pytest.fixture(scope="module")
+def results(run_7: tuple[dict, Context]) -> dict:
+    return run_7[0]
+
+
+def rows_by_batch(results: dict) -> dict[int, dict]:
+    return {row["batch"]: row for row in results["rows"]}
+
+
+def test_batch_sizes_and_equal_examples_seen(results: dict) -> None:
+    rows = rows_by_batch(results)
+    assert sorted(rows) == [1, 16, N]
+    for batch, row in rows.items():
+        assert row["steps"] * batch == results["epochs"] * N
+        assert len(results["curves"][str(batch)]) == results["epochs"] + 1
+
+
+def test_wall_times_are_measured_not_returned(run_7: tuple[dict, Context]) -> None:
+    results, ctx = run_7
+    for row in results["rows"]:
+        assert ctx.measurements[row["timer"]] > 0
+    assert not any("time" in key or "seconds" in key for key in results)
+
+
+def test_every_run_reduces_the_loss(results: dict) -> None:
+    for curve in results["curves"].values():
+        assert curve[-1] < 0.5 * curve[0]
+
+
+def test_full_batch_descends_monotonically(results: dict) -> None:
+    curve = results["curves"][str(N)]
+    assert all(b < a for a, b in pairwise(curve))
+
+
+def test_at_equal_examples_small_batches_are_ahead(results: dict) -> None:
+    rows = rows_by_batch(results)
+    assert rows[1]["final_loss"] < rows[N]["final_loss"]
+    assert rows[16]["final_loss"] < rows[N]["final_loss"]
+
+
+def test_batch_one_stalls_on_a_noise_floor(results: dict) -> None:
+    rows = rows_by_batch(results)
+    late = results["curves"]["1"][results["epochs"] // 2:]
+    # it stops improving: the second half jitters up and down instead of descending
+    assert sum(b > a for a, b in pairwise(late)) >= 3
+    # and it sits above the polished minimum by about the predicted floor
+    assert rows[1]["late_mean"] > results["optimum"] + 0.5 * rows[1]["predicted_excess"]
+    assert 0.5 < results["excess_ratio_b1"] < 2
+
+
+def test_full_batch_continued_goes_below_the_floor(results: dict) -> None:
+    assert results["long_final"] < rows_by_batch(results)[1]["late_mean"]
+
+
+def test_predicted_floor_scales_as_one_over_b(results: dict) -> None:
+    rows = rows_by_batch(results)
+    assert rows[1]["predicted_excess"] == pytest.approx(
+        results["eta"] * results["trace_sigma"] / 4, rel=1e-12)
+    assert rows[16]["predicted_excess"] == pytest.approx(rows[1]["predicted_excess"] / 16)
+    assert rows[N]["predicted_excess"] == 0
+
+
+def test_gradient_noise_is_the_per_example_gradient_variance() -> None:
+    g = torch.Generator().manual_seed(5)
+    x, y = teacher_dataset(64, 3, 4, 1, noise=0.3, generator=g)
+    params = {k: v.requires_grad_(True)
+              for k, v in init_params(3, 5, 1, generator=g).items()}
+    trace, grad_norm = problem7.gradient_noise(params, x, y)
+    # the same, with torch.func: per-example gradients of the loss, flattened
+    names = list(params)
+
+    def loss_one(p, xi, yi):
+        return mse(forward(p, xi[None]), yi[None])
+
+    detached = {k: v.detach() for k, v in params.items()}
+    per = torch.func.vmap(torch.func.grad(loss_one), in_dims=(None, 0, 0))(detached, x, y)
+    G = torch.cat([per[k].reshape(len(x), -1) for k in names], dim=1)
+    assert trace == pytest.approx(G.var(dim=0, unbiased=False).sum().item(), rel=1e-10)
+    assert grad_norm == pytest.approx(G.mean(dim=0).norm().item(), rel=1e-10)
+
+
+def test_output_jacobian_matches_autograd() -> None:
+    g = torch.Generator().manual_seed(6)
+    x, _ = teacher_dataset(20, 3, 4, 1, noise=0.3, generator=g)
+    params = init_params(3, 5, 1, generator=g)
+    J = problem7.output_jacobian(params, x)
+    for i in range(len(x)):
+        leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+        grads = torch.autograd.grad(forward(leaves, x[i:i + 1])[0, 0], list(leaves.values()))
+        assert torch.allclose(J[i], torch.cat([t.reshape(-1) for t in grads]), atol=1e-12)
+
+
+def test_polish_reaches_a_lower_loss_than_sgd(results: dict) -> None:
+    assert results["optimum"] < min(row["late_mean"] for row in results["rows"])
+    assert results["optimum"] < results["long_final"]
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_minibatch_gradient_covariance_is_sigma_over_b(batch: int) -> None:
+    rng = np.random.default_rng(batch)
+    G = rng.standard_normal((200, 5)) * np.array([3.0, 1.0, 0.5, 2.0, 0.1]) + 1.0
+    trace_sigma = G.var(axis=0).sum()
+    draws = rng.integers(0, len(G), size=(20000, batch))
+    minibatch = G[draws].mean(axis=1)
+    spread = ((minibatch - G.mean(axis=0)) ** 2).sum(axis=1).mean()
+    assert spread == pytest.approx(trace_sigma / batch, rel=0.05)
+
+
+def test_constant_step_sgd_floor_on_a_quadratic() -> None:
+    """Least squares, where the quadratic model of the explanation is exact."""
+    rng = np.random.default_rng(0)
+    n, p, eta, steps = 256, 3, 0.02, 60000
+    X = rng.standard_normal((n, p)) * np.array([1.0, 0.7, 0.4])
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.standard_normal(n)
+    w_star = np.linalg.lstsq(X, y, rcond=None)[0]
+
+    def loss(w):
+        return np.mean((X @ w - y) ** 2)
+
+    residual = X @ w_star - y
+    per_example = 2 * residual[:, None] * X  # gradients of (x_i^T w - y_i)^2 at w*
+    trace_sigma = per_example.var(axis=0).sum()
+    w = w_star.copy()
+    indices = rng.integers(0, n, size=steps)
+    excess = []
+    for t, i in enumerate(indices):
+        w = w - eta * 2 * (X[i] @ w - y[i]) * X[i]
+        if t >= steps // 4 and t % 10 == 0:
+            excess.append(loss(w) - loss(w_star))
+    assert np.mean(excess) == pytest.approx(eta * trace_sigma / 4, rel=0.2)
+
+
+@pytest.mark.slow
+def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> None:
+    again = normalize(problem7.run(make_context(tmp_path)))
+    assert again == results
+    assert (tmp_path / again["loss_figure"]).is_file()
