@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from hwbuild.errors import EXIT_INTERRUPTED, BuildError
+from hwbuild.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, BuildError
 from hwbuild.project import Project, find_project
 from hwbuild.report import Reporter, summary
 
@@ -27,19 +29,45 @@ def _fail(error: BuildError, show_traceback: bool) -> None:
     sys.exit(error.exit_code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the build is so that it unwinds the way Ctrl-C does."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Make SIGTERM (``kill PID``, a CI timeout) stop the build the way Ctrl-C does.
+
+    Python's default is to die on the spot: the experiment workers and latexmk would go on
+    running, writing figures and work files after the build and its lock had gone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def reports_errors(func: F) -> F:
-    """Turn BuildError into its message and exit code, Ctrl-C into exit 130."""
+    """Turn BuildError into its message and exit code, Ctrl-C into 130 and SIGTERM into 143."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         show_traceback = bool(click.get_current_context().find_root().params.get("traceback"))
         try:
-            return func(*args, **kwargs)
+            with _sigterm_unwinds():
+                return func(*args, **kwargs)
         except BuildError as error:
             _fail(error, show_traceback)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             click.echo("interrupted: the previous PDFs and caches are untouched", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -68,7 +96,7 @@ def _project(path: str | None) -> Project:
 @click.option("--reproducible", is_flag=True,
               help="Leave out wall-clock measurements so that builds are byte-identical.")
 @click.option("--timings", is_flag=True, help="Print the time of every stage.")
-@click.option("-v", "--verbose", count=True, help="More output.")
+@click.option("-v", "--verbose", count=True, help="More output (implies --timings).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.option("--traceback", is_flag=True, help="Show Python tracebacks for errors.")
 @click.option("--project", "project_dir", type=click.Path(file_okay=False), default=None,
@@ -112,7 +140,7 @@ def _build(*, problems: tuple[str, ...], force: bool, device: str, jobs: int | N
     finally:
         reporter.close()
     if verbosity >= 0:
-        for line in summary(report, timings=timings, root=str(project.root)):
+        for line in summary(report, timings=timings or verbosity > 0, root=str(project.root)):
             click.echo(line)
 
 
@@ -158,7 +186,7 @@ def _build_from_params(params: dict[str, Any], problems: tuple[str, ...] | None 
            project_dir=params["project_dir"])
 
 
-@main.command("watch")
+@main.command("watch", short_help="Rebuild on every change to a source; Ctrl-C stops.")
 @click.pass_context
 @reports_errors
 def watch_command(ctx: click.Context) -> None:
@@ -216,7 +244,7 @@ def watch_command(ctx: click.Context) -> None:
             click.echo("stopped watching", err=True)
 
 
-@main.command("check")
+@main.command("check", short_help="What a grader would flag in the PDF (exit 8).")
 @click.option("--overfull-pt", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Report overfull boxes wider than this many points.")
 @click.option("--no-build", is_flag=True,
@@ -239,8 +267,7 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     if not no_build:
         _build_from_params(params)
     project = _project(params["project_dir"])
-    result = check_project(project, problems=params["problems"], overfull_pt=overfull_pt,
-                           require_fresh=no_build)
+    result = check_project(project, problems=params["problems"], overfull_pt=overfull_pt)
     for finding in result.findings:
         if finding.severity == "error":
             click.secho(finding.format(), fg="red")
@@ -255,7 +282,7 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
             hint="fix each error above at its file:line, rebuild, and check again")
 
 
-@main.command("new")
+@main.command("new", short_help="Scaffold a problem, register it, build its PDF.")
 @click.argument("problem_id", metavar="ID")
 @click.option("--title", required=True, help="The problem's title, shown in its heading.")
 @click.option("--no-build", is_flag=True, help="Only write the files; do not build the PDF.")
