@@ -13,7 +13,7 @@ from hwbuild.errors import ConfigError, Location
 CONFIG_NAME = "hwbuild.toml"
 # Problem ids become file names (solutions/problem<id>.py, build/problem-<id>.pdf): keep them
 # to letters and digits so no config value can point a path outside the project.
-PROBLEM_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+PROBLEM_ID = re.compile(r"^[A-Za-z0-9]{1,32}\Z")  # \Z: "$" would let "1\n" through
 TOML_LINE = re.compile(r"at line (\d+)")
 
 

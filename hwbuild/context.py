@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")  # \Z: "$" would let "a\n" through
 
 # Matplotlib settings that make figures match the document (Computer Modern, like lmodern) and make
 # the saved files byte-identical from run to run.

@@ -36,6 +36,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def remove_temp_files(folder: Path) -> None:
+    """Delete, under ``folder``, the temporary files of writes that a killed build left.
+
+    Nothing ever reads them (outputs are only renamed into place); this keeps them from piling
+    up. Call it with the build lock held, when no write of this project is in progress.
+    """
+    for path in folder.rglob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
