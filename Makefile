@@ -43,5 +43,38 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not tex and not slow" $(ARGS)
 
+# Time the edit-to-PDF loop against bare latexmk; ARGS="--output docs/benchmarks.md" records it.
+bench: setup
+	$(PY) scripts/bench.py $(ARGS)
+
+# Two clean builds, in two temporary copies, must give byte-identical PDFs, figures and results.
+check-repro: setup
+	$(PY) scripts/check_repro.py $(ARGS)
+
+# What a grader would notice in the PDF (exit 8 on an error); writes build/page-map.json.
+check: setup
+	$(BUILD) $(ARGS) check
+
+# Rebuild on every save of a template, a solution or hwbuild.toml; Ctrl-C stops.
+watch: setup
+	$(BUILD) $(ARGS) watch
+
+# CI's artifact, in dist/: the homework and every per-problem PDF, page-map.json (written by
+# check), the results JSON and build/manifest.json. dist/ is gathered even when check finds
+# errors, so that the PDFs can be read; make ci then fails with check's exit code.
+ci: setup
+	$(BUILD) $(ARGS)
+	$(BUILD) $$($(BUILD) --list | awk '{printf "--problem %s ", $$1}') $(ARGS)
+	@status=0; $(BUILD) check --no-build || status=$$?; \
+	rm -rf dist && mkdir -p dist/results && \
+	cp build/homework.pdf build/page-map.json build/manifest.json dist/ && \
+	for id in $$($(BUILD) --list | awk '{print $$1}'); do \
+	  cp build/problem-$$id.pdf dist/ && cp build/results/problem$$id.json dist/results/ \
+	  || exit 1; \
+	done; \
+	echo "dist/: $$(cd dist && find . -type f | sort | sed 's|^./||' | tr '\n' ' ')"; \
+	exit $$status
+
 clean:
 	@if [ -x $(PY) ]; then $(BUILD) clean; else rm -rf build; find figures -type f ! -name .gitkeep -delete; fi
+	rm -rf dist

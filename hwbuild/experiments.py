@@ -13,6 +13,7 @@ import math
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import time
 import traceback
@@ -100,6 +101,9 @@ def resolve_device(requested: str) -> str:
 
 def _worker_init() -> None:
     """Pay the heavy imports once per worker and fix what makes runs non-deterministic."""
+    # Ctrl-C reaches the whole process group: the parent stops the workers itself, so a
+    # worker must not die mid-import printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     import matplotlib

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwbuild import cache
 from hwbuild.errors import BuildError
@@ -29,6 +29,9 @@ from hwbuild.fsutil import (
 from hwbuild.manifest import write_manifest
 from hwbuild.project import MAIN_TEMPLATE, Problem, Project, local_dependencies
 from hwbuild.report import Reporter
+
+if TYPE_CHECKING:
+    from hwbuild.experiments import ExperimentTask
 
 WHOLE = "homework"
 
@@ -171,8 +174,6 @@ class Builder:
     # -- experiments -------------------------------------------------------------------------
 
     def experiments(self, problems: list[Problem]) -> dict[str, cache.CacheEntry]:
-        from hwbuild.experiments import ExperimentTask
-
         t = time.perf_counter()
         config = self.project.config
         entries: dict[str, cache.CacheEntry] = {}
@@ -190,6 +191,9 @@ class Builder:
                 self.report.cached.append(problem.id)
                 cache.write_results(self.project, problem.id, entry)
             else:
+                # Imported only when something is stale: a no-op build never loads it.
+                from hwbuild.experiments import ExperimentTask
+
                 tasks.append(ExperimentTask(
                     problem_id=problem.id, module=problem.module,
                     project_root=str(self.project.root), seed=config.seed_for(problem.id),
@@ -264,8 +268,6 @@ class Builder:
 
     def build_target(self, target: Target, entries: dict[str, cache.CacheEntry],
                      epoch: int) -> TargetReport:
-        from hwbuild.latex import RenderedFile, compile_target
-
         project = self.project
         doc = document_variables(project, epoch)
         workdir = target.workdir(project)
@@ -285,6 +287,8 @@ class Builder:
         self._stage("up-to-date check", t)
 
         t = time.perf_counter()
+        # Imported only past the up-to-date check: a no-op build never loads them.
+        from hwbuild.latex import RenderedFile, compile_target
         from hwbuild.render import make_environment, render
 
         env = make_environment(project.templates_dir)

@@ -1,0 +1,218 @@
+"""``new N --title "..."``: write a problem's three files and register it in the config.
+
+The scaffold is a working problem from the first minute: ``run(ctx)`` returns a sample value, the
+template prints it under a visible TODO note (which ``check`` reports until it is replaced), and
+the test runs the experiment. The config entry is inserted as text after the last
+``[[problems]]`` entry, so the file keeps its comments and layout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwbuild.config import CONFIG_NAME, PROBLEM_ID, parse_config
+from hwbuild.errors import ConfigError, Location, UsageError
+from hwbuild.fsutil import atomic_write_text
+
+TABLE_HEADER = re.compile(r"^\s*\[")
+PROBLEMS_HEADER = re.compile(r"^\s*\[\[\s*problems\s*\]\]")
+
+SOLUTION = '''\
+"""Problem {id}: {title_doc}.
+
+Scaffolded by `python build.py new {id}`. To fill in:
+
+- replace the sample below with the experiment; ``run(ctx)`` returns the values that
+  templates/problem{id}.tex.j2 prints (numbers, lists, tensors; see docs/authoring.md);
+- save figures with ``ctx.save_figure(fig, "name")``: it returns the path to give to the
+  template's includegraphics;
+- update tests/test_problem{id}.py to check the real results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from hwbuild.context import Context
+
+SAMPLE_SIZE = 1000
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    # TODO: the experiment of Problem {id}. torch, numpy and random are already seeded with
+    # ctx.seed; put tensors on ctx.device.
+    samples = torch.randn(SAMPLE_SIZE, dtype=torch.float64, device=ctx.device)
+    return {{"sample_size": SAMPLE_SIZE, "sample_mean": samples.mean().item()}}
+'''
+
+TEMPLATE = r"""<#
+  Problem {id}, scaffolded by `python build.py new {id}`. Replace the note and the sample below
+  with the solution; `python build.py check` reports the TODO until it is gone. The heading
+  "Problem {id}: <title>" comes from hwbuild.toml: start with the body.
+#>
+\noindent\fcolorbox{{red!60!black}}{{red!4}}{{\parbox{{\dimexpr\linewidth-2\fboxsep-2\fboxrule\relax}}{{%
+  \textbf{{TODO:}} write the solution of Problem~{id} here, in
+  \texttt{{templates/problem{id}.tex.j2}}, and compute its numbers in
+  \texttt{{solutions/problem{id}.py}}, whose \texttt{{run(ctx)}} returns the values this template
+  prints (see \texttt{{docs/authoring.md}}).}}}}
+
+\medskip
+The scaffolded experiment drew $<< sample_size >>$ samples from $\mathcal{{N}}(0, 1)$ with the
+problem's seed; their mean is << sample_mean | fixed(4) >>.
+"""
+
+TEST = '''\
+"""Problem {id}'s experiment, scaffolded by `python build.py new {id}`.
+
+Replace these checks with ones that recompute what the solution claims.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwbuild.context import Context
+from solutions import problem{id}
+
+
+def run_seeded(root: Path, seed: int = 0) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    ctx = Context(problem="{id}", seed=seed, device="cpu", figures_dir=root / "figures",
+                  project_root=root)
+    return problem{id}.run(ctx)
+
+
+def test_returns_plain_json_values(tmp_path: Path) -> None:
+    values = run_seeded(tmp_path)
+    assert set(values) == {{"sample_size", "sample_mean"}}
+    assert json.loads(json.dumps(values)) == values
+
+
+def test_sample_mean_is_near_zero(tmp_path: Path) -> None:
+    values = run_seeded(tmp_path)
+    assert values["sample_size"] == 1000
+    # The mean of 1000 standard normal samples has standard deviation 0.03.
+    assert math.isfinite(values["sample_mean"])
+    assert abs(values["sample_mean"]) < 0.15
+
+
+def test_same_seed_same_result(tmp_path: Path) -> None:
+    assert run_seeded(tmp_path, seed=3) == run_seeded(tmp_path, seed=3)
+'''
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What :func:`scaffold` wrote: the three new files and the config it edited."""
+
+    problem_id: str
+    solution: Path
+    template: Path
+    test: Path
+    config: Path
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.solution, self.template, self.test]
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (JSON's escapes are all valid TOML escapes)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def insert_problem_entry(config_text: str, problem_id: str, title: str) -> str:
+    """``config_text`` with a ``[[problems]]`` entry added after the last one.
+
+    The entry goes before whatever table follows the last problem (and before the comments and
+    blank lines just above that table, which belong to it); with no table after it, at the end.
+    """
+    entry = ["[[problems]]", f"id = {toml_string(problem_id)}", f"title = {toml_string(title)}"]
+    lines = config_text.splitlines()
+    headers = [i for i, line in enumerate(lines) if PROBLEMS_HEADER.match(line)]
+    insert_at = len(lines)
+    if headers:
+        following = [i for i in range(headers[-1] + 1, len(lines))
+                     if TABLE_HEADER.match(lines[i])]
+        if following:
+            insert_at = following[0]
+            while insert_at - 1 > headers[-1] and _belongs_below(lines[insert_at - 1]):
+                insert_at -= 1
+    before, after = lines[:insert_at], lines[insert_at:]
+    while before and not before[-1].strip():
+        before.pop()
+    while after and not after[0].strip():
+        after.pop(0)
+    block = ([*before, ""] if before else []) + entry + (["", *after] if after else [])
+    return "\n".join(block) + "\n"
+
+
+def _belongs_below(line: str) -> bool:
+    """A blank or comment line just above a table header is part of that table."""
+    return not line.strip() or line.lstrip().startswith("#")
+
+
+def scaffold(root: Path, problem_id: str, title: str) -> Scaffold:
+    """Write ``solutions/problemN.py``, ``templates/problemN.tex.j2``, ``tests/test_problemN.py``
+    and register the problem in ``hwbuild.toml``.
+
+    Raises :class:`UsageError` (exit 2) before writing anything if the id is not valid, is
+    already configured, or any of the files exists.
+    """
+    if not PROBLEM_ID.match(problem_id):
+        raise UsageError(
+            f"problem id {problem_id!r} must be 1-32 letters or digits",
+            hint="ids name files (solutions/problem<id>.py), so they cannot hold paths")
+    title = title.strip()
+    if not title:
+        raise UsageError("the problem needs a title", hint='pass --title "..."')
+    config_path = root / CONFIG_NAME
+    try:
+        config_text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no {CONFIG_NAME} in {root}", location=Location(config_path)) from None
+    try:
+        raw = tomllib.loads(config_text)
+    except tomllib.TOMLDecodeError:
+        parse_config(config_text, config_path)  # raises the ConfigError with its line
+        raise
+    existing = [str(p.get("id")) for p in raw.get("problems", []) if isinstance(p, dict)]
+    if problem_id in existing:
+        raise UsageError(f"problem {problem_id} is already in {CONFIG_NAME}",
+                         hint="choose another id, or edit the existing problem's files")
+    result = Scaffold(
+        problem_id=problem_id,
+        solution=root / "solutions" / f"problem{problem_id}.py",
+        template=root / "templates" / f"problem{problem_id}.tex.j2",
+        test=root / "tests" / f"test_problem{problem_id}.py",
+        config=config_path,
+    )
+    present = [p for p in result.files if p.exists()]
+    if present:
+        shown = ", ".join(p.relative_to(root).as_posix() for p in present)
+        raise UsageError(f"{shown} already exist{'s' if len(present) == 1 else ''}; "
+                         "new never overwrites a file",
+                         hint="remove the file(s) first, or choose another id")
+
+    new_config = insert_problem_entry(config_text, problem_id, title)
+    # The result must be a valid config that holds the new problem (raises ConfigError if not).
+    parsed = parse_config(new_config, config_path)
+    assert problem_id in parsed.problem_ids
+
+    title_doc = title.replace("\\", "\\\\").replace('"""', "'''")
+    atomic_write_text(result.solution, SOLUTION.format(id=problem_id, title_doc=title_doc))
+    atomic_write_text(result.template, TEMPLATE.format(id=problem_id))
+    atomic_write_text(result.test, TEST.format(id=problem_id))
+    atomic_write_text(config_path, new_config)
+    return result

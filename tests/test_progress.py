@@ -1,0 +1,144 @@
+"""Progress: live on a terminal, plain lines elsewhere, and no heavy import on a no-op build."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hwbuild.progress import LiveReporter, make_progress_reporter, make_watch_reporter
+from hwbuild.report import PlainReporter, Reporter
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("rich", "torch", "numpy", "matplotlib")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("tty", "term", "expected"), [
+    (True, "xterm-256color", LiveReporter),
+    (True, "dumb", PlainReporter),
+    (False, "xterm-256color", PlainReporter),
+])
+def test_reporter_follows_the_terminal(monkeypatch: pytest.MonkeyPatch, tty: bool, term: str,
+                                       expected: type) -> None:
+    monkeypatch.setenv("TERM", term)
+    stream = FakeTerminal() if tty else io.StringIO()
+    assert type(make_progress_reporter(0, stream=stream)) is expected
+
+
+def test_watch_reporter_is_quiet_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    assert type(make_watch_reporter(0, stream=io.StringIO())) is Reporter
+    assert type(make_watch_reporter(1, stream=io.StringIO())) is PlainReporter
+    assert type(make_watch_reporter(-1, stream=FakeTerminal())) is Reporter
+    live = make_watch_reporter(0, stream=FakeTerminal())
+    assert isinstance(live, LiveReporter) and live.transient
+
+
+def test_plain_reporter_writes_one_line_per_event() -> None:
+    stream = io.StringIO()
+    reporter = PlainReporter(stream)
+    reporter.experiments_started(["1", "2"], jobs=4)
+    reporter.experiment_finished("1", True, 0.5)
+    reporter.experiment_finished("2", False, 1.25)
+    reporter.compiling("homework")
+    reporter.compiled("homework", 1.0)
+    reporter.close()
+    assert stream.getvalue().splitlines() == [
+        "running 2 experiment(s) (1, 2) on 2 worker(s)",
+        "  problem 1: done in 0.50 s",
+        "  problem 2: FAILED in 1.25 s",
+        "compiling homework with latexmk",
+    ]
+
+
+def test_live_reporter_shows_each_stage_with_its_time() -> None:
+    stream = FakeTerminal()
+    reporter = LiveReporter(stream)
+    reporter.experiments_started(["1", "2"], jobs=2)
+    reporter.experiment_finished("1", True, 0.5)
+    reporter.experiment_finished("2", False, 0.7)
+    reporter.compiling("homework")
+    reporter.compiled("homework", 1.0)
+    reporter.close()
+    shown = ANSI.sub("", stream.getvalue())
+    for text in ("problem 1: experiment done", "problem 2: experiment FAILED",
+                 "homework: latexmk done", " s"):
+        assert text in shown
+    reporter.close()  # closing twice is harmless
+
+
+def test_live_reporter_marks_a_stage_cut_short() -> None:
+    stream = FakeTerminal()
+    reporter = LiveReporter(stream)
+    reporter.compiling("homework")
+    reporter.close()  # the build failed in latexmk: no compiled() event
+    assert "homework: stopped" in stream.getvalue()
+
+
+def test_live_reporter_imports_rich_only_when_a_stage_runs() -> None:
+    code = textwrap.dedent("""
+        import sys, io
+        from hwbuild.progress import LiveReporter
+        class Tty(io.StringIO):
+            def isatty(self): return True
+        reporter = LiveReporter(Tty())
+        reporter.waiting_for_lock()
+        reporter.close()
+        before = "rich" in sys.modules
+        reporter.compiling("homework")
+        reporter.close()
+        print(before, "rich" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+# A driver that runs the CLI as a terminal would (live progress chosen) and reports which heavy
+# modules the run imported. Guarded by __main__: experiment workers re-import the main module.
+DRIVER = """
+import json, sys
+import hwbuild.progress
+hwbuild.progress.is_live_terminal = lambda stream: True
+from hwbuild.cli import main
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:], prog_name="build.py")
+    except SystemExit as exit:
+        code = exit.code
+    print(json.dumps({"code": code, "loaded": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
+
+
+@pytest.mark.tex
+@pytest.mark.slow
+def test_noop_build_imports_none_of_rich_torch_numpy_matplotlib(make_project,
+                                                               tmp_path: Path) -> None:
+    solution = "import torch\n\ndef run(ctx):\n    return {'value': float(torch.ones(2).sum())}\n"
+    root = make_project({"1": (solution, "Value << value >>.\n")})
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+
+    def run() -> dict[str, object]:
+        proc = subprocess.run([sys.executable, str(driver), "--project", str(root)],
+                              capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, proc.stderr
+        result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return result
+
+    first = run()  # cold: the experiment and latexmk run, so the live display loads rich
+    assert first["code"] == 0 and "rich" in first["loaded"]  # type: ignore[operator]
+    second = run()
+    assert second == {"code": 0, "loaded": []}

@@ -1,0 +1,206 @@
+"""``watch``: which changes count, debouncing, the loop going on after failures, and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hwbuild.cli import main
+from hwbuild.errors import TemplateError
+from hwbuild.pipeline import BuildReport, TargetReport
+from hwbuild.watch import Watcher, WatchResult, describe, is_relevant, watch
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = "def run(ctx):\n    return {'value': 1.5}\n"
+
+
+@pytest.mark.parametrize(("path", "relevant"), [
+    ("hwbuild.toml", True),
+    ("templates/problem1.tex.j2", True),
+    ("templates/main.tex.j2", True),
+    ("solutions/problem1.py", True),
+    ("solutions/helpers/deep.py", True),
+    ("solutions/__pycache__/problem1.cpython-311.pyc", False),
+    ("solutions/notes.txt", False),
+    ("build/homework.pdf", False),
+    ("build/homework/problem1.tex", False),
+    ("figures/problem1-loss.pdf", False),
+    ("templates/.problem1.tex.j2.swp", False),
+    ("templates/problem1.tex.j2~", False),
+    ("templates/.#problem1.tex.j2", False),
+    ("templates/#problem1.tex.j2#", False),
+    ("templates/4913", False),
+    ("templates/.hwbuild-tmp-abc123", False),
+    ("solutions/problem1.py.tmp", False),
+    ("README.md", False),
+    ("hwbuild.toml.swp", False),
+])
+def test_which_changes_count(path: str, relevant: bool) -> None:
+    assert is_relevant(path) is relevant
+
+
+def test_a_template_edit_is_seen(make_project) -> None:
+    root = make_project({"1": (RUN, "Value << value >>.\n")})
+    with Watcher(root, debounce=0.1) as watcher:
+        time.sleep(0.1)
+        (root / "templates" / "problem1.tex.j2").write_text("Changed << value >>.\n")
+        assert watcher.wait_for_change(timeout=5) == {"templates/problem1.tex.j2"}
+
+
+def test_config_and_solution_edits_are_seen_and_a_rename_counts(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    with Watcher(root, debounce=0.1) as watcher:
+        time.sleep(0.1)
+        (root / "hwbuild.toml").write_text((root / "hwbuild.toml").read_text() + "\n")
+        assert watcher.wait_for_change(timeout=5) == {"hwbuild.toml"}
+        # How many editors save: write a temporary file, rename it over the original.
+        temp = root / "solutions" / ".problem1.py.swp"
+        temp.write_text(RUN.replace("1.5", "2.5"))
+        temp.rename(root / "solutions" / "problem1.py")
+        assert watcher.wait_for_change(timeout=5) == {"solutions/problem1.py"}
+
+
+def test_build_outputs_and_editor_files_are_ignored(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    with Watcher(root, debounce=0.1) as watcher:
+        time.sleep(0.1)
+        (root / "build").mkdir()
+        (root / "build" / "homework.pdf").write_bytes(b"%PDF")
+        (root / "figures" / "problem1-loss.pdf").write_bytes(b"%PDF")
+        (root / "solutions" / "__pycache__").mkdir()
+        (root / "solutions" / "__pycache__" / "problem1.cpython-311.pyc").write_bytes(b"x")
+        (root / "templates" / ".problem1.tex.j2.swp").write_text("swap")
+        (root / "templates" / "problem1.tex.j2~").write_text("backup")
+        (root / "notes.md").write_text("not a source")
+        # Reading a template (as every build does) is not a change either.
+        (root / "templates" / "problem1.tex.j2").read_text()
+        assert watcher.wait_for_change(timeout=1.0) is None
+
+
+def test_a_burst_of_writes_is_one_change(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n"), "2": (RUN, "y\n")})
+    with Watcher(root, debounce=0.3) as watcher:
+        time.sleep(0.1)
+        for i in range(5):
+            (root / "templates" / "problem1.tex.j2").write_text(f"version {i}\n")
+            time.sleep(0.05)
+        (root / "templates" / "problem2.tex.j2").write_text("other\n")
+        changed = watcher.wait_for_change(timeout=5)
+        assert changed == {"templates/problem1.tex.j2", "templates/problem2.tex.j2"}
+        assert watcher.wait_for_change(timeout=0.5) is None
+
+
+def test_the_loop_rebuilds_on_a_real_change_and_survives_a_failure(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    template = root / "templates" / "problem1.tex.j2"
+    results: list[WatchResult] = []
+    seen = threading.Event()
+
+    def run_build() -> BuildReport:
+        # Stands in for the pipeline: fails while the template says "broken".
+        if "broken" in template.read_text():
+            raise TemplateError("broken template")
+        report = BuildReport(cached=["1"], seconds=0.01)
+        report.targets.append(TargetReport("homework", root / "build" / "homework.pdf", "built"))
+        return report
+
+    def on_result(result: WatchResult) -> None:
+        results.append(result)
+        seen.set()
+
+    stop = threading.Event()
+    watcher = Watcher(root, debounce=0.1)
+    thread = threading.Thread(target=watch, args=(root, run_build, on_result),
+                              kwargs={"watcher": watcher, "stop": stop, "poll": 0.05})
+    thread.start()
+    try:
+        def next_result(count: int) -> WatchResult:
+            deadline = time.monotonic() + 10
+            while len(results) < count and time.monotonic() < deadline:
+                seen.wait(0.1)
+                seen.clear()
+            assert len(results) >= count, f"no build {count} after a change"
+            return results[count - 1]
+
+        assert next_result(1).ok  # the first build, at start
+        template.write_text("broken\n")
+        failed = next_result(2)
+        assert not failed.ok and failed.changed == ["templates/problem1.tex.j2"]
+        assert "build failed (template error)" in describe(failed)
+        template.write_text("fixed\n")
+        assert next_result(3).ok  # still watching after the failure
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(results) == 3
+
+
+def test_describe_is_one_line() -> None:
+    report = BuildReport(ran={"1": 0.5}, cached=["2", "3", "4", "5", "6"], seconds=1.2)
+    report.targets.append(TargetReport("homework", Path("build/homework.pdf"), "built"))
+    at = datetime(2026, 1, 1, 14, 2, 3)
+    assert describe(WatchResult(at, 1.23, report=report)) == (
+        "14:02:03 built homework.pdf in 1.2s (ran 1; cached 5)")
+    report.targets[0].status = "up to date"
+    assert describe(WatchResult(at, 0.04, report=report)) == (
+        "14:02:03 homework.pdf up to date in 0.0s (ran 1; cached 5)")
+
+
+def _start_watch(root: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "SOURCE_DATE_EPOCH": "1700000000"}
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "build.py"), "--project", str(root), *args, "watch"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+
+
+def _read_lines_until(proc: subprocess.Popen[str], count: int, timeout: float) -> list[str]:
+    """The first ``count`` lines of the watcher's stdout (one per build)."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(
+        proc.stdout.readline() for _ in range(count)))  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    return [line for line in lines if line]
+
+
+@pytest.mark.tex
+@pytest.mark.slow
+def test_watch_command_rebuilds_the_pdf_and_ctrl_c_exits_cleanly(make_project) -> None:
+    root = make_project({"1": (RUN, "First << value >>.\n"), "2": (RUN, "Second.\n")})
+    proc = _start_watch(root, "--problem", "1")
+    try:
+        first = _read_lines_until(proc, 1, timeout=60)
+        assert first and "built problem-1.pdf" in first[0], first
+        pdf = root / "build" / "problem-1.pdf"
+        before = pdf.read_bytes()
+        (root / "templates" / "problem1.tex.j2").write_text("Edited << value >>.\n")
+        second = _read_lines_until(proc, 1, timeout=30)
+        assert second and "built problem-1.pdf" in second[0] and "cached 1" in second[0], second
+        assert pdf.read_bytes() != before
+        assert not (root / "build" / "homework.pdf").exists()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode in (0, 130)
+    assert "Traceback" not in err
+    assert "stopped watching" in err
+
+
+def test_an_unknown_problem_is_a_usage_error_before_watching(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    result = CliRunner().invoke(main, ["--project", str(root), "--problem", "9", "watch"])
+    assert result.exit_code == 2
+    assert "unknown problem 9; valid problems: 1" in result.output
+    assert not (root / "build").exists()
