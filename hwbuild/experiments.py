@@ -100,10 +100,15 @@ def resolve_device(requested: str) -> str:
 
 
 def _worker_init() -> None:
-    """Pay the heavy imports once per worker and fix what makes runs non-deterministic."""
+    """Initializer of each worker process."""
     # Ctrl-C reaches the whole process group: the parent stops the workers itself, so a
     # worker must not die mid-import printing a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_libraries()
+
+
+def configure_libraries() -> None:
+    """Pay the heavy imports once per process and fix what makes runs non-deterministic."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     import matplotlib
@@ -128,6 +133,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def prepare_context(problem_id: str, project_root: Path, seed: int = 0,
+                    device: str = "cpu") -> Context:
+    """A context prepared as a worker prepares it: seeded, one thread, Agg backend.
+
+    For tests and notebooks that call a solution's ``run`` directly.
+    """
+    configure_libraries()
+    seed_everything(seed)
+    return Context(problem=problem_id, seed=seed, device=device,
+                   figures_dir=project_root / "figures", project_root=project_root)
 
 
 def _error_report(exc: BaseException, project_root: Path) -> dict[str, Any]:

@@ -20,6 +20,19 @@ from markupsafe import Markup
 from hwbuild.errors import Location, TemplateError
 from hwbuild.filters import FILTERS, escape_tex, finalize
 
+# The template language: delimiters that never collide with TeX, and block tags that take
+# their own line with them.
+SYNTAX: dict[str, Any] = {
+    "block_start_string": "<%",
+    "block_end_string": "%>",
+    "variable_start_string": "<<",
+    "variable_end_string": ">>",
+    "comment_start_string": "<#",
+    "comment_end_string": "#>",
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+
 UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 UNDEFINED_ATTR = re.compile(r"has no attribute '([^']+)'")
 
@@ -70,14 +83,7 @@ def _strict(func: Callable[..., Any]) -> Callable[..., Any]:
 def make_environment(templates_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
-        block_start_string="<%",
-        block_end_string="%>",
-        variable_start_string="<<",
-        variable_end_string=">>",
-        comment_start_string="<#",
-        comment_end_string="#>",
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **SYNTAX,
         keep_trailing_newline=True,
         autoescape=False,
         undefined=jinja2.StrictUndefined,

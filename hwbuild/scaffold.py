@@ -80,17 +80,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from hwbuild.context import Context
+from hwbuild.experiments import prepare_context
 from solutions import problem{id}
 
 
 def run_seeded(root: Path, seed: int = 0) -> dict[str, Any]:
-    torch.manual_seed(seed)
-    ctx = Context(problem="{id}", seed=seed, device="cpu", figures_dir=root / "figures",
-                  project_root=root)
-    return problem{id}.run(ctx)
+    return problem{id}.run(prepare_context("{id}", root, seed))
 
 
 def test_returns_plain_json_values(tmp_path: Path) -> None:

@@ -22,8 +22,9 @@ Scenarios (each repetition times hwbuild and its baseline back to back; medians 
 3. solution edit: a comment appended to ``solutions/problem2.py`` (its content hash changes, so
    it reruns), against that experiment run directly in a fresh process plus bare ``latexmk``.
 4. cold build: ``build/`` and ``figures/`` deleted, against every experiment run directly, one
-   fresh process each, one after the other, plus one bare ``latexmk`` from scratch. Also with
-   ``--jobs 1``.
+   fresh process each, one after the other (as ``python solutions/problemN.py`` would be), plus
+   one bare ``latexmk`` from scratch. Also ``--jobs 1`` against all experiments run directly in
+   one fresh process (torch imported once, as in hwbuild's single worker).
 
 Every hwbuild run is also checked against the rerun rules (which experiments ran, whether
 latexmk ran), and the no-op run against importing torch or matplotlib. Exit status: 0, or 1 if a
@@ -66,14 +67,14 @@ HEAVY_MODULES = ("torch", "matplotlib")
 TIMEOUT = 900
 STAMP = ".venv/.installed-stamp"  # the Makefile's marker of an installed venv
 
-# One experiment run by hand, as hwbuild's worker runs it (same settings: Agg backend, the
+# Experiments run by hand, as hwbuild's worker runs them (same settings: Agg backend, the
 # document's figure rcParams, one torch thread, the same seeds, the same device choice) but in
-# a plain fresh process: `python -c DIRECT_RUN <project> <problem id> <seed>`.
+# a plain fresh process: `python -c DIRECT_RUN <project> <problem id>:<seed> ...`.
 DIRECT_RUN = """\
 import os, random, sys, importlib
 from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
-root, pid, seed = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+root = Path(sys.argv[1])
 sys.path.insert(0, str(root))
 import matplotlib
 matplotlib.use("Agg", force=True)
@@ -90,16 +91,18 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 if device == "cuda":
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     torch.use_deterministic_algorithms(True)
-random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
-module = importlib.import_module(f"solutions.problem{pid}")
-ctx = Context(problem=pid, seed=seed, device=device, figures_dir=root / "figures",
-              project_root=root)
-values = normalize(module.run(ctx))
-# Saved where, and as, the document embeds it.
-entry = CacheEntry(key="", values=values, measurements=dict(ctx.measurements))
-out = root / "build" / "results"
-out.mkdir(parents=True, exist_ok=True)
-(out / f"problem{pid}.json").write_text(dump_json(entry.results_document()))
+for pid, seed in (arg.split(":") for arg in sys.argv[2:]):
+    seed = int(seed)
+    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    module = importlib.import_module(f"solutions.problem{pid}")
+    ctx = Context(problem=pid, seed=seed, device=device, figures_dir=root / "figures",
+                  project_root=root)
+    values = normalize(module.run(ctx))
+    # Saved where, and as, the document embeds it.
+    entry = CacheEntry(key="", values=values, measurements=dict(ctx.measurements))
+    out = root / "build" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"problem{pid}.json").write_text(dump_json(entry.results_document()))
 """
 
 
@@ -118,9 +121,12 @@ def run(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
         what: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Run ``cmd``; return its wall time. A failure stops the benchmark with its output."""
     started = time.perf_counter()
-    proc = subprocess.run(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, errors="replace",
-                          timeout=TIMEOUT, check=False)
+    try:
+        proc = subprocess.run(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, errors="replace",
+                              timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what} took over {TIMEOUT} s: {' '.join(cmd)}") from None
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
@@ -164,7 +170,8 @@ def first_line(cmd: Sequence[str]) -> str:
 
 STAGE_LINE = re.compile(r"^\s{2}(\S[^:]*?)\s+([0-9.]+) s$")
 DONE_LINE = re.compile(r"^done in ([0-9.]+) s$")
-LATEXMK_LINE = re.compile(r"\blatexmk ([0-9.]+) s\b")
+# The summary's line for a compiled target: "homework: re-rendered 1 file(s), latexmk 0.52 s -> ..."
+LATEXMK_LINE = re.compile(r"^[\w.-]+: (?:.*, )?latexmk ([0-9.]+) s -> ")
 
 
 def stages_of(output: str) -> dict[str, float]:
@@ -183,7 +190,7 @@ def stages_of(output: str) -> dict[str, float]:
         match = STAGE_LINE.match(line) if in_stages else None
         if match:
             found[match.group(1).strip()] = float(match.group(2))
-        latexmk = LATEXMK_LINE.search(line) if not in_stages else None
+        latexmk = LATEXMK_LINE.match(line) if not in_stages else None
         if latexmk:
             found["latexmk itself"] = found.get("latexmk itself", 0.0) + float(latexmk.group(1))
     return found
@@ -215,15 +222,17 @@ class Row:
     def add_part(self, name: str, seconds: float) -> None:
         self.parts.setdefault(name, []).append(seconds)
 
-    def add_stages(self, stages: dict[str, float], wall: float) -> None:
+    def add_stages(self, stages: dict[str, float], wall: float, latex_ran: bool) -> None:
         for name, seconds in stages.items():
             self.stages.setdefault(name, []).append(seconds)
         if "in-process" in stages:
             self.stages.setdefault("startup, imports, exit", []).append(
                 wall - stages["in-process"])
-        # What hwbuild adds: all but the latexmk subprocess and the experiments.
-        self.stages.setdefault("hwbuild's own work", []).append(
-            wall - stages.get("latexmk itself", 0.0) - stages.get("experiments", 0.0))
+        # What hwbuild adds: all but the latexmk subprocess and the experiments (unknown if
+        # latexmk ran but the summary did not say for how long).
+        if "latexmk itself" in stages or not latex_ran:
+            self.stages.setdefault("hwbuild's own work", []).append(
+                wall - stages.get("latexmk itself", 0.0) - stages.get("experiments", 0.0))
 
     @property
     def ratio(self) -> float:
@@ -344,7 +353,7 @@ class Bench:
             actually_ran == ran, f"ran {', '.join(sorted(actually_ran)) or 'none'}"))
         self.checks.append(Check(scenario, rule, latex_ran == latex,
                                  f"latexmk {'ran' if latex_ran else 'did not run'}"))
-        row.add_stages(stages_of(output), seconds)
+        row.add_stages(stages_of(output), seconds, latex_ran)
         return seconds
 
     def latex_env(self) -> dict[str, str]:
@@ -366,10 +375,12 @@ class Bench:
                          env=self.latex_env(), what="bare pdflatex")
         return seconds
 
-    def direct_experiment(self, problem_id: str) -> float:
-        seconds, _ = run([PY, "-c", DIRECT_RUN, str(self.baseline), problem_id,
-                          str(self.seed(problem_id))],
-                         cwd=self.baseline, env=self.env, what=f"problem {problem_id} run directly")
+    def direct_experiments(self, problem_ids: Sequence[str]) -> float:
+        """Run these experiments, in this order, in one fresh process of the baseline copy."""
+        seconds, _ = run([PY, "-c", DIRECT_RUN, str(self.baseline),
+                          *(f"{pid}:{self.seed(pid)}" for pid in problem_ids)],
+                         cwd=self.baseline, env=self.env,
+                         what=f"problem(s) {', '.join(problem_ids)} run directly")
         return seconds
 
     def sync_baseline(self, *, tex_only: bool) -> None:
@@ -483,7 +494,7 @@ class Bench:
                     (root / solution).write_text(variants[rep % 2], encoding="utf-8")
                 row.hwbuild.append(self.hwbuild_checked(row, "solution edit", ran={pid},
                                                         latex=None))
-                experiment = self.direct_experiment(pid)
+                experiment = self.direct_experiments([pid])
                 self.sync_baseline(tex_only=True)
                 latex = self.bare_latexmk(self.base_workdir)
                 row.add_part(f"problem {pid} directly", experiment)
@@ -502,7 +513,9 @@ class Bench:
                   baseline_is=f"{len(ids)} experiments run directly, one after another, "
                               "+ bare `latexmk`",
                   target=1.2)
-        row1 = Row("cold-j1", "cold build, `--jobs 1`", baseline_is=row.baseline_is)
+        row1 = Row("cold-j1", "cold build, `--jobs 1`",
+                   baseline_is="the experiments run directly in one fresh process "
+                               "+ bare `latexmk`")
         for _ in range(reps):
             for r, extra in ((row, ()), (row1, ("--jobs", "1"))):
                 if r is row1 and not with_jobs1:
@@ -515,25 +528,35 @@ class Bench:
                 shutil.rmtree(self.baseline / folder, ignore_errors=True)
             experiments = 0.0
             for pid in ids:
-                seconds = self.direct_experiment(pid)
+                seconds = self.direct_experiments([pid])
                 row.add_part(f"problem {pid} directly", seconds)
                 experiments += seconds
+            self.check_figures_match("one process per experiment")
             self.sync_baseline(tex_only=True)
             latex = self.bare_latexmk(self.base_workdir)
             row.add_part("experiments directly (sum)", experiments)
             row.add_part("bare latexmk", latex)
             row.baseline.append(experiments + latex)
-            row1.baseline.append(experiments + latex)
-        self.check_figures_match()
+            if with_jobs1:
+                # The most favourable hand-run baseline: torch imported once, like one worker.
+                together = self.direct_experiments(ids)
+                self.check_figures_match("all experiments in one process")
+                row1.add_part("experiments in one process", together)
+                row1.add_part("bare latexmk (same run as above)", latex)
+                row1.baseline.append(together + latex)
         return [row, row1] if with_jobs1 else [row]
 
-    def check_figures_match(self) -> None:
-        ours = {p.name: p.read_bytes() for p in (self.project / "figures").glob("*.pdf")}
-        theirs = {p.name: p.read_bytes() for p in (self.baseline / "figures").glob("*.pdf")}
-        same = ours == theirs
-        self.checks.append(Check("cold build", "baseline did the same work (same figures)", same,
-                                 f"{len(ours)} figure(s) "
-                                 + ("byte-identical" if same else "differ")))
+    def check_figures_match(self, how: str) -> None:
+        """The experiments run by hand must make hwbuild's figures and results, byte for byte."""
+        def outputs(root: Path) -> dict[str, bytes]:
+            files = [*(root / "figures").glob("*.pdf"), *(root / "build" / "results").glob("*")]
+            return {f"{p.parent.name}/{p.name}": p.read_bytes() for p in files}
+
+        ours, theirs = outputs(self.project), outputs(self.baseline)
+        differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+        self.checks.append(Check(
+            "cold build", f"run by hand ({how}), experiments make hwbuild's figures and results",
+            not differ, f"differ: {', '.join(differ)}" if differ else "identical"))
 
     def git_surcharge(self, reps: int) -> float:
         """What hwbuild's git calls cost per build in the real checkout (read-only commands).
@@ -712,8 +735,18 @@ def render_report(rows: list[Row], bench: Bench, reps: dict[str, int], git_cost:
               "- An experiment run directly is a fresh `python -c` process with the settings "
               "hwbuild's workers use (Agg backend and the figure rcParams, one torch thread, "
               "the same seeds), importing `solutions.problemN` and calling `run(Context(...))`, "
-              "then saving its results as JSON. Rendering is not part of the baselines: "
-              "without hwbuild the `.tex` would be written by hand.",
+              "then saving its results as JSON (the checks confirm it makes hwbuild's figures "
+              "and results byte for byte). Rendering is not part of the baselines: without "
+              "hwbuild the `.tex` would be written by hand.",
+              f"- Cold build: the baseline runs each experiment in its own fresh process, one "
+              f"after another, as running each `solutions/problemN.py` by hand would (torch "
+              f"imported, and torn down, every time). hwbuild runs them on `--jobs` workers "
+              f"(default: the number of cores, {os.cpu_count()} here), each importing torch "
+              f"once, and terminates them instead of waiting for torch's teardown. "
+              f"`--jobs 1` is compared with all experiments in one fresh process, the most "
+              f"favourable way to run them by hand.",
+              "- The machine may be shared: the ranges in \"Where the time goes\" show the "
+              "spread, and the load average above says how busy it was.",
               "- Python caches bytecode (in the scratch folder, `PYTHONPYCACHEPREFIX`), as in "
               "an ordinary shell, even where `PYTHONDONTWRITEBYTECODE` is set; the references "
               "show a no-op with it set (hwbuild's own modules then compile on every run).",

@@ -36,6 +36,7 @@ from hwbuild.filters import (
     sig,
     tex,
 )
+from hwbuild.render import SYNTAX
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN_TEMPLATE = ROOT / "templates" / "main.tex.j2"
@@ -553,14 +554,7 @@ def test_finalize_rejects(value: Any, message: str) -> None:
 
 def _environment(undefined: type[jinja2.Undefined] = jinja2.StrictUndefined) -> jinja2.Environment:
     env = jinja2.Environment(
-        block_start_string="<%",
-        block_end_string="%>",
-        variable_start_string="<<",
-        variable_end_string=">>",
-        comment_start_string="<#",
-        comment_end_string="#>",
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **SYNTAX,
         autoescape=False,
         undefined=undefined,
         finalize=finalize,

@@ -7,7 +7,6 @@ reading back the experiment's own comparison numbers, so a wrong formula fails t
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +14,14 @@ import pytest
 import torch
 
 from hwbuild.context import Context
+from hwbuild.experiments import prepare_context
 from solutions import logistic, problem1
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
 def make_context(root: Path, seed: int = 0) -> Context:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return Context(problem="1", seed=seed, device="cpu", figures_dir=root / "figures",
-                   project_root=root)
+    return prepare_context("1", root, seed)
 
 
 def to_plain(value):

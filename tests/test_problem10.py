@@ -6,15 +6,13 @@ and on the experiment's training run.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from hwbuild.context import Context
-from hwbuild.experiments import normalize
+from hwbuild.experiments import normalize, prepare_context
 from solutions import problem10
 from solutions.network import init_params
 
@@ -22,12 +20,7 @@ NAMES = ("W1", "b1", "W2", "b2")
 
 
 def make_context(root: Path, seed: int = 0) -> Context:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)  # as the engine's workers do
-    return Context(problem="10", seed=seed, device="cpu", figures_dir=root / "figures",
-                   project_root=root)
+    return prepare_context("10", root, seed)
 
 
 @pytest.fixture(scope="module")

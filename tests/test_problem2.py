@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +15,14 @@ import pytest
 import torch
 
 from hwbuild.context import Context
+from hwbuild.experiments import prepare_context
 from solutions import logistic, problem1, problem2
 
 EPSILONS = [1e-1, 1e-3, 1e-6, 1e-9]
 
 
 def make_context(root: Path, seed: int = 0) -> Context:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return Context(problem="2", seed=seed, device="cpu", figures_dir=root / "figures",
-                   project_root=root)
+    return prepare_context("2", root, seed)
 
 
 def stable_loss(w: torch.Tensor, X: torch.Tensor, labels: torch.Tensor) -> float:

@@ -7,7 +7,6 @@ rather than trusting the experiment's own comparison numbers.
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +14,13 @@ import pytest
 import torch
 
 from hwbuild.context import Context
-from hwbuild.experiments import normalize
+from hwbuild.experiments import normalize, prepare_context
 from solutions import problem3
 from solutions.network import forward, init_params
 
 
 def make_context(root: Path, seed: int = 0) -> Context:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)  # as the engine's workers do
-    return Context(problem="3", seed=seed, device="cpu", figures_dir=root / "figures",
-                   project_root=root)
+    return prepare_context("3", root, seed)
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,18 @@ Predicted factors are recomputed here from the eigenvalues, not read from the ex
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from hwbuild.context import Context
-from hwbuild.experiments import normalize
+from hwbuild.experiments import normalize, prepare_context
 from solutions import problem6
 
 
 def make_context(root: Path, seed: int = 0) -> Context:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)  # as the engine's workers do
-    return Context(problem="6", seed=seed, device="cpu", figures_dir=root / "figures",
-                   project_root=root)
+    return prepare_context("6", root, seed)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ on a quadratic settles at an excess loss of about eta tr(Sigma) / (4 B).
 
 from __future__ import annotations
 
-import random
 from itertools import pairwise
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 import torch
 
 from hwbuild.context import Context
-from hwbuild.experiments import normalize
+from hwbuild.experiments import normalize, prepare_context
 from solutions import problem7
 from solutions.network import forward, init_params, mse, teacher_dataset
 
@@ -24,12 +23,7 @@ N = problem7.N
 
 
 def make_context(root: Path, seed: int = 0) -> Context:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)  # as the engine's workers do
-    return Context(problem="7", seed=seed, device="cpu", figures_dir=root / "figures",
-                   project_root=root)
+    return prepare_context("7", root, seed)
 
 
 @pytest.fixture(scope="module")

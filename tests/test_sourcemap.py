@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from hwbuild.filters import FILTERS, finalize
+from hwbuild.render import SYNTAX
 from hwbuild.sourcemap import map_lines
 
 MARK = r"\undefinedmacro{MARK}"
@@ -19,14 +20,7 @@ MARK = r"\undefinedmacro{MARK}"
 
 def render(source: str, keep_trailing_newline: bool = True, **values: Any) -> str:
     env = jinja2.Environment(
-        block_start_string="<%",
-        block_end_string="%>",
-        variable_start_string="<<",
-        variable_end_string=">>",
-        comment_start_string="<#",
-        comment_end_string="#>",
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **SYNTAX,
         keep_trailing_newline=keep_trailing_newline,
         autoescape=False,
         undefined=jinja2.StrictUndefined,
