@@ -56,9 +56,12 @@ def latex_environment(source_date_epoch: int) -> dict[str, str]:
 
 
 def latexmk_command(latexmk: str, tex_name: str) -> list[str]:
+    # -g: hwbuild calls latexmk only when its own stamp says an input changed. latexmk trusts
+    # a file whose size and mtime (in whole seconds) are unchanged, so an edit of the same
+    # length within the second of the last compile would otherwise leave a stale PDF.
     return [
-        latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-        "-no-shell-escape", "-recorder", "-norc", "-quiet", tex_name,
+        latexmk, "-pdf", "-g", "-interaction=nonstopmode", "-halt-on-error",
+        "-file-line-error", "-no-shell-escape", "-recorder", "-norc", "-quiet", tex_name,
     ]
 
 

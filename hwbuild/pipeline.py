@@ -201,9 +201,15 @@ class Builder:
         self._stage("fingerprint", t)
         if tasks:
             t = time.perf_counter()
+            # Longest first (by the last run's time) keeps the workers evenly busy.
+            tasks.sort(key=lambda task: -self._last_seconds(task.problem_id))
             entries.update(self._run_tasks(tasks, sources_of, [p.id for p in problems]))
             self._stage("experiments", t)
         return entries
+
+    def _last_seconds(self, problem_id: str) -> float:
+        previous = cache.load(self.project, problem_id)
+        return previous.seconds if previous is not None else 0.0
 
     def _run_tasks(self, tasks: list[Any], sources_of: dict[str, dict[str, str]],
                    order: list[str]) -> dict[str, cache.CacheEntry]:

@@ -19,6 +19,7 @@ Scenarios (each repetition times hwbuild and its baseline back to back; medians 
    ``pdflatex`` pass over the same ``homework.tex``.
 2. template edit: a comment appended to ``templates/problem1.tex.j2`` (two variants alternate,
    so every repetition is a real change), against bare ``latexmk`` on the same edited ``.tex``.
+   2b. The same edit under a running ``build.py watch``: from the save to the build's line.
 3. solution edit: a comment appended to ``solutions/problem2.py`` (its content hash changes, so
    it reruns), against that experiment run directly in a fresh process plus bare ``latexmk``.
 4. cold build: ``build/`` and ``figures/`` deleted, against every experiment run directly, one
@@ -38,12 +39,15 @@ import contextlib
 import importlib.metadata
 import os
 import platform
+import queue
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,38 +71,25 @@ HEAVY_MODULES = ("torch", "matplotlib")
 TIMEOUT = 900
 STAMP = ".venv/.installed-stamp"  # the Makefile's marker of an installed venv
 
-# Experiments run by hand, as hwbuild's worker runs them (same settings: Agg backend, the
-# document's figure rcParams, one torch thread, the same seeds, the same device choice) but in
-# a plain fresh process: `python -c DIRECT_RUN <project> <problem id>:<seed> ...`.
+# Experiments run by hand, in a plain fresh process, through the engine's API for calling a
+# solution directly (`prepare_context`: the worker's settings and seeding), then saved where
+# and as the document embeds them: `python -c DIRECT_RUN <project> <problem id>:<seed> ...`.
 DIRECT_RUN = """\
-import os, random, sys, importlib
+import importlib, sys
 from pathlib import Path
-os.environ.setdefault("MPLBACKEND", "Agg")
 root = Path(sys.argv[1])
 sys.path.insert(0, str(root))
-import matplotlib
-matplotlib.use("Agg", force=True)
-import matplotlib.pyplot as plt
-import numpy as np
-import torch
-from hwbuild.context import FIGURE_RCPARAMS, Context
 from hwbuild.cache import CacheEntry
-from hwbuild.experiments import normalize
+from hwbuild.experiments import normalize, prepare_context, resolve_device
 from hwbuild.fsutil import dump_json
-plt.rcParams.update(FIGURE_RCPARAMS)
-torch.set_num_threads(1)
-device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve_device("auto")
 if device == "cuda":
-    os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    import torch
     torch.use_deterministic_algorithms(True)
 for pid, seed in (arg.split(":") for arg in sys.argv[2:]):
-    seed = int(seed)
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    ctx = prepare_context(pid, root, seed=int(seed), device=device)
     module = importlib.import_module(f"solutions.problem{pid}")
-    ctx = Context(problem=pid, seed=seed, device=device, figures_dir=root / "figures",
-                  project_root=root)
     values = normalize(module.run(ctx))
-    # Saved where, and as, the document embeds it.
     entry = CacheEntry(key="", values=values, measurements=dict(ctx.measurements))
     out = root / "build" / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -301,7 +292,8 @@ class Bench:
         blocks = re.split(r"(?m)^(?=\[)", text)
         kept = []
         for block in blocks:
-            match = re.match(r'\[\[problems\]\][^\[]*?^id\s*=\s*"([^"]+)"', block, re.M | re.S)
+            match = (re.search(r'(?m)^id\s*=\s*["\']([^"\']+)["\']', block)
+                     if block.startswith("[[problems]]") else None)
             if match:
                 pid = match.group(1)
                 files = (self.project / "solutions" / f"problem{pid}.py",
@@ -478,6 +470,63 @@ class Bench:
         self.hwbuild()
         return row
 
+    def watch_edit(self, reps: int) -> Row:
+        """The template edit again, under a running ``build.py watch``: save to PDF."""
+        self.log("2b/4 template edit under watch")
+        template = self.project / "templates" / f"problem{self.template_id}.tex.j2"
+        original = template.read_text(encoding="utf-8")
+        base = original if original.endswith("\n") else original + "\n"
+        variants = [base + f"% hwbuild bench: watched edit {v}\n" for v in "AB"]
+        self.sync_baseline(tex_only=False)
+        row = Row("watch", f"template edit (`problem{self.template_id}.tex.j2`) under "
+                  "`build.py watch`, save to PDF",
+                  baseline_is="bare `latexmk` on the same edited `.tex`")
+        proc = subprocess.Popen([PY, str(BUILD_PY), "--project", str(self.project), "watch"],
+                                cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines: queue.Queue[tuple[float, str]] = queue.Queue()
+
+        def reader() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put((time.perf_counter(), line.strip()))
+
+        threading.Thread(target=reader, daemon=True).start()
+
+        def next_build() -> tuple[float, str]:
+            try:
+                return lines.get(timeout=120)
+            except queue.Empty:
+                raise BenchError("`build.py watch` printed no build within 120 s") from None
+
+        try:
+            next_build()  # the first build, at start (nothing to do)
+            for rep in range(reps):
+                pdf_before = mtimes(self.project / "build", f"{WHOLE}.pdf")
+                started = time.perf_counter()
+                template.write_text(variants[rep % 2], encoding="utf-8")
+                finished, line = next_build()
+                row.hwbuild.append(finished - started)
+                rebuilt = mtimes(self.project / "build", f"{WHOLE}.pdf") != pdf_before
+                self.sync_baseline(tex_only=True)
+                row.baseline.append(self.bare_latexmk(self.base_workdir))
+                time.sleep(0.5)  # longer than watch's debounce: a second build would show
+                extra = []
+                while not lines.empty():
+                    extra.append(lines.get()[1])
+                self.checks.append(Check("watch", "a save rebuilds the PDF, once",
+                                         rebuilt and not extra, "; ".join([line, *extra])))
+        finally:
+            template.write_text(original, encoding="utf-8")
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.hwbuild()
+        return row
+
     def solution_edit(self, reps: int) -> Row:
         self.log("3/4 solution edit")
         pid = self.solution_id
@@ -516,10 +565,12 @@ class Bench:
         row1 = Row("cold-j1", "cold build, `--jobs 1`",
                    baseline_is="the experiments run directly in one fresh process "
                                "+ bare `latexmk`")
-        for _ in range(reps):
-            for r, extra in ((row, ()), (row1, ("--jobs", "1"))):
-                if r is row1 and not with_jobs1:
-                    continue
+        for rep in range(reps):
+            builds: list[tuple[Row, tuple[str, ...]]] = [(row, ())]
+            if with_jobs1:
+                # Alternate which goes first, so that neither always meets the same load.
+                builds.insert(rep % 2, (row1, ("--jobs", "1")))
+            for r, extra in builds:
                 for folder in ("build", "figures"):
                     shutil.rmtree(self.project / folder, ignore_errors=True)
                 r.hwbuild.append(self.hwbuild_checked(r, "cold build", ran=set(ids),
@@ -668,6 +719,14 @@ def checks_table(checks: list[Check]) -> list[str]:
     return lines
 
 
+def watch_debounce() -> str:
+    try:
+        from hwbuild.watch import DEBOUNCE
+    except ImportError:
+        return "unknown"
+    return f"{DEBOUNCE * 1000:.0f} ms"
+
+
 def load_average() -> str:
     try:
         return " / ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -732,12 +791,16 @@ def render_report(rows: list[Row], bench: Bench, reps: dict[str, int], git_cost:
               "copy of the built work folder.",
               "- Edits append a comment line (two variants alternate, so each repetition is a "
               "real change); the original file is restored afterwards.",
-              "- An experiment run directly is a fresh `python -c` process with the settings "
-              "hwbuild's workers use (Agg backend and the figure rcParams, one torch thread, "
-              "the same seeds), importing `solutions.problemN` and calling `run(Context(...))`, "
-              "then saving its results as JSON (the checks confirm it makes hwbuild's figures "
-              "and results byte for byte). Rendering is not part of the baselines: without "
-              "hwbuild the `.tex` would be written by hand.",
+              "- Under `watch`, the time runs from writing the template to `watch` printing "
+              "the line of the build it triggered; it includes watch's wait for the burst of "
+              f"file events to end (`hwbuild.watch.DEBOUNCE`, {watch_debounce()}).",
+              "- An experiment run directly is a fresh `python -c` process that prepares its "
+              "context with `hwbuild.experiments.prepare_context` (the workers' settings: Agg "
+              "backend and figure rcParams, one torch thread, the same seeds), imports "
+              "`solutions.problemN`, calls `run(ctx)` and saves its results as JSON (the "
+              "checks confirm it makes hwbuild's figures and results byte for byte). "
+              "Rendering is not part of the baselines: without hwbuild the `.tex` would be "
+              "written by hand.",
               f"- Cold build: the baseline runs each experiment in its own fresh process, one "
               f"after another, as running each `solutions/problemN.py` by hand would (torch "
               f"imported, and torn down, every time). hwbuild runs them on `--jobs` workers "
@@ -772,7 +835,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--solution", default="2", metavar="ID",
                         help="problem whose solution is edited (default 2)")
     parser.add_argument("--only", action="append",
-                        choices=["noop", "template", "solution", "cold"],
+                        choices=["noop", "template", "watch", "solution", "cold"],
                         help="run only these scenarios (repeatable)")
     parser.add_argument("--no-jobs1", action="store_true",
                         help="skip the cold build with --jobs 1")
@@ -786,7 +849,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    wanted = set(args.only or ["noop", "template", "solution", "cold"])
+    wanted = set(args.only or ["noop", "template", "watch", "solution", "cold"])
     started = time.perf_counter()
     load_at_start = load_average()
 
@@ -799,14 +862,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         bench.create()
-        for pid, kind in ((args.template, "template"), (args.solution, "solution")):
-            if kind in wanted and pid not in bench.problem_ids():
+        for pid, kind, needs in ((args.template, "template", {"template", "watch"}),
+                                 (args.solution, "solution", {"solution"})):
+            if wanted & needs and pid not in bench.problem_ids():
                 raise BenchError(f"--{kind} {pid}: no such problem in hwbuild.toml")
         bench.prepare()
         if "noop" in wanted:
             rows += bench.noop(args.reps, with_make=shutil.which("make") is not None)
         if "template" in wanted:
             rows.append(bench.template_edit(args.reps))
+        if "watch" in wanted:
+            rows.append(bench.watch_edit(args.reps))
         if "solution" in wanted:
             rows.append(bench.solution_edit(args.reps))
         if "cold" in wanted:

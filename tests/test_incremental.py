@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,34 @@ def test_cached_experiments_do_not_import_torch(project: Project) -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.tex
+def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """latexmk trusts a file whose size and whole-second mtime match its records: an edit of
+    the same length in the second of the last compile must still be compiled (hwbuild -g)."""
+    import re
+    import subprocess as sp
+
+    from hwbuild import latex
+
+    original = latex._run_latexmk
+
+    def same_second(command: list[str], workdir: Path, env: dict[str, str]) -> object:
+        # Give each rendered file the mtime latexmk recorded for it: the worst case of an
+        # edit saved in the same second as the previous compile.
+        records = (workdir / "homework.fdb_latexmk").read_text()
+        for name, mtime in re.findall(r'^\s+"(problem\d+\.tex)" (\d+) ', records, re.M):
+            os.utime(workdir / name, (int(mtime), int(mtime)))
+        return original(command, workdir, env)
+
+    build(project, BuildOptions(jobs=2), Reporter())
+    monkeypatch.setattr(latex, "_run_latexmk", same_second)
+    template = project.templates_dir / "problem3.tex.j2"
+    for word in ("Alpha", "Bravo"):
+        template.write_text(f"{word} value << value >>.\n")
+        assert build(Project(project.root), BuildOptions(jobs=2), Reporter()).ran == {}
+        text = sp.run(["pdftotext", str(project.build_dir / "homework.pdf"), "-"],
+                      capture_output=True, text=True, check=True).stdout
+        assert f"{word} value" in text
