@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hwbuild.fsutil import atomic_write_text, dump_json, sha256_file
-from hwbuild.project import Project
+from hwbuild.project import ImportGraph, Project
 
 ENTRY_FORMAT = 1
 
@@ -89,3 +89,22 @@ def write_results(project: Project, problem_id: str, entry: CacheEntry) -> None:
     except OSError:
         pass
     atomic_write_text(path, text)
+
+
+def import_graph_path(project: Project) -> Path:
+    return project.cache_dir / "imports.json"
+
+
+def load_import_graph(project: Project) -> ImportGraph:
+    """The remembered import graph of ``solutions/``; an unreadable file is an empty graph."""
+    try:
+        known = json.loads(import_graph_path(project).read_text(encoding="utf-8"))
+        if isinstance(known, dict):
+            return ImportGraph(known)
+    except (OSError, ValueError):
+        pass
+    return ImportGraph()
+
+
+def store_import_graph(project: Project, graph: ImportGraph) -> None:
+    atomic_write_text(import_graph_path(project), dump_json(graph.known))

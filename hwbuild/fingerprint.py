@@ -7,8 +7,8 @@ with nothing to do never pays for the heavy imports.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import platform
+import os
+import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -23,12 +23,26 @@ LIBRARIES = ("torch", "numpy", "matplotlib")
 
 @cache
 def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    """Installed versions of the libraries experiments use, from their ``.dist-info`` folders.
+
+    Read from folder names on ``sys.path`` rather than through ``importlib.metadata``, whose
+    import alone costs a no-op build a fifth of its time.
+    """
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "missing"
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith(".dist-info"):
+                continue
+            project, _, version = name[: -len(".dist-info")].partition("-")
+            key = project.lower().replace("_", "-")
+            if key in LIBRARIES and key not in found:
+                found[key] = version
+    versions = {"python": sys.version.split()[0]}
+    versions.update({name: found.get(name, "missing") for name in LIBRARIES})
     return versions
 
 

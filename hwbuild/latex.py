@@ -9,10 +9,12 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hwbuild.errors import LatexError, Location, ToolMissingError
-from hwbuild.latexlog import Diagnostic, first_error
-from hwbuild.sourcemap import map_lines
+
+if TYPE_CHECKING:
+    from hwbuild.latexlog import Diagnostic
 
 APT_INSTALL = (
     "apt-get update && apt-get install -y --no-install-recommends latexmk "
@@ -112,6 +114,9 @@ def compile_target(
 
     _remove_stale(workdir)
     marker.unlink(missing_ok=True)
+    # Only a failure needs the log parser and the source map.
+    from hwbuild.latexlog import Diagnostic, first_error
+
     try:
         log_text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -229,6 +234,8 @@ def map_diagnostic(
     location = None
     source_line = None
     if source is not None and diagnostic.line:
+        from hwbuild.sourcemap import map_lines
+
         mapping = map_lines(source.template_source, source.rendered)
         index = min(diagnostic.line, len(mapping)) - 1
         if index >= 0:

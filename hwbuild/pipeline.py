@@ -7,9 +7,12 @@ is not rendered or compiled at all: a build with nothing to do reads and hashes 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,16 +25,19 @@ from hwbuild.fsutil import (
     atomic_copy,
     atomic_write_text,
     build_lock,
+    dump_json,
     remove_temp_files,
+    sha256_bytes,
     sha256_file,
     write_if_changed,
 )
 from hwbuild.manifest import write_manifest
-from hwbuild.project import MAIN_TEMPLATE, Problem, Project, local_dependencies
+from hwbuild.project import MAIN_TEMPLATE, Problem, Project
 from hwbuild.report import Reporter
 
 if TYPE_CHECKING:
     from hwbuild.experiments import ExperimentTask
+    from hwbuild.latex import RenderedFile
 
 WHOLE = "homework"
 
@@ -179,8 +185,9 @@ class Builder:
         entries: dict[str, cache.CacheEntry] = {}
         tasks: list[ExperimentTask] = []
         sources_of: dict[str, dict[str, str]] = {}
+        graph = cache.load_import_graph(self.project)
         for problem in problems:
-            deps = local_dependencies(problem.solution, self.project.solutions_dir)
+            deps = graph.dependencies(problem.solution, self.project.solutions_dir)
             sources = hash_files(deps, self.project.root)
             sources_of[problem.id] = sources
             key = experiment_key(problem_id=problem.id, sources=sources,
@@ -198,6 +205,8 @@ class Builder:
                     problem_id=problem.id, module=problem.module,
                     project_root=str(self.project.root), seed=config.seed_for(problem.id),
                     device=self.options.device, key=key))
+        if graph.changed:
+            cache.store_import_graph(self.project, graph)
         self._stage("fingerprint", t)
         if tasks:
             t = time.perf_counter()
@@ -206,6 +215,14 @@ class Builder:
             entries.update(self._run_tasks(tasks, sources_of, [p.id for p in problems]))
             self._stage("experiments", t)
         return entries
+
+    def _bytecode_dir(self) -> Path:
+        """Compiled templates of this engine version; other versions' are deleted."""
+        current = self.project.cache_dir / f"jinja-{engine_hash()[:16]}"
+        for old in self.project.cache_dir.glob("jinja-*"):
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+        return current
 
     def _last_seconds(self, problem_id: str) -> float:
         previous = cache.load(self.project, problem_id)
@@ -293,42 +310,11 @@ class Builder:
         self._stage("up-to-date check", t)
 
         t = time.perf_counter()
-        # Imported only past the up-to-date check: a no-op build never loads them.
-        from hwbuild.latex import RenderedFile, compile_target
-        from hwbuild.render import make_environment, render
+        # Imported only past the up-to-date check: a no-op build never loads it.
+        from hwbuild.latex import compile_target
 
-        env = make_environment(project.templates_dir)
-        rendered: dict[str, RenderedFile] = {}
-        for problem in target.problems:
-            entry = entries[problem.id]
-            text = render(env, problem.template.name, self._variables(problem, entry, doc),
-                          returned=sorted(entry.values))
-            tex = workdir / f"problem{problem.id}.tex"
-            rendered[tex.name] = RenderedFile(tex, problem.template,
-                                              problem.template.read_text(encoding="utf-8"), text)
+        rendered = self._render(target, entries, doc, epoch, report)
         main_tex = workdir / f"{target.name}.tex"
-        main_template = project.templates_dir / MAIN_TEMPLATE
-        parts = _parts(project, target)
-        for part in parts:
-            results = cache.results_path(project, part["id"])
-            # embedfile writes the file's mtime into the PDF (FORCE_SOURCE_DATE does not cover
-            # it): make it the epoch, as every other date in the PDF is.
-            os.utime(results, (epoch, epoch))
-            part["results_sha256"] = sha256_file(results)
-        main_text = render(env, MAIN_TEMPLATE, {
-            "doc": doc, "parts": parts,
-            "target": {"name": target.name, "whole": target.whole},
-        })
-        # The PDF's dates come from the epoch, which latexmk does not track: written into the
-        # source (after \end{document}, where TeX stops reading) a new epoch recompiles, and
-        # the PDF is the one a clean build would make.
-        main_text += f"% SOURCE_DATE_EPOCH={epoch}\n"
-        rendered[main_tex.name] = RenderedFile(main_tex, main_template,
-                                               main_template.read_text(encoding="utf-8"),
-                                               main_text)
-        for item in rendered.values():
-            if write_if_changed(item.tex, item.rendered):
-                report.rendered.append(project.relative(item.template))
         report.render_seconds = time.perf_counter() - t
         self._stage("render", t)
 
@@ -342,6 +328,85 @@ class Builder:
         self._stage("latex", t)
         report.status = "built"
         return report
+
+    def _render(self, target: Target, entries: dict[str, cache.CacheEntry],
+                doc: dict[str, Any], epoch: int, report: TargetReport) -> dict[str, RenderedFile]:
+        """Render the target's files into its work folder, each only if its inputs changed.
+
+        A file whose inputs (template, values, document settings, engine) hash to what its
+        last render recorded, and which is still on disk as written, is read back instead:
+        after one template edit, Jinja renders that template alone.
+        """
+        from hwbuild.latex import RenderedFile
+
+        project = self.project
+        workdir = target.workdir(project)
+        memo_path = workdir / ".hwbuild-rendered.json"
+        try:
+            memo: dict[str, list[str]] = json.loads(memo_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            memo = {}
+        env: Any = None
+        rendered: dict[str, RenderedFile] = {}
+
+        def produce(tex: Path, template: Path, inputs: object,
+                    make: Callable[[Any], str]) -> None:
+            nonlocal env
+            key = digest({"inputs": inputs, "template": hash_files([template], project.root),
+                          "engine": engine_hash()})
+            source = template.read_text(encoding="utf-8")
+            recorded = memo.get(tex.name)
+            if isinstance(recorded, list) and recorded[:1] == [key]:
+                try:
+                    data = tex.read_bytes()
+                    if sha256_bytes(data) == recorded[1]:
+                        rendered[tex.name] = RenderedFile(tex, template, source,
+                                                          data.decode("utf-8"))
+                        return
+                except (OSError, IndexError, UnicodeDecodeError):
+                    pass
+            if env is None:
+                from hwbuild.render import make_environment
+
+                env = make_environment(project.templates_dir, self._bytecode_dir())
+            text = make(env)
+            if write_if_changed(tex, text):
+                report.rendered.append(project.relative(template))
+            rendered[tex.name] = RenderedFile(tex, template, source, text)
+            memo[tex.name] = [key, sha256_bytes(text.encode("utf-8"))]
+
+        from hwbuild.render import render
+
+        def problem_renderer(problem: Problem, variables: dict[str, Any],
+                             returned: list[str]) -> Callable[[Any], str]:
+            return lambda env: render(env, problem.template.name, variables, returned=returned)
+
+        for problem in target.problems:
+            entry = entries[problem.id]
+            variables = self._variables(problem, entry, doc)
+            produce(workdir / f"problem{problem.id}.tex", problem.template,
+                    {"values": digest(entry.values), "measured": variables["measured"],
+                     "doc": doc, "problem": variables["problem"]},
+                    problem_renderer(problem, variables, sorted(entry.values)))
+
+        parts = _parts(project, target)
+        for part in parts:
+            results = cache.results_path(project, part["id"])
+            # embedfile writes the file's mtime into the PDF (FORCE_SOURCE_DATE does not cover
+            # it): make it the epoch, as every other date in the PDF is.
+            os.utime(results, (epoch, epoch))
+            part["results_sha256"] = sha256_file(results)
+        main_variables = {"doc": doc, "parts": parts,
+                          "target": {"name": target.name, "whole": target.whole}}
+        # The PDF's dates come from the epoch, which latexmk does not track: written into the
+        # source (after \end{document}, where TeX stops reading) a new epoch recompiles, and
+        # the PDF is the one a clean build would make.
+        produce(workdir / f"{target.name}.tex", project.templates_dir / MAIN_TEMPLATE,
+                {"variables": main_variables, "epoch": epoch},
+                lambda env: render(env, MAIN_TEMPLATE, main_variables)
+                + f"% SOURCE_DATE_EPOCH={epoch}\n")
+        atomic_write_text(memo_path, dump_json(memo))
+        return rendered
 
 
 def build(project: Project, options: BuildOptions, reporter: Reporter) -> BuildReport:

@@ -7,9 +7,11 @@ Paths are derived, never configured: every file the build writes lives under ``b
 from __future__ import annotations
 
 import ast
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from hwbuild.config import CONFIG_NAME, Config, ProblemConfig, load_config
 from hwbuild.errors import ConfigError, Location, UsageError
@@ -140,10 +142,10 @@ def _module_file(solutions_dir: Path, dotted: str) -> Path | None:
     return None
 
 
-def _imports_of(path: Path, solutions_dir: Path) -> set[Path]:
+def _imports_of(path: Path, solutions_dir: Path, source: bytes) -> set[Path]:
     """Modules of the solutions package that ``path`` imports (static: nothing is run)."""
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        tree = ast.parse(source, filename=str(path))
     except SyntaxError:
         # The experiment will fail to import and report the error with its line.
         return set()
@@ -168,20 +170,50 @@ def _imports_of(path: Path, solutions_dir: Path) -> set[Path]:
     return found
 
 
+class ImportGraph:
+    """Each solutions module's imports of other solutions modules, remembered by content hash.
+
+    Parsing every module on every build would cost more than the rest of a no-op build; a
+    module is parsed again only when its bytes change.
+    """
+
+    def __init__(self, known: dict[str, list[Any]] | None = None) -> None:
+        self.known: dict[str, list[Any]] = dict(known or {})
+        self.changed = False
+
+    def imports_of(self, path: Path, solutions_dir: Path) -> set[Path]:
+        source = path.read_bytes()
+        digest = hashlib.sha256(source).hexdigest()
+        key = path.relative_to(solutions_dir).as_posix()
+        remembered = self.known.get(key)
+        if (isinstance(remembered, list) and len(remembered) == 2
+                and remembered[0] == digest and isinstance(remembered[1], list)):
+            return {solutions_dir / name for name in remembered[1]}
+        found = _imports_of(path, solutions_dir, source)
+        self.known[key] = [digest, sorted(p.relative_to(solutions_dir).as_posix()
+                                          for p in found)]
+        self.changed = True
+        return found
+
+    def dependencies(self, solution: Path, solutions_dir: Path) -> list[Path]:
+        """``solution`` plus every solutions module it imports, transitively, sorted."""
+        seen: set[Path] = set()
+        todo = [solution]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(self.imports_of(current, solutions_dir) - seen)
+        init = solutions_dir / "__init__.py"
+        if init.is_file():
+            seen.add(init)
+        return sorted(seen)
+
+
 def local_dependencies(solution: Path, solutions_dir: Path) -> list[Path]:
     """``solution`` plus every solutions module it imports, directly or transitively, sorted."""
-    seen: set[Path] = set()
-    todo = [solution]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(_imports_of(current, solutions_dir) - seen)
-    init = solutions_dir / "__init__.py"
-    if init.is_file():
-        seen.add(init)
-    return sorted(seen)
+    return ImportGraph().dependencies(solution, solutions_dir)
 
 
 def find_project(start: Path) -> Project:

@@ -80,9 +80,21 @@ def _strict(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def make_environment(templates_dir: Path) -> jinja2.Environment:
+def make_environment(templates_dir: Path,
+                     bytecode_dir: Path | None = None) -> jinja2.Environment:
+    """The one Jinja environment: its syntax, escaping, filters.
+
+    With ``bytecode_dir``, compiled templates are kept there (keyed by each template's source),
+    so a build re-renders without recompiling unchanged templates. The folder must change with
+    the engine: Jinja's key does not cover the environment's settings.
+    """
+    cache = None
+    if bytecode_dir is not None:
+        bytecode_dir.mkdir(parents=True, exist_ok=True)
+        cache = jinja2.FileSystemBytecodeCache(str(bytecode_dir))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
+        bytecode_cache=cache,
         **SYNTAX,
         keep_trailing_newline=True,
         autoescape=False,

@@ -39,7 +39,7 @@ TEMP_NAMES = frozenset({"4913", ".DS_Store"})  # vim writes 4913 to test a folde
 
 # Bursts: a change is reported once no event has arrived for DEBOUNCE seconds (at most
 # MAX_DELAY after its first event, so that a file written continuously still triggers builds).
-DEBOUNCE = 0.3
+DEBOUNCE = 0.05
 MAX_DELAY = 3.0
 
 

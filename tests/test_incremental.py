@@ -219,3 +219,29 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
         text = sp.run(["pdftotext", str(project.build_dir / "homework.pdf"), "-"],
                       capture_output=True, text=True, check=True).stdout
         assert f"{word} value" in text
+
+
+@pytest.mark.tex
+def test_template_edit_renders_that_template_alone(project: Project,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwbuild import render as render_module
+
+    build(project, BuildOptions(jobs=2), Reporter())
+    calls: list[str] = []
+    real = render_module.render
+
+    def counting(env: object, name: str, *args: object, **kwargs: object) -> str:
+        calls.append(name)
+        return real(env, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render_module, "render", counting)
+    template = project.templates_dir / "problem2.tex.j2"
+    template.write_text("Changed: << value >>.\n")
+    assert build(Project(project.root), BuildOptions(jobs=2), Reporter()).ran == {}
+    assert calls == ["problem2.tex.j2"]
+
+    calls.clear()
+    (project.build_dir / "homework" / "problem1.tex").write_text("tampered\n")
+    template.write_text("Changed again: << value >>.\n")
+    build(Project(project.root), BuildOptions(jobs=2), Reporter())
+    assert sorted(calls) == ["problem1.tex.j2", "problem2.tex.j2"]  # a tampered file re-renders
