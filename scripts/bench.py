@@ -332,11 +332,11 @@ class Bench:
         ``latex=None``: latexmk must run exactly when the rendered .tex or a figure changed
         (a rerun experiment whose results are identical needs no recompilation).
         """
-        cache_before = mtimes(self.project / "build" / "cache", "*.json")
+        cache_before = mtimes(self.project / "build" / "cache", "problem*.json")
         log_before = mtimes(self.workdir, f"{WHOLE}.log")
         inputs_before = self._inputs() if latex is None else {}
         seconds, output = self.hwbuild(*extra)
-        cache_after = mtimes(self.project / "build" / "cache", "*.json")
+        cache_after = mtimes(self.project / "build" / "cache", "problem*.json")
         log_after = mtimes(self.workdir, f"{WHOLE}.log")
         actually_ran = {name.removeprefix("problem").removesuffix(".json")
                         for name, t in cache_after.items() if cache_before.get(name) != t}
