@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from hwbuild.fsutil import (
     write_if_changed,
 )
 from hwbuild.manifest import write_manifest
-from hwbuild.project import MAIN_TEMPLATE, Problem, Project
+from hwbuild.project import MAIN_TEMPLATE, ImportGraph, Problem, Project
 from hwbuild.report import Reporter
 
 if TYPE_CHECKING:
@@ -154,6 +155,11 @@ class Builder:
         self.reporter = reporter
         self.report = BuildReport()
 
+    @cached_property
+    def import_graph(self) -> ImportGraph:
+        """The remembered import graph of solutions/, loaded on first use."""
+        return cache.load_import_graph(self.project)
+
     def _stage(self, name: str, started: float) -> None:
         self.report.stages[name] = self.report.stages.get(name, 0.0) + time.perf_counter() - started
 
@@ -173,6 +179,9 @@ class Builder:
                 self.report.targets.append(self.build_target(target, entries, epoch))
             t = time.perf_counter()
             write_manifest(self.project, [t_.name for t_ in self.report.targets])
+            # Saved only by a build that succeeded: a failed one leaves the cache as it was.
+            if self.import_graph.changed:
+                cache.store_import_graph(self.project, self.import_graph)
             self._stage("manifest", t)
         self.report.seconds = time.perf_counter() - started
         return self.report
@@ -185,7 +194,7 @@ class Builder:
         entries: dict[str, cache.CacheEntry] = {}
         tasks: list[ExperimentTask] = []
         sources_of: dict[str, dict[str, str]] = {}
-        graph = cache.load_import_graph(self.project)
+        graph = self.import_graph
         for problem in problems:
             deps = graph.dependencies(problem.solution, self.project.solutions_dir)
             sources = hash_files(deps, self.project.root)
@@ -205,8 +214,6 @@ class Builder:
                     problem_id=problem.id, module=problem.module,
                     project_root=str(self.project.root), seed=config.seed_for(problem.id),
                     device=self.options.device, key=key))
-        if graph.changed:
-            cache.store_import_graph(self.project, graph)
         self._stage("fingerprint", t)
         if tasks:
             t = time.perf_counter()
