@@ -102,24 +102,25 @@ def _project(path: str | None) -> Project:
 @click.option("--project", "project_dir", type=click.Path(file_okay=False), default=None,
               help="The project folder (default: the one holding hwbuild.toml above here).")
 @click.pass_context
-def main(ctx: click.Context, problems: tuple[str, ...], list_problems: bool, force: bool,
-         device: str, jobs: int | None, reproducible: bool, timings: bool, verbose: int,
-         quiet: bool, traceback: bool, project_dir: str | None) -> None:
+def main(ctx: click.Context, /, **_options: Any) -> None:
     """Build the homework PDF from solutions/ and templates/.
 
     With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem).
+    The options apply to the commands after them: `build.py --problem 1 watch`.
     """
-    if ctx.invoked_subcommand is not None:
-        return
-    if list_problems:
-        _list(project_dir, show_traceback=traceback)
-        return
-    _build(problems=problems, force=force, device=device, jobs=jobs, reproducible=reproducible,
-           timings=timings, verbosity=-1 if quiet else verbose, project_dir=project_dir)
+    if ctx.invoked_subcommand is None:
+        _build_or_list(ctx.params)
+
+
+def _build_or_list(params: dict[str, Any]) -> None:
+    if params.get("list_problems"):
+        _list(params.get("project_dir"))
+    else:
+        _build_from_params(params)
 
 
 @reports_errors
-def _list(project_dir: str | None, show_traceback: bool) -> None:
+def _list(project_dir: str | None) -> None:
     project = _project(project_dir)
     for problem in project.problems():
         section = f"  [{problem.section}]" if problem.section else ""
@@ -148,14 +149,7 @@ def _build(*, problems: tuple[str, ...], force: bool, device: str, jobs: int | N
 @click.pass_context
 def build_command(ctx: click.Context) -> None:
     """Build (same as no command; takes the options before it)."""
-    params = ctx.find_root().params
-    if params.get("list_problems"):
-        _list(params.get("project_dir"), show_traceback=params.get("traceback", False))
-        return
-    _build(problems=params["problems"], force=params["force"], device=params["device"],
-           jobs=params["jobs"], reproducible=params["reproducible"], timings=params["timings"],
-           verbosity=-1 if params["quiet"] else params["verbose"],
-           project_dir=params["project_dir"])
+    _build_or_list(_root_params(ctx))
 
 
 @main.command("clean")
