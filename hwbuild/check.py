@@ -25,12 +25,11 @@ from typing import Any
 from hwbuild import cache
 from hwbuild.errors import Location, ToolMissingError, UsageError
 from hwbuild.fsutil import dump_json, write_if_changed
-from hwbuild.project import MAIN_TEMPLATE, Problem, Project
+from hwbuild.project import MAIN_TEMPLATE, WHOLE, Problem, Project
 
 ERROR = "error"
 WARNING = "warning"
 DEFAULT_OVERFULL_PT = 5.0
-WHOLE = "homework"
 
 PLACEHOLDER = re.compile(r"\bTODO\b|\bXXX\b|\?{3,}")
 UNRESOLVED = re.compile(r"(?<!\?)\?\?(?!\?)")

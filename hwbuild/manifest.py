@@ -18,10 +18,9 @@ from typing import Any
 from hwbuild import cache
 from hwbuild.fingerprint import hash_files
 from hwbuild.fsutil import dump_json, sha256_file, write_if_changed
-from hwbuild.project import MAIN_TEMPLATE, Project
+from hwbuild.project import MAIN_TEMPLATE, WHOLE, Project
 
 MANIFEST_FORMAT = 1
-WHOLE = "homework"
 
 
 def manifest_path(project: Project) -> Path:

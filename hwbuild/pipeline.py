@@ -33,14 +33,13 @@ from hwbuild.fsutil import (
     write_if_changed,
 )
 from hwbuild.manifest import write_manifest
-from hwbuild.project import MAIN_TEMPLATE, ImportGraph, Problem, Project
+from hwbuild.project import MAIN_TEMPLATE, WHOLE, ImportGraph, Problem, Project
 from hwbuild.report import Reporter
 
 if TYPE_CHECKING:
     from hwbuild.experiments import ExperimentTask
     from hwbuild.latex import RenderedFile
 
-WHOLE = "homework"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from hwbuild.config import CONFIG_NAME, Config, ProblemConfig, load_config
 from hwbuild.errors import ConfigError, Location, UsageError
 
 MAIN_TEMPLATE = "main.tex.j2"
+# The target holding every problem: build/homework.pdf, compiled in build/homework/.
+WHOLE = "homework"
 SOLUTIONS_PACKAGE = "solutions"
 
 

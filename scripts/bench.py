@@ -60,8 +60,7 @@ if str(REPO) not in sys.path:
 
 from hwbuild.config import CONFIG_NAME  # noqa: E402
 from hwbuild.latex import latex_environment, latexmk_command, require_latexmk  # noqa: E402
-from hwbuild.pipeline import WHOLE  # noqa: E402
-from hwbuild.project import Project  # noqa: E402
+from hwbuild.project import WHOLE, Project  # noqa: E402
 
 PY = sys.executable
 BUILD_PY = REPO / "build.py"
