@@ -82,3 +82,13 @@ def copy_repo_project(dest: Path) -> Path:
                         ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "figures").mkdir(exist_ok=True)
     return dest
+
+
+# Property tests explore new inputs on every local run; under CI they replay a fixed,
+# derandomised set so that a red CI always means a change broke something.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None,
+                                      print_blob=True)
+if ON_CI:
+    _hypothesis_settings.load_profile("ci")

@@ -658,6 +658,8 @@ def _visible(text: str) -> str:
 # Excluded from TEXT_CHARS: superscripts (read as digits), ligature characters (read as
 # letters), accents on dotless i/j and comma accents (read as separate marks), µ (read as μ),
 # … (read as ". . .").
+# Examples per property test (raise it to explore more: HWBUILD_ROUNDTRIP_EXAMPLES=400).
+ROUND_TRIP_EXAMPLES = int(os.environ.get("HWBUILD_ROUNDTRIP_EXAMPLES", "30"))
 ROUND_TRIP_ALPHABET = (
     "".join(chr(c) for c in range(0x20, 0x7F))
     + "".join(chr(c) for c in range(0xA1, 0x100) if c not in (0xAD, 0xB2, 0xB3, 0xB9))
@@ -672,7 +674,8 @@ MARKER = "END"
 @pytest.mark.slow
 @pytest.mark.usefixtures("require_tex")
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=ROUND_TRIP_EXAMPLES, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.text(alphabet=ROUND_TRIP_ALPHABET, max_size=40), min_size=1, max_size=20))
 def test_escaped_text_reads_back_literally(texts: list[str]) -> None:
@@ -687,7 +690,8 @@ def test_escaped_text_reads_back_literally(texts: list[str]) -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("require_tex")
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=ROUND_TRIP_EXAMPLES, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=20))
 def test_any_text_compiles(texts: list[str]) -> None:
