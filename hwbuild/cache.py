@@ -68,9 +68,12 @@ def figures_intact(project: Project, entry: CacheEntry) -> bool:
 def lookup(project: Project, problem_id: str, key: str) -> CacheEntry | None:
     """The entry for ``problem_id`` if it is valid for ``key``, else None."""
     entry = load(project, problem_id)
-    if entry is None or entry.key != key or not figures_intact(project, entry):
-        return None
-    return entry
+    return entry if entry is not None and is_valid(project, entry, key) else None
+
+
+def is_valid(project: Project, entry: CacheEntry, key: str) -> bool:
+    """Whether ``entry`` may stand for an experiment with cache key ``key``."""
+    return entry.key == key and figures_intact(project, entry)
 
 
 def store(project: Project, problem_id: str, entry: CacheEntry) -> None:

@@ -238,13 +238,14 @@ def outcome_error(outcome: ExperimentOutcome) -> ExperimentError | UsageError:
     if error.get("usage"):
         return UsageError(error["message"], hint=error.get("hint"))
     location = Location(error["file"], error.get("line")) if error.get("file") else None
-    return ExperimentError(
+    failure = ExperimentError(
         f"problem {outcome.problem_id}: {error['type']}: {error['message']}",
         location=location,
         source_line=error.get("source") or None,
         hint="fix the solution, then build again (--traceback shows the full Python traceback)",
-        details=None,
     )
+    failure.traceback = error.get("traceback")  # the worker's, for --traceback
+    return failure
 
 
 def run_experiments(

@@ -193,31 +193,36 @@ class Builder:
         entries: dict[str, cache.CacheEntry] = {}
         tasks: list[ExperimentTask] = []
         sources_of: dict[str, dict[str, str]] = {}
+        last_seconds: dict[str, float] = {}
         graph = self.import_graph
         for problem in problems:
             deps = graph.dependencies(problem.solution, self.project.solutions_dir)
             sources = hash_files(deps, self.project.root)
             sources_of[problem.id] = sources
-            key = experiment_key(problem_id=problem.id, sources=sources,
-                                 seed=config.seed_for(problem.id), device=self.options.device)
-            entry = None if self.options.force else cache.lookup(self.project, problem.id, key)
-            if entry is not None:
-                entries[problem.id] = entry
+            seed = config.seed_for(problem.id)
+            key = experiment_key(problem_id=problem.id, sources=sources, seed=seed,
+                                 device=self.options.device)
+            previous = cache.load(self.project, problem.id)
+            if previous is not None:
+                last_seconds[problem.id] = previous.seconds
+            if (previous is not None and not self.options.force
+                    and cache.is_valid(self.project, previous, key)):
+                entries[problem.id] = previous
                 self.report.cached.append(problem.id)
-                cache.write_results(self.project, problem.id, entry)
+                cache.write_results(self.project, problem.id, previous)
             else:
                 # Imported only when something is stale: a no-op build never loads it.
                 from hwbuild.experiments import ExperimentTask
 
                 tasks.append(ExperimentTask(
                     problem_id=problem.id, module=problem.module,
-                    project_root=str(self.project.root), seed=config.seed_for(problem.id),
+                    project_root=str(self.project.root), seed=seed,
                     device=self.options.device, key=key))
         self._stage("fingerprint", t)
         if tasks:
             t = time.perf_counter()
             # Longest first (by the last run's time) keeps the workers evenly busy.
-            tasks.sort(key=lambda task: -self._last_seconds(task.problem_id))
+            tasks.sort(key=lambda task: -last_seconds.get(task.problem_id, 0.0))
             entries.update(self._run_tasks(tasks, sources_of, [p.id for p in problems]))
             self._stage("experiments", t)
         return entries
@@ -230,10 +235,6 @@ class Builder:
                 shutil.rmtree(old, ignore_errors=True)
         return current
 
-    def _last_seconds(self, problem_id: str) -> float:
-        previous = cache.load(self.project, problem_id)
-        return previous.seconds if previous is not None else 0.0
-
     def _run_tasks(self, tasks: list[Any], sources_of: dict[str, dict[str, str]],
                    order: list[str]) -> dict[str, cache.CacheEntry]:
         from hwbuild.experiments import outcome_error, run_experiments
@@ -244,9 +245,7 @@ class Builder:
         for outcome in run_experiments(tasks, self.options.jobs):
             self.reporter.experiment_finished(outcome.problem_id, outcome.ok, outcome.seconds)
             if not outcome.ok:
-                error = outcome_error(outcome)
-                error.traceback = outcome.error.get("traceback")
-                failures[outcome.problem_id] = error
+                failures[outcome.problem_id] = outcome_error(outcome)
                 continue
             self._drop_stale_figures(outcome.problem_id, outcome.figures)
             entry = cache.CacheEntry(
