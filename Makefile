@@ -9,21 +9,23 @@ BUILD         := $(PY) build.py
 ARGS          ?=
 
 .DEFAULT_GOAL := pdf
-.PHONY: pdf test lint typecheck unit setup tex clean bench check-repro ci check watch
+.PHONY: pdf test lint typecheck unit setup tex clean bench check-repro ci check watch export
 
 # The venv is rebuilt when the pinned dependencies change. editable_mode=compat installs a
 # plain .pth path instead of an import hook, which would cost every build 8 ms of start-up.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]' \
 	    --config-settings editable_mode=compat
 	@touch $@
 
 setup: $(STAMP) tex
 
-tex:
-	@sh scripts/ensure-tex.sh
+# TeX Live from Debian's packages: every engine and biber (the tests use them all). As root it
+# runs apt-get; otherwise it prints the command and stops.
+tex: $(STAMP)
+	@$(PY) -m hwbuild setup-tex --all
 
 pdf: setup
 	$(BUILD) $(ARGS)
@@ -45,7 +47,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not tex and not slow" $(ARGS)
 
-# Time the edit-to-PDF loop against bare latexmk; ARGS="--output docs/benchmarks.md" records it.
+# Time the edit-to-PDF loop against bare latexmk and knitr; ARGS="--output docs/benchmarks.md"
+# records it.
 bench: setup
 	$(PY) scripts/bench.py $(ARGS)
 
@@ -57,25 +60,19 @@ check-repro: setup
 check: setup
 	$(BUILD) $(ARGS) check
 
-# Rebuild on every save of a template, a solution or hwbuild.toml; Ctrl-C stops.
+# Rebuild on every save of a source; Ctrl-C stops.
 watch: setup
 	$(BUILD) $(ARGS) watch
 
-# CI's artifact, in dist/: the homework and every per-problem PDF, page-map.json (written by
-# check), the results JSON and build/manifest.json. dist/ is gathered even when check finds
+# dist/homework-source.zip: the sources that compile with plain latexmk (Overleaf, arXiv).
+export: setup
+	$(BUILD) $(ARGS) export
+
+# CI's artifact, in dist/: every document's PDFs (whole and per problem), checked, with
+# page-map.json, manifest.json and the results JSON. dist/ is gathered even when check finds
 # errors, so that the PDFs can be read; make ci then fails with check's exit code.
 ci: setup
-	$(BUILD) $(ARGS)
-	$(BUILD) $$($(BUILD) --list | awk '{printf "--problem %s ", $$1}') $(ARGS)
-	@status=0; $(BUILD) check --no-build || status=$$?; \
-	rm -rf dist && mkdir -p dist/results && \
-	cp build/homework.pdf build/page-map.json build/manifest.json dist/ && \
-	for id in $$($(BUILD) --list | awk '{print $$1}'); do \
-	  cp build/problem-$$id.pdf dist/ && cp build/results/problem$$id.json dist/results/ \
-	  || exit 1; \
-	done; \
-	echo "dist/: $$(cd dist && find . -type f | sort | sed 's|^./||' | tr '\n' ' ')"; \
-	exit $$status
+	$(BUILD) $(ARGS) ci
 
 clean:
 	@if [ -x $(PY) ]; then $(BUILD) clean; else rm -rf build; find figures -type f ! -name .gitkeep -delete; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the homework PDF. See `python build.py --help` and README.md."""
+"""Build this repository's homework: the same as `hwbuild` (see `hwbuild --help` and README.md)."""
 
 from hwbuild.cli import main
 

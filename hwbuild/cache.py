@@ -1,113 +1,85 @@
 """The experiment cache: one JSON entry per problem under ``build/cache/``.
 
-An entry is trusted only if it parses, its key matches, and every figure it recorded is on disk
-with the recorded hash; anything else is a miss. Entries are written atomically, so an
-interrupted build leaves either the old entry or the new one.
+An entry is a :class:`~hwbuild.stamp.Stamp` (the settings the experiment ran with, every file it
+read with the hash of what it read, every file it wrote) plus what it returned. Anything
+unreadable or of the wrong shape is a miss, never an error. Entries are written atomically and
+last, after the figures and results they vouch for.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from hwbuild.fsutil import atomic_write_text, dump_json, sha256_file
-from hwbuild.project import ImportGraph, Project
+from hwbuild.fsutil import atomic_write_text, dump_json, read_json, write_if_changed
+from hwbuild.layout import Layout
+from hwbuild.stamp import Stamp
 
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 
 
 @dataclass
 class CacheEntry:
-    key: str
+    stamp: Stamp
     values: dict[str, Any]
-    figures: dict[str, str] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)  # written by the engine: its to delete
     seconds: float = 0.0
-    device: str = "cpu"
-    sources: dict[str, str] = field(default_factory=dict)
+    gpu_signature: str = ""
+    libraries: list[str] = field(default_factory=list)  # heavy libraries the run imported
 
-    def results_document(self) -> dict[str, Any]:
-        """What ``build/results/problemN.json`` holds: the values, exactly as rendered.
+    @property
+    def device(self) -> str | None:
+        device = self.stamp.settings.get("device")
+        return device if isinstance(device, str) else None
 
-        Wall-clock measurements are left out: they differ from run to run, and this file is
-        embedded in the PDF, which must be byte-identical across builds.
-        """
-        return dict(self.values)
+    def to_json(self) -> dict[str, Any]:
+        return {"format": ENTRY_FORMAT, "stamp": self.stamp.to_json(), "values": self.values,
+                "measurements": self.measurements, "figures": sorted(self.figures),
+                "seconds": self.seconds, "gpu_signature": self.gpu_signature,
+                "libraries": sorted(self.libraries)}
 
-
-def entry_path(project: Project, problem_id: str) -> Path:
-    return project.cache_dir / f"problem{problem_id}.json"
-
-
-def results_path(project: Project, problem_id: str) -> Path:
-    return project.results_dir / f"problem{problem_id}.json"
-
-
-def load(project: Project, problem_id: str) -> CacheEntry | None:
-    try:
-        raw = json.loads(entry_path(project, problem_id).read_text(encoding="utf-8"))
-        if raw.pop("format", None) != ENTRY_FORMAT:
+    @classmethod
+    def from_json(cls, raw: Any) -> CacheEntry | None:
+        if not isinstance(raw, dict) or raw.get("format") != ENTRY_FORMAT:
             return None
-        return CacheEntry(**raw)
-    except (OSError, ValueError, TypeError):
-        return None
+        stamp = Stamp.from_json(raw.get("stamp"))
+        values, measurements = raw.get("values"), raw.get("measurements")
+        figures, seconds = raw.get("figures"), raw.get("seconds")
+        signature, libraries = raw.get("gpu_signature"), raw.get("libraries")
+        if (stamp is None or not isinstance(values, dict)
+                or not isinstance(measurements, dict)
+                or not all(isinstance(v, (int, float)) for v in measurements.values())
+                or not _strings(figures) or not _strings(libraries)
+                or not isinstance(seconds, (int, float)) or not isinstance(signature, str)):
+            return None
+        return cls(stamp=stamp, values=values, measurements=dict(measurements),
+                   figures=list(figures or []), seconds=float(seconds),
+                   gpu_signature=signature, libraries=list(libraries or []))
 
 
-def figures_intact(project: Project, entry: CacheEntry) -> bool:
-    for relative, expected in entry.figures.items():
-        try:
-            if sha256_file(project.root / relative) != expected:
-                return False
-        except OSError:
-            return False
-    return True
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def lookup(project: Project, problem_id: str, key: str) -> CacheEntry | None:
-    """The entry for ``problem_id`` if it is valid for ``key``, else None."""
-    entry = load(project, problem_id)
-    return entry if entry is not None and is_valid(project, entry, key) else None
+def load(layout: Layout, problem_id: str) -> CacheEntry | None:
+    return CacheEntry.from_json(read_json(layout.cache_entry(problem_id)))
 
 
-def is_valid(project: Project, entry: CacheEntry, key: str) -> bool:
-    """Whether ``entry`` may stand for an experiment with cache key ``key``."""
-    return entry.key == key and figures_intact(project, entry)
-
-
-def store(project: Project, problem_id: str, entry: CacheEntry) -> None:
+def store(layout: Layout, problem_id: str, entry: CacheEntry) -> None:
     """Write the results file, then the cache entry (the entry last: it vouches for the rest)."""
-    write_results(project, problem_id, entry)
-    atomic_write_text(entry_path(project, problem_id),
-                      dump_json({"format": ENTRY_FORMAT, **asdict(entry)}))
+    write_results(layout, problem_id, entry.values)
+    atomic_write_text(layout.cache_entry(problem_id), dump_json(entry.to_json()))
 
 
-def write_results(project: Project, problem_id: str, entry: CacheEntry) -> None:
-    path = results_path(project, problem_id)
-    text = dump_json(entry.results_document())
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return
-    except OSError:
-        pass
-    atomic_write_text(path, text)
+def results_text(values: dict[str, Any]) -> str:
+    """What ``build/results/problemN.json`` holds: the values, exactly as rendered.
+
+    Wall-clock measurements are left out: they differ from run to run, and this file is
+    embedded in the PDF, which must be byte-identical across builds.
+    """
+    return dump_json(values)
 
 
-def import_graph_path(project: Project) -> Path:
-    return project.cache_dir / "imports.json"
-
-
-def load_import_graph(project: Project) -> ImportGraph:
-    """The remembered import graph of ``solutions/``; an unreadable file is an empty graph."""
-    try:
-        known = json.loads(import_graph_path(project).read_text(encoding="utf-8"))
-        if isinstance(known, dict):
-            return ImportGraph(known)
-    except (OSError, ValueError):
-        pass
-    return ImportGraph()
-
-
-def store_import_graph(project: Project, graph: ImportGraph) -> None:
-    atomic_write_text(import_graph_path(project), dump_json(graph.known))
+def write_results(layout: Layout, problem_id: str, values: dict[str, Any]) -> None:
+    write_if_changed(layout.results(problem_id), results_text(values))

@@ -24,8 +24,9 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.errors import Location, ToolMissingError, UsageError
-from hwbuild.fsutil import dump_json, write_if_changed
-from hwbuild.project import MAIN_TEMPLATE, WHOLE, Problem, Project
+from hwbuild.fsutil import dump_json, read_json, write_if_changed
+from hwbuild.layout import WHOLE, Layout
+from hwbuild.project import Problem, Project
 
 ERROR = "error"
 WARNING = "warning"
@@ -176,7 +177,8 @@ def page_map(pages: list[str], problems: list[Problem],
             last = max(first, headings[located[index + 1].id][0] - 1)
         else:
             last = len(pages)
-        out.append({"id": problem.id, "title": problem.title, "first_page": first,
+        out.append({"id": problem.id, "title": problem.title,
+                    "outline": f"Problem {problem.id}: {problem.title}", "first_page": first,
                     "last_page": last, "pages": list(range(first, last + 1))})
     return out
 
@@ -193,48 +195,42 @@ def owner_of_page(page: int, spans: list[dict[str, Any]]) -> str | None:
 
 @dataclass
 class RenderedSource:
-    """A rendered ``.tex`` in ``build/<target>/`` and the template it came from."""
+    """A rendered ``.tex`` in ``build/<target>/`` and, per line, the template line behind it
+    (recorded by the build in the target's render memo)."""
 
     tex: Path
-    template: Path
     problem_id: str | None
-    _mapping: list[int] | None = None
+    origins: list[tuple[str, int]]
 
     def text(self) -> str:
         return self.tex.read_text(encoding="utf-8", errors="replace")
 
-    def template_line(self, line: int) -> int | None:
-        """The template line that produced rendered ``line`` (both 1-based)."""
-        if self._mapping is None:
-            try:
-                from hwbuild.sourcemap import map_lines
-
-                self._mapping = map_lines(self.template.read_text(encoding="utf-8"),
-                                          self.text())
-            except (OSError, ImportError):
-                self._mapping = []
-        if not self._mapping or line < 1:
-            return None
-        return self._mapping[min(line, len(self._mapping)) - 1]
-
     def location(self, project: Project, line: int | None) -> tuple[Location, str]:
         """The template location of a rendered line, and the rendered one as a detail."""
         rendered = Location(project.relative(self.tex), line)
-        template_line = self.template_line(line) if line else None
-        if template_line is not None and self.template.is_file():
-            return Location(project.relative(self.template), template_line), f"rendered {rendered}"
+        if line and self.origins:
+            template, template_line = self.origins[min(line, len(self.origins)) - 1]
+            return Location(template, template_line), f"rendered {rendered}"
         return rendered, ""
 
 
 def rendered_sources(project: Project, target: str,
                      problems: list[Problem]) -> dict[str, RenderedSource]:
-    workdir = project.build_dir / target
-    sources = {f"{target}.tex": RenderedSource(workdir / f"{target}.tex",
-                                               project.templates_dir / MAIN_TEMPLATE, None)}
-    for problem in problems:
-        sources[f"problem{problem.id}.tex"] = RenderedSource(
-            workdir / f"problem{problem.id}.tex", problem.template, problem.id)
-    return {name: s for name, s in sources.items() if s.tex.is_file()}
+    from hwbuild.compose import decode_origins
+
+    layout = project.layout
+    workdir = layout.workdir(target)
+    memo = read_json(layout.render_memo(target))
+    memo = memo if isinstance(memo, dict) else {}
+    owners: dict[str, str | None] = {Layout.main_tex(target): None}
+    owners.update({Layout.problem_tex(p.id): p.id for p in problems})
+    sources = {}
+    for name, problem_id in owners.items():
+        recorded = memo.get(name)
+        origins = decode_origins(recorded.get("origins")) if isinstance(recorded, dict) else None
+        if (workdir / name).is_file():
+            sources[name] = RenderedSource(workdir / name, problem_id, origins or [])
+    return sources
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -329,7 +325,7 @@ def check_figures(project: Project, problems: list[Problem],
                   sources: dict[str, RenderedSource], workdir: Path) -> list[Finding]:
     findings = []
     for problem in problems:
-        entry = cache.load(project, problem.id)
+        entry = cache.load(project.layout, problem.id)
         for figure in sorted(entry.figures if entry else {}):
             if not (project.root / figure).is_file():
                 findings.append(Finding(
@@ -398,8 +394,8 @@ def _config_line(project: Project, problem_id: str) -> int | None:
 def check_target(project: Project, name: str, problems: list[Problem], *,
                  overfull_pt: float = DEFAULT_OVERFULL_PT) -> tuple[TargetCheck, list[Any]]:
     """Check ``build/<name>.pdf``; also return its page map."""
-    pdf = project.build_dir / f"{name}.pdf"
-    workdir = project.build_dir / name
+    pdf = project.layout.pdf(name)
+    workdir = project.layout.workdir(name)
     if not pdf.is_file():
         raise UsageError(f"{project.relative(pdf)} does not exist",
                          hint="build it first (check without --no-build builds it)")
@@ -416,7 +412,7 @@ def check_target(project: Project, name: str, problems: list[Problem], *,
 
 
 def write_page_map(project: Project, pdf: Path, pages: int, spans: list[dict[str, Any]]) -> Path:
-    path = project.build_dir / "page-map.json"
+    path = project.layout.page_map
     write_if_changed(path, dump_json({"pdf": project.relative(pdf), "page_count": pages,
                                       "problems": spans}))
     return path
@@ -429,7 +425,7 @@ def check_project(project: Project, *, problems: tuple[str, ...] = (),
     result = CheckResult()
     if problems:
         for problem in project.select(list(problems)):
-            target, _ = check_target(project, f"problem-{problem.id}", [problem],
+            target, _ = check_target(project, Layout.target_name(problem.id), [problem],
                                      overfull_pt=overfull_pt)
             result.targets.append(target)
         return result

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from hwbuild.fsutil import build_lock
+from hwbuild.layout import Layout
 from hwbuild.project import Project
 
 
@@ -15,9 +16,10 @@ def clean(project: Project) -> list[Path]:
     Under the build lock, so a build in progress is never cleaned from under its feet (the
     lock file itself stays: another build may be waiting on it).
     """
-    with build_lock(project.lock_path):
-        removed = _remove_children(project.figures_dir, keep={project.figures_dir / ".gitkeep"})
-        removed += _remove_children(project.build_dir, keep={project.lock_path})
+    layout = Layout(project.root)  # no config needed: a broken one must not block cleaning
+    with build_lock(layout.lock):
+        removed = _remove_children(layout.figures_dir, keep={layout.figures_dir / ".gitkeep"})
+        removed += _remove_children(layout.build_dir, keep={layout.lock})
     return removed
 
 

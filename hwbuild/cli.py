@@ -1,32 +1,53 @@
-"""The command line: the only module that prints or exits."""
+"""The command line: the only module that prints or exits.
+
+``main`` reads the options once into a typed :class:`Settings`; every command gets it from the
+click context. Errors are turned into their message and exit code in one place,
+:class:`HwbuildGroup.invoke`: a :class:`~hwbuild.errors.BuildError` prints its report, Ctrl-C
+exits 130, SIGTERM 143, and anything unexpected one line asking for ``--traceback``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
-from functools import wraps
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from hwbuild.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, BuildError
+from hwbuild import __version__
+from hwbuild.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    BuildError,
+    CheckFailed,
+)
+from hwbuild.plan import BuildOptions
 from hwbuild.project import Project, find_project
 from hwbuild.report import Reporter, summary
 
-F = TypeVar("F", bound=Callable[..., Any])
 
+@dataclass(frozen=True)
+class Settings:
+    """Everything the options say, read once in :func:`main`."""
 
-def _fail(error: BuildError, show_traceback: bool) -> None:
-    if show_traceback:
-        click.echo(error.traceback or "".join(traceback.format_exception(error)), err=True)
-    click.secho(error.format(), err=True, fg="red")
-    sys.exit(error.exit_code)
+    build: BuildOptions
+    project_dir: Path | None
+    list_problems: bool = False
+    timings: bool = False
+    verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
+    traceback: bool = False
+    explain: bool = False
+    dry_run: bool = False
+
+    def project(self) -> Project:
+        return find_project(self.project_dir or Path.cwd())
 
 
 class Terminated(KeyboardInterrupt):
@@ -42,7 +63,7 @@ def _sigterm_unwinds() -> Iterator[None]:
     """Make SIGTERM (``kill PID``, a CI timeout) stop the build the way Ctrl-C does.
 
     Python's default is to die on the spot: the experiment workers and latexmk would go on
-    running, writing figures and work files after the build and its lock had gone.
+    running, writing into the work folders after the build and its lock had gone.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -54,22 +75,37 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def reports_errors(func: F) -> F:
-    """Turn BuildError into its message and exit code, Ctrl-C into 130 and SIGTERM into 143."""
+class HwbuildGroup(click.Group):
+    """The command group; the one place where errors become messages and exit codes."""
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        show_traceback = bool(click.get_current_context().find_root().params.get("traceback"))
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             with _sigterm_unwinds():
-                return func(*args, **kwargs)
+                return super().invoke(ctx)
         except BuildError as error:
-            _fail(error, show_traceback)
+            if ctx.params.get("traceback"):
+                click.echo(error.traceback or "".join(traceback.format_exception(error)),
+                           err=True)
+            click.secho(error.format(), err=True, fg="red")
+            ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
             click.echo("interrupted: the previous PDFs and caches are untouched", err=True)
-            sys.exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+            ctx.exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("traceback"):
+                click.echo("".join(traceback.format_exception(exc)), err=True)
+            click.secho(f"Internal error\n  {type(exc).__name__}: {exc}\n  hint: this is a bug "
+                        "in hwbuild; run again with --traceback and report what it prints",
+                        err=True, fg="red")
+            ctx.exit(EXIT_INTERNAL)
 
-    return wrapper  # type: ignore[return-value]
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings
 
 
 def make_reporter(verbosity: int) -> Reporter:
@@ -80,11 +116,9 @@ def make_reporter(verbosity: int) -> Reporter:
     return make_progress_reporter(verbosity)
 
 
-def _project(path: str | None) -> Project:
-    return find_project(Path(path) if path else Path.cwd())
-
-
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HwbuildGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="hwbuild")
 @click.option("-p", "--problem", "problems", multiple=True, metavar="ID",
               help="Build only this problem, as build/problem-ID.pdf. Repeatable.")
 @click.option("--list", "list_problems", is_flag=True, help="List the problems and exit.")
@@ -93,149 +127,126 @@ def _project(path: str | None) -> Project:
               show_default=True, help="Where experiments run; auto picks a GPU when present.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Experiments run in parallel (default: number of cores).")
+@click.option("--executor", type=click.Choice(["local", "inprocess", "dask"]), default=None,
+              help="Where experiments run: local worker processes (default), this process, or "
+                   "a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="The Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Time limit of each experiment (default: the config's).")
+@click.option("--latex-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Time limit of each LaTeX compile (default: the config's).")
 @click.option("--reproducible", is_flag=True,
               help="Leave out wall-clock measurements so that builds are byte-identical.")
+@click.option("--explain", is_flag=True,
+              help="Say why each problem reruns and each PDF rebuilds (or is up to date).")
+@click.option("--dry-run", is_flag=True, help="Only say what a build would do; change nothing.")
 @click.option("--timings", is_flag=True, help="Print the time of every stage.")
 @click.option("-v", "--verbose", count=True, help="More output (implies --timings).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.option("--traceback", is_flag=True, help="Show Python tracebacks for errors.")
-@click.option("--project", "project_dir", type=click.Path(file_okay=False), default=None,
-              help="The project folder (default: the one holding hwbuild.toml above here).")
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="The project folder (default: the one holding hwbuild.toml "
+                                 "here or above).")
 @click.pass_context
-def main(ctx: click.Context, /, **_options: Any) -> None:
-    """Build the homework PDF from solutions/ and templates/.
+def main(ctx: click.Context, /, **options: Any) -> None:
+    """hwbuild: homework as code. Builds the document's PDF from its experiments (solutions/)
+    and LaTeX templates (templates/).
 
-    With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem).
-    The options apply to the commands after them: `build.py --problem 1 watch`.
+    With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem). The
+    options apply to the command after them: `hwbuild --problem 1 watch`. Start a new project
+    with `hwbuild init`.
     """
+    verbosity = -1 if options["quiet"] else int(options["verbose"] or 0)
+    ctx.obj = Settings(
+        build=BuildOptions(
+            problems=tuple(options["problems"]), force=options["force"],
+            device=options["device"], jobs=options["jobs"] or os.cpu_count() or 1,
+            executor=options["executor"], scheduler=options["scheduler"],
+            reproducible=options["reproducible"], experiment_timeout=options["timeout"],
+            latex_timeout=options["latex_timeout"]),
+        project_dir=options["project_dir"], list_problems=options["list_problems"],
+        timings=options["timings"] or verbosity > 0, verbosity=verbosity,
+        traceback=options["traceback"], explain=options["explain"],
+        dry_run=options["dry_run"])
     if ctx.invoked_subcommand is None:
-        _build_or_list(ctx.params)
+        ctx.invoke(build_command)
 
 
-def _build_or_list(params: dict[str, Any]) -> None:
-    if params.get("list_problems"):
-        _list(params.get("project_dir"))
-    else:
-        _build_from_params(params)
-
-
-@reports_errors
-def _list(project_dir: str | None) -> None:
-    project = _project(project_dir)
-    for problem in project.problems():
+def _list(project: Project) -> None:
+    for problem in project.config.problems:
         section = f"  [{problem.section}]" if problem.section else ""
         click.echo(f"{problem.id:>4}  {problem.title}{section}")
 
 
-@reports_errors
-def _build(*, problems: tuple[str, ...], force: bool, device: str, jobs: int | None,
-           reproducible: bool, timings: bool, verbosity: int, project_dir: str | None) -> None:
-    from hwbuild.pipeline import BuildOptions, build
+def run_build(settings: Settings, problems: tuple[str, ...] | None = None) -> None:
+    """One build as the settings describe it, with its summary (shared by several commands)."""
+    from hwbuild.pipeline import build
+    from hwbuild.plan import Plan, plan_build
 
-    project = _project(project_dir)
-    options = BuildOptions(problems=problems, force=force, device=device,
-                           jobs=jobs or os.cpu_count() or 1, reproducible=reproducible)
-    reporter = make_reporter(verbosity)
+    project = settings.project()
+    options = settings.build if problems is None else replace(settings.build, problems=problems)
+    if settings.dry_run:
+        for line in plan_build(project, options).explain():
+            click.echo(line)
+        return
+
+    def explain(plan: Plan) -> None:
+        if settings.explain:
+            for line in plan.explain():
+                click.echo(f"explain: {line}", err=True)
+
+    reporter = make_reporter(settings.verbosity)
     try:
-        report = build(project, options, reporter)
+        report = build(project, options, reporter, on_plan=explain)
     finally:
         reporter.close()
-    if verbosity >= 0:
-        for line in summary(report, timings=timings or verbosity > 0, root=str(project.root)):
+    if settings.verbosity >= 0:
+        for line in summary(report, timings=settings.timings, root=str(project.root)):
             click.echo(line)
 
 
 @main.command("build")
 @click.pass_context
 def build_command(ctx: click.Context) -> None:
-    """Build (same as no command; takes the options before it)."""
-    _build_or_list(_root_params(ctx))
-
-
-@main.command("clean")
-@click.pass_context
-@reports_errors
-def clean_command(ctx: click.Context) -> None:
-    """Delete everything generated: build/ (PDFs, work folders, cache) and figures/."""
-    from hwbuild.clean import clean
-
-    project = _project(ctx.find_root().params.get("project_dir"))
-    for path in clean(project):
-        click.echo(f"removed {project.relative(path)}")
-
-
-def _root_params(ctx: click.Context) -> dict[str, Any]:
-    return ctx.find_root().params
-
-
-def _verbosity(params: dict[str, Any]) -> int:
-    return -1 if params.get("quiet") else int(params.get("verbose") or 0)
-
-
-def _build_from_params(params: dict[str, Any], problems: tuple[str, ...] | None = None) -> None:
-    """Run the build the root options describe (as ``build`` does), printing its summary."""
-    _build(problems=params["problems"] if problems is None else problems, force=params["force"],
-           device=params["device"], jobs=params["jobs"], reproducible=params["reproducible"],
-           timings=params["timings"], verbosity=_verbosity(params),
-           project_dir=params["project_dir"])
+    """Build the PDF (the default command; takes the options before it)."""
+    settings = _settings(ctx)
+    if settings.list_problems:
+        _list(settings.project())
+    else:
+        run_build(settings)
 
 
 @main.command("watch", short_help="Rebuild on every change to a source; Ctrl-C stops.")
 @click.pass_context
-@reports_errors
 def watch_command(ctx: click.Context) -> None:
-    """Rebuild whenever a template, a solution or hwbuild.toml changes. Ctrl-C stops.
+    """Rebuild whenever a template, a solution, hwbuild.toml or any file the last build read
+    (data, a .bib, a .sty) changes. Ctrl-C stops.
 
-    Takes the options before it, like build: `build.py --problem 1 watch`. Prints one line per
-    build, or the error; a failed build does not stop the watching.
+    Takes the options before it, like build: `hwbuild --problem 1 watch`. Prints one line per
+    build, or the error; a failed build does not stop the watching. Experiments run on warm
+    workers that keep their libraries imported between builds.
     """
-    from hwbuild.errors import ConfigError
-    from hwbuild.pipeline import BuildOptions, build
-    from hwbuild.progress import make_watch_reporter
-    from hwbuild.watch import WatchResult, describe, watch
+    from hwbuild.watch import run_watch
 
-    params = _root_params(ctx)
-    verbosity = _verbosity(params)
-    project = _project(params["project_dir"])
-    if params["problems"]:
+    settings = _settings(ctx)
+    project = settings.project()
+    if settings.build.problems:
         # An unknown --problem is a usage error now; a broken config is reported by the first
         # build, and watching goes on.
+        from hwbuild.errors import ConfigError
+
         with contextlib.suppress(ConfigError):
-            project.select(list(params["problems"]))
-    options = BuildOptions(problems=params["problems"], force=params["force"],
-                           device=params["device"], jobs=params["jobs"] or os.cpu_count() or 1,
-                           reproducible=params["reproducible"])
-    builds = 0
+            project.select(list(settings.build.problems))
 
-    def run_build() -> Any:
-        nonlocal builds
-        builds += 1
-        # --force reruns the experiments once, not on every save.
-        opts = options if builds == 1 else BuildOptions(
-            problems=options.problems, device=options.device, jobs=options.jobs,
-            reproducible=options.reproducible)
-        reporter = make_watch_reporter(verbosity)
-        try:
-            return build(Project(project.root), opts, reporter)  # re-reads hwbuild.toml
-        finally:
-            reporter.close()
-
-    def on_result(result: WatchResult) -> None:
-        line = describe(result)
-        if result.error is not None:
+    def echo(line: str, error: bool = False) -> None:
+        if error:
             click.secho(line, err=True, fg="red")
-            click.secho(result.error.format(), err=True, fg="red")
-        elif verbosity >= 0:
-            click.echo(line)
+        elif settings.verbosity >= 0:
+            click.echo(line, err=line.startswith(("watching", "stopped")))
 
-    if verbosity >= 0:
-        click.echo(f"watching templates/, solutions/ and hwbuild.toml in {project.root} "
-                   "(Ctrl-C stops)", err=True)
-    try:
-        watch(project.root, run_build, on_result)
-    except KeyboardInterrupt:
-        if verbosity >= 0:
-            click.echo("stopped watching", err=True)
+    run_watch(project, settings.build, verbosity=settings.verbosity, explain=settings.explain,
+              echo=echo)
 
 
 @main.command("check", short_help="What a grader would flag in the PDF (exit 8).")
@@ -244,7 +255,6 @@ def watch_command(ctx: click.Context) -> None:
 @click.option("--no-build", is_flag=True,
               help="Inspect the existing build only (default: build first, as build does).")
 @click.pass_context
-@reports_errors
 def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> None:
     """Check the built PDF as a grader would; exit 8 if any finding is an error.
 
@@ -254,20 +264,18 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     per-problem PDFs.
     """
     from hwbuild.check import check_project
-    from hwbuild.errors import CheckFailed
 
-    params = _root_params(ctx)
-    verbosity = _verbosity(params)
+    settings = _settings(ctx)
     if not no_build:
-        _build_from_params(params)
-    project = _project(params["project_dir"])
-    result = check_project(project, problems=params["problems"], overfull_pt=overfull_pt)
+        run_build(settings)
+    project = settings.project()
+    result = check_project(project, problems=settings.build.problems, overfull_pt=overfull_pt)
     for finding in result.findings:
         if finding.severity == "error":
             click.secho(finding.format(), fg="red")
-        elif verbosity >= 0:
+        elif settings.verbosity >= 0:
             click.secho(finding.format(), fg="yellow")
-    if verbosity >= 0:
+    if settings.verbosity >= 0:
         for line in result.summary(root=project.root):
             click.echo(line)
     if result.errors:
@@ -278,25 +286,146 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
 
 @main.command("new", short_help="Scaffold a problem, register it, build its PDF.")
 @click.argument("problem_id", metavar="ID")
-@click.option("--title", required=True, help="The problem's title, shown in its heading.")
+@click.option("--title", default=None,
+              help="The problem's title, shown in its heading (needed unless ID is already in "
+                   "hwbuild.toml).")
 @click.option("--no-build", is_flag=True, help="Only write the files; do not build the PDF.")
 @click.pass_context
-@reports_errors
-def new_command(ctx: click.Context, problem_id: str, title: str, no_build: bool) -> None:
+def new_command(ctx: click.Context, problem_id: str, title: str | None, no_build: bool) -> None:
     """Scaffold problem ID: its solution, template and test, registered in hwbuild.toml.
 
-    Then builds build/problem-ID.pdf, which shows what to fill in. Refuses (exit 2) if the id is
-    already configured or any of the files exists.
+    Then builds build/problem-ID.pdf, which shows what to fill in. For a problem already in
+    hwbuild.toml, writes only its missing files. Never overwrites a file (exit 2).
     """
     from hwbuild.scaffold import scaffold
 
-    params = _root_params(ctx)
-    project = _project(params["project_dir"])
+    settings = _settings(ctx)
+    project = settings.project()
     made = scaffold(project.root, problem_id, title)
     for path in made.files:
         click.echo(f"created {project.relative(path)}")
-    click.echo(f"added problem {problem_id} to {project.relative(made.config)}")
+    if made.registered:
+        click.echo(f"added problem {problem_id} to {project.relative(made.config)}")
     if not no_build:
-        _build_from_params(params, problems=(problem_id,))
+        run_build(settings, problems=(problem_id,))
     click.echo(f"next: replace the TODOs in {project.relative(made.solution)} and "
-               f"{project.relative(made.template)}, then `build.py check`")
+               f"{project.relative(made.template)}, then `hwbuild check`")
+
+
+@main.command("init", short_help="Start a new project (a homework) in DIR.")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default=None, help="The document's title (default: from DIR's name).")
+@click.option("--author", default="", help="The author, printed under the title.")
+@click.option("--course", default="", help="The course, printed under the title.")
+@click.option("--no-build", is_flag=True, help="Only write the files; do not build the PDF.")
+@click.pass_context
+def init_command(ctx: click.Context, directory: Path | None, title: str | None, author: str,
+                 course: str, no_build: bool) -> None:
+    """Create a complete project in DIR (default: here): hwbuild.toml, a solutions package,
+    templates with one starter problem, tests, a Makefile, .gitignore, a CI workflow and a
+    README; then build its first PDF. Refuses to overwrite anything (exit 2).
+    """
+    from hwbuild.starter import create_project
+
+    settings = _settings(ctx)
+    root = (directory or Path.cwd()).resolve()
+    made = create_project(root, title=title, author=author, course=course)
+    for path in made.files:
+        click.echo(f"created {made.shown(path)}")
+    if not no_build:
+        run_build(replace(settings, project_dir=root))
+    where = "" if root == Path.cwd().resolve() else f"cd {made.shown(root)} && "
+    click.echo(f"next: {where}hwbuild watch, and fill in {made.shown(made.solution)} and "
+               f"{made.shown(made.template)} (see `hwbuild docs`)")
+
+
+@main.command("export", short_help="A source bundle that compiles without hwbuild.")
+@click.pass_context
+def export_command(ctx: click.Context) -> None:
+    """Build, then write dist/homework-source.zip (or dist/problem-ID-source.zip with
+    --problem): the rendered .tex, every figure, bibliography and file TeX read from the project,
+    with relative paths, compiling with plain latexmk in an empty folder (Overleaf, arXiv)."""
+    from hwbuild.export import export
+
+    settings = _settings(ctx)
+    run_build(settings)
+    project = settings.project()
+    for bundle in export(project, settings.build):
+        click.echo(f"exported {project.relative(bundle.path)} ({len(bundle.files)} files)")
+
+
+@main.command("ci", short_help="Build, check and gather every document of the repository.")
+@click.option("--dist", "dist", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the artifact goes (default: dist/ here).")
+@click.pass_context
+def ci_command(ctx: click.Context, dist: Path | None) -> None:
+    """Every document under here (each folder with a hwbuild.toml): the whole PDF, every
+    per-problem PDF, check, and one artifact gathered in dist/<document>/. Exits with the first
+    failure's code once every document was tried."""
+    from hwbuild.ci import run_ci
+
+    settings = _settings(ctx)
+    root = (settings.project_dir or Path.cwd()).resolve()
+    outcome = run_ci(root, dist or root / "dist", settings.build,
+                     echo=lambda line: click.echo(line))
+    if outcome.error is not None:
+        raise outcome.error
+
+
+@main.command("test", context_settings={"ignore_unknown_options": True},
+              short_help="Run every document's tests (pytest), from here.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
+    """Run the tests of every document under here, each with pytest in its own folder (so that
+    the solutions packages of two documents never meet). Extra arguments go to pytest."""
+    from hwbuild.ci import run_tests
+
+    settings = _settings(ctx)
+    root = (settings.project_dir or Path.cwd()).resolve()
+    outcome = run_tests(root, pytest_args, echo=lambda line: click.echo(line))
+    if outcome.error is not None:
+        raise outcome.error
+
+
+@main.command("setup-tex", short_help="Install the TeX packages this project needs.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only say what is missing (exit 4 if anything is).")
+@click.option("--all", "everything", is_flag=True,
+              help="Every engine and biber, whatever the project uses.")
+@click.pass_context
+def setup_tex_command(ctx: click.Context, check_only: bool, everything: bool) -> None:
+    """Install, from Debian's packages, the TeX Live parts the configured engine needs (and
+    biber for biblatex): apt-get as root, else the exact command to run."""
+    from hwbuild.texsetup import setup_tex
+
+    settings = _settings(ctx)
+    project = None if everything else settings.project()
+    for line in setup_tex(project, check_only=check_only):
+        click.echo(line)
+
+
+@main.command("docs", short_help="Show the authoring reference.")
+def docs_command() -> None:
+    """Print the authoring reference: the Context a solution gets, the template syntax,
+    filters, the document template and its variables, the config keys."""
+    from importlib.resources import files
+
+    click.echo_via_pager(files("hwbuild").joinpath("docs/authoring.md").read_text("utf-8"))
+
+
+@main.command("clean")
+@click.pass_context
+def clean_command(ctx: click.Context) -> None:
+    """Delete everything generated: build/ (PDFs, work folders, cache) and figures/."""
+    from hwbuild.clean import clean
+
+    project = _settings(ctx).project()
+    for path in clean(project):
+        click.echo(f"removed {project.relative(path)}")
+
+
+def entry() -> None:
+    """``python -m hwbuild`` and the ``hwbuild`` script."""
+    main(prog_name="hwbuild")
+

@@ -1,42 +1,81 @@
-"""The project's one config file, ``hwbuild.toml``, read into frozen dataclasses."""
+"""The project's one config file, ``hwbuild.toml``, read into frozen dataclasses.
+
+Each table is a dataclass; its fields (with their types, defaults and ``metadata``) are the
+schema: unknown keys, wrong types and values outside a field's choices are errors at the line of
+the key, looked up inside the key's own table.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import keyword
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwbuild.errors import ConfigError, Location
+from hwbuild.errors import ConfigError, Location, decode_utf8
+from hwbuild.layout import CONFIG_NAME, DEFAULT_PACKAGE
 
-CONFIG_NAME = "hwbuild.toml"
 # Problem ids become file names (solutions/problem<id>.py, build/problem-<id>.pdf): keep them
 # to letters and digits so no config value can point a path outside the project.
 PROBLEM_ID = re.compile(r"^[A-Za-z0-9]{1,32}\Z")  # \Z: "$" would let "1\n" through
-TOML_LINE = re.compile(r"at line (\d+)")
+ENGINES = ("pdflatex", "xelatex", "lualatex")
+EXECUTORS = ("local", "inprocess", "dask")
+TOML_LINE = re.compile(r"at line (\d+)(?:, column (\d+))?")
+
+
+def _choices(*values: str) -> dict[str, Any]:
+    return {"choices": values}
 
 
 @dataclass(frozen=True)
 class DocumentConfig:
+    """``[document]``: what the title block says, and how the document is made."""
+
     title: str
     author: str = ""
     course: str = ""
     date: str | None = None
     seed: int = 0
+    engine: str = field(default="pdflatex", metadata=_choices(*ENGINES))
+    keywords: tuple[str, ...] = ()
+    package: str = field(default=DEFAULT_PACKAGE, metadata={"identifier": True})
+
+    @property
+    def unicode_engine(self) -> bool:
+        return self.engine != "pdflatex"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """``[build]``: where experiments run and how long each step may take."""
+
+    executor: str = field(default="local", metadata=_choices(*EXECUTORS))
+    scheduler: str | None = None
+    experiment_timeout: float = 600.0
+    latex_timeout: float = 300.0
 
 
 @dataclass(frozen=True)
 class ProblemConfig:
-    id: str
+    """One ``[[problems]]`` entry."""
+
+    id: str = field(metadata={"problem_id": True})
     title: str
     section: str | None = None
     seed: int | None = None
-    line: int | None = None
+    timeout: float | None = None
+    line: int | None = field(default=None, metadata={"internal": True})
 
 
 @dataclass(frozen=True)
 class SectionConfig:
+    """``[sections."Name"]``: a heading shared by consecutive problems."""
+
     title: str
     intro: str = ""
 
@@ -47,6 +86,7 @@ class Config:
     document: DocumentConfig
     problems: tuple[ProblemConfig, ...]
     sections: dict[str, SectionConfig] = field(default_factory=dict)
+    build: BuildConfig = field(default_factory=BuildConfig)
 
     def problem(self, problem_id: str) -> ProblemConfig:
         for entry in self.problems:
@@ -62,33 +102,157 @@ class Config:
         entry = self.problem(problem_id)
         return self.document.seed if entry.seed is None else entry.seed
 
-
-def _line_of(text: str, pattern: str) -> int | None:
-    """1-based line of the first regex match in the raw config text, for error messages."""
-    match = re.search(pattern, text, flags=re.MULTILINE)
-    return text.count("\n", 0, match.start()) + 1 if match else None
+    def timeout_for(self, problem_id: str) -> float:
+        entry = self.problem(problem_id)
+        return self.build.experiment_timeout if entry.timeout is None else entry.timeout
 
 
-def _expect(
-    value: Any, kind: type | tuple[type, ...], what: str, path: Path, line: int | None
-) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+# -- where each key is ---------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*(?P<name>[^\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r'^\s*(?P<key>[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')\s*=')
+
+
+def _table_parts(name: str) -> tuple[str, ...]:
+    """``sections."Section 2.2: GD"`` -> ``("sections", "Section 2.2: GD")``."""
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s]+)', name)
+    return tuple(a or b or c for a, b, c in parts)
+
+
+class KeyLines:
+    """Lines of tables and keys in the raw text, so that errors name the right line.
+
+    Tables are ``("document",)``, ``("sections", name)``, or ``("problems", index)`` for the
+    index-th ``[[problems]]`` entry; the top level is ``()``.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.tables: dict[tuple[Any, ...], int] = {}
+        self.keys: dict[tuple[tuple[Any, ...], str], int] = {}
+        arrays: dict[tuple[str, ...], int] = {}
+        current: tuple[Any, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                parts = _table_parts(header.group("name"))
+                if header.group(1) == "[[":
+                    index = arrays.get(parts, -1) + 1
+                    arrays[parts] = index
+                    current = (*parts, index)
+                else:
+                    current = parts
+                self.tables.setdefault(current, number)
+                continue
+            key = _KEY.match(line)
+            if key:
+                name = key.group("key").strip("\"'")
+                self.keys.setdefault((current, name), number)
+
+    def table(self, table: tuple[Any, ...]) -> int | None:
+        return self.tables.get(table)
+
+    def key(self, table: tuple[Any, ...], name: str) -> int | None:
+        return self.keys.get((table, name)) or self.tables.get(table)
+
+
+# -- reading a table into its dataclass ------------------------------------------------------------
+
+
+def _type_name(kind: Any) -> str:
+    if kind is float:
+        return "number"
+    if kind is str:
+        return "string"
+    if kind is int:
+        return "integer"
+    if typing.get_origin(kind) is tuple:
+        return "list of strings"
+    return getattr(kind, "__name__", str(kind))
+
+
+def _coerce(value: Any, kind: Any) -> tuple[bool, Any]:
+    """(ok, value converted to ``kind``) for the few types configs use."""
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        if value is None:
+            return True, None
+        return _coerce(value, options[0])
+    if origin is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return True, tuple(value)
+        return False, value
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if kind is int:
+        return (isinstance(value, int) and not isinstance(value, bool)), value
+    if kind is str:
+        return isinstance(value, str), value
+    return isinstance(value, kind), value
+
+
+def _read_table(raw: Any, cls: type, where: str, table: tuple[Any, ...], path: Path,
+                lines: KeyLines, extra: dict[str, Any] | None = None) -> Any:
+    """``raw`` (a TOML table) as an instance of dataclass ``cls``, validated field by field."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table, not {type(raw).__name__}",
+                          location=Location(path, lines.table(table)))
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {key!r} in {where}; expected one of {sorted(fields)}",
+                location=Location(path, lines.key(table, key)),
+                hint="check the spelling; docs/authoring.md lists every key",
+            )
+    values: dict[str, Any] = dict(extra or {})
+    for name, spec in fields.items():
+        if name not in raw:
+            if (spec.default is dataclasses.MISSING
+                    and spec.default_factory is dataclasses.MISSING and name not in values):
+                raise ConfigError(f"{where} needs a {name}",
+                                  location=Location(path, lines.table(table)))
+            continue
+        value = raw[name]
+        if spec.metadata.get("problem_id") and isinstance(value, int) \
+                and not isinstance(value, bool):
+            value = str(value)
+        ok, value = _coerce(value, hints[name])
+        line = lines.key(table, name)
+        if not ok:
+            raise ConfigError(
+                f"{where}: {name} must be a {_type_name(hints[name])}, "
+                f"not {type(raw[name]).__name__} ({raw[name]!r})",
+                location=Location(path, line), hint="fix the value in the config file")
+        _validate(name, value, spec, where, Location(path, line))
+        values[name] = value
+    return cls(**values)
+
+
+def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
+              location: Location) -> None:
+    choices = spec.metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: {name} must be one of {', '.join(choices)}, not {value!r}",
+                          location=location)
+    if spec.metadata.get("identifier") and (not value.isidentifier() or keyword.iskeyword(value)):
+        raise ConfigError(f"{where}: {name} {value!r} is not a Python package name",
+                          location=location,
+                          hint="use letters, digits and underscores, e.g. hw2_solutions")
+    if spec.metadata.get("problem_id") and not PROBLEM_ID.match(value):
         raise ConfigError(
-            f"{what} must be a {names}, not {type(value).__name__} ({value!r})",
-            location=Location(path, line),
-            hint="fix the value in the config file",
-        )
-    return value
+            f"problem id {value!r} must be 1-32 letters or digits", location=location,
+            hint="ids name files (solutions/problem<id>.py), so they cannot hold paths")
+    if isinstance(value, float) and value <= 0:
+        raise ConfigError(f"{where}: {name} must be positive, not {value!r}", location=location)
 
 
-def _problem_line(text: str, problem_id: Any, index: int) -> int | None:
-    line = _line_of(text, rf"^\s*id\s*=\s*[\"']?{re.escape(str(problem_id))}[\"']?\s*(#.*)?$")
-    if line is None:
-        starts = [m.start() for m in re.finditer(r"^\s*\[\[problems\]\]", text, flags=re.MULTILINE)]
-        if index < len(starts):
-            line = text.count("\n", 0, starts[index]) + 1
-    return line
+# -- the whole file ----------------------------------------------------------------------------
+
+TABLES = {"document", "problems", "sections", "build"}
 
 
 def parse_config(text: str, path: Path) -> Config:
@@ -98,107 +262,68 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         match = TOML_LINE.search(str(exc))
         line = int(match.group(1)) if match else None
-        lines = text.splitlines()
+        column = int(match.group(2)) if match and match.group(2) else None
+        all_lines = text.splitlines()
         raise ConfigError(
             f"not valid TOML: {exc}",
-            location=Location(path, line),
-            source_line=lines[line - 1] if line and line <= len(lines) else None,
+            location=Location(path, line, column),
+            source_line=all_lines[line - 1] if line and line <= len(all_lines) else None,
             hint="see https://toml.io for the syntax",
         ) from None
-
-    known_top = {"document", "problems", "sections"}
+    lines = KeyLines(text)
     for key in data:
-        if key not in known_top:
-            raise ConfigError(
-                f"unknown table {key!r}; expected {sorted(known_top)}",
-                location=Location(path, _line_of(text, rf"^\s*\[+\s*{re.escape(key)}")),
-            )
+        if key not in TABLES:
+            raise ConfigError(f"unknown table {key!r}; expected one of {sorted(TABLES)}",
+                              location=Location(path, lines.key((), key)
+                                                or lines.table((key,))))
+    if "document" not in data:
+        raise ConfigError("no [document] table: the document needs at least a title",
+                          location=Location(path), hint='add [document] with title = "..."')
+    document = _read_table(data["document"], DocumentConfig, "[document]", ("document",),
+                           path, lines)
+    build = _read_table(data.get("build", {}), BuildConfig, "[build]", ("build",), path, lines)
 
-    doc_raw = _expect(data.get("document", {}), dict, "[document]", path, 1)
-    doc_line = _line_of(text, r"^\s*\[document\]")
-    allowed_doc = {"title", "author", "course", "date", "seed"}
-    for key in doc_raw:
-        if key not in allowed_doc:
-            raise ConfigError(
-                f"unknown key {key!r} in [document]; expected one of {sorted(allowed_doc)}",
-                location=Location(path, _line_of(text, rf"^\s*{re.escape(key)}\s*=") or doc_line),
-            )
-    if "title" not in doc_raw:
-        raise ConfigError("[document] needs a title", location=Location(path, doc_line))
-    document = DocumentConfig(
-        title=_expect(doc_raw["title"], str, "document.title", path,
-                      _line_of(text, r"^\s*title\s*=")),
-        author=_expect(doc_raw.get("author", ""), str, "document.author", path,
-                       _line_of(text, r"^\s*author\s*=")),
-        course=_expect(doc_raw.get("course", ""), str, "document.course", path,
-                       _line_of(text, r"^\s*course\s*=")),
-        date=_expect(doc_raw.get("date", ""), str, "document.date", path,
-                     _line_of(text, r"^\s*date\s*=")) or None,
-        seed=_expect(doc_raw.get("seed", 0), int, "document.seed", path,
-                     _line_of(text, r"^\s*seed\s*=")),
-    )
-
-    raw_problems = _expect(data.get("problems", []), list, "problems", path, None)
+    raw_problems = data.get("problems", [])
+    if not isinstance(raw_problems, list):
+        raise ConfigError("problems must be an array of tables ([[problems]])",
+                          location=Location(path, lines.key((), "problems")))
     if not raw_problems:
         raise ConfigError(
-            "no [[problems]] entries: the document would be empty",
-            location=Location(path, None),
-            hint='add one with `python build.py new 1 --title "..."`',
-        )
+            "no [[problems]] entries: the document would be empty", location=Location(path),
+            hint='add one with `hwbuild new 1 --title "..."`')
     problems: list[ProblemConfig] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_problems):
-        line = _problem_line(text, raw.get("id", "") if isinstance(raw, dict) else "", index)
-        raw = _expect(raw, dict, "each [[problems]] entry", path, line)
-        allowed = {"id", "title", "section", "seed"}
-        for key in raw:
-            if key not in allowed:
-                raise ConfigError(
-                    f"unknown key {key!r} in a [[problems]] entry; expected {sorted(allowed)}",
-                    location=Location(path, line),
-                )
-        if "id" not in raw or "title" not in raw:
-            raise ConfigError("each [[problems]] entry needs an id and a title",
-                              location=Location(path, line))
-        problem_id = str(_expect(raw["id"], (str, int), "problems.id", path, line))
-        if not PROBLEM_ID.match(problem_id):
-            raise ConfigError(
-                f"problem id {problem_id!r} must be 1-32 letters or digits",
-                location=Location(path, line),
-                hint="ids name files (solutions/problem<id>.py), so they cannot hold paths",
-            )
-        if problem_id in seen:
-            raise ConfigError(f"problem {problem_id} is listed twice",
-                              location=Location(path, line))
-        seen.add(problem_id)
-        section = raw.get("section")
-        problems.append(ProblemConfig(
-            id=problem_id,
-            title=_expect(raw["title"], str, "problems.title", path, line),
-            section=_expect(section, str, "problems.section", path, line) if section else None,
-            seed=_expect(raw["seed"], int, "problems.seed", path, line) if "seed" in raw else None,
-            line=line,
-        ))
+        table = ("problems", index)
+        entry = _read_table(raw, ProblemConfig, "a [[problems]] entry", table, path, lines,
+                            extra={"line": lines.table(table)})
+        if entry.id in seen:
+            raise ConfigError(f"problem {entry.id} is listed twice",
+                              location=Location(path, entry.line))
+        seen.add(entry.id)
+        problems.append(entry)
 
-    sections: dict[str, SectionConfig] = {}
-    raw_sections = _expect(data.get("sections", {}), dict, "[sections]", path, None)
-    for name, raw in raw_sections.items():
-        line = _line_of(text, rf"^\s*\[sections\.\"?{re.escape(name)}")
-        raw = _expect(raw, dict, f"[sections.{name!r}]", path, line)
-        sections[name] = SectionConfig(
-            title=_expect(raw.get("title", name), str, "sections.title", path, line),
-            intro=_expect(raw.get("intro", ""), str, "sections.intro", path, line),
-        )
-    return Config(path=path, document=document, problems=tuple(problems), sections=sections)
+    raw_sections = data.get("sections", {})
+    if not isinstance(raw_sections, dict):
+        raise ConfigError("[sections] must be a table of tables",
+                          location=Location(path, lines.table(("sections",))))
+    sections = {
+        name: _read_table(raw, SectionConfig, f"[sections.{name!r}]", ("sections", name), path,
+                          lines, extra={"title": name})
+        for name, raw in raw_sections.items()
+    }
+    return Config(path=path, document=document, problems=tuple(problems), sections=sections,
+                  build=build)
 
 
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            f"no {CONFIG_NAME} here",
-            location=Location(path),
-            hint="run hwbuild from the project folder (the one holding hwbuild.toml)",
-        ) from None
-    return parse_config(text, path)
+            f"no {CONFIG_NAME} here", location=Location(path),
+            hint="run hwbuild inside a project (the folder holding hwbuild.toml); "
+                 "`hwbuild init` starts one") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", location=Location(path)) from None
+    return parse_config(decode_utf8(data, path), path)

@@ -44,51 +44,55 @@ FIGURE_METADATA: dict[str, Any] = {"CreationDate": None, "ModDate": None, "Produ
 
 @dataclass
 class Context:
-    """Per-problem settings handed to ``solutions/problemN.py:run``.
+    """Per-problem settings handed to ``run(ctx)`` of ``solutions/problemN.py``.
+
+    The experiment runs with the project root as its working folder: a relative path such as
+    ``data/points.csv`` means the project's file, and every file it reads there is tracked (an
+    edit reruns the experiment).
 
     Attributes:
         problem: the problem id, e.g. ``"1"``.
         seed: the seed already applied to ``random``, numpy and torch before ``run`` is called.
         device: ``"cpu"`` or ``"cuda"`` (already resolved from ``--device auto``).
-        figures_dir: absolute path of the project's ``figures/`` folder.
         project_root: absolute path of the project.
-        reproducible: True in a reproducible build, where wall-clock measurements are not shown.
+        figures: the figures saved so far, ``{path relative to the root: PDF bytes}``; the build
+            writes them into ``figures/`` once the experiment has returned.
+        measurements: wall-clock measurements recorded with :meth:`measure`.
     """
 
     problem: str
     seed: int
     device: str
-    figures_dir: Path
     project_root: Path
-    reproducible: bool = False
-    figures: list[str] = field(default_factory=list)
+    figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
+
+    def figure_path(self, name: str) -> str:
+        """Where :meth:`save_figure` puts figure ``name``: ``figures/problem<id>-<name>.pdf``."""
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"figure name {name!r} must be lowercase letters, digits and single dashes"
+            )
+        return f"figures/problem{self.problem}-{name}.pdf"
 
     def save_figure(self, fig: Any, name: str) -> str:
         """Save a matplotlib figure as ``figures/problem<id>-<name>.pdf`` and close it.
 
         Returns the path relative to the project root, ready for ``\\includegraphics``.
-        The file is written atomically and without timestamps, so identical figures give
-        identical bytes.
+        The figure is rendered without timestamps, so identical figures give identical bytes;
+        the build writes it atomically once the experiment has returned.
         """
-        import matplotlib.pyplot as plt
-
-        from hwbuild.fsutil import atomic_write_bytes
-
-        if not FIGURE_NAME.match(name):
-            raise ValueError(
-                f"figure name {name!r} must be lowercase letters, digits and single dashes"
-            )
-        relative = f"figures/problem{self.problem}-{name}.pdf"
-        if relative in self.figures:
-            raise ValueError(f"figure {relative} was saved twice by problem {self.problem}")
         import io
 
+        import matplotlib.pyplot as plt
+
+        relative = self.figure_path(name)
+        if relative in self.figures:
+            raise ValueError(f"figure {relative} was saved twice by problem {self.problem}")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="pdf", metadata=FIGURE_METADATA)
         plt.close(fig)
-        atomic_write_bytes(self.project_root / relative, buffer.getvalue())
-        self.figures.append(relative)
+        self.figures[relative] = buffer.getvalue()
         return relative
 
     def source(self, obj: Any) -> dict[str, Any]:
@@ -99,7 +103,7 @@ class Context:
         lines, first_line = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj) or "<unknown>").resolve()
         try:
-            shown = path.relative_to(self.project_root).as_posix()
+            shown = path.relative_to(self.project_root.resolve()).as_posix()
         except ValueError:
             shown = path.name
         return {

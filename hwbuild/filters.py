@@ -5,7 +5,9 @@ printed as is; :func:`finalize` escapes every plain string that reaches the outp
 renderer must therefore use ``autoescape=False`` and ``finalize=finalize``.
 
 Text is escaped for ``pdflatex`` with ``\\usepackage[T1]{fontenc}`` and
-``\\usepackage[utf8]{inputenc}`` (see ``templates/main.tex.j2``):
+``\\usepackage[utf8]{inputenc}`` (see ``hwbuild/templates/document.tex.j2``), or, while
+:func:`unicode_text` is in effect (``xelatex`` and ``lualatex``), with every printable character
+passed through as it is:
 
 - the ten TeX specials and ``< > | " ' `` `` ` `` become text commands, so they print
   literally; ``[ ]`` are braced so they never start an optional argument; ``--``, ``---`` and
@@ -16,23 +18,40 @@ Text is escaped for ``pdflatex`` with ``\\usepackage[T1]{fontenc}`` and
   typographic quotes, dashes, bullets, arrows, euro, ...) pass through unchanged; Greek letters
   and common mathematical symbols become ``\\ensuremath{\\alpha}`` and the like;
 - anything else is replaced by its compatibility decomposition without accents when that is
-  printable (``ǘ`` -> ``u``, ``ℝ`` -> ``R``, ``⁴`` -> ``4``), else by :data:`REPLACEMENT`.
+  printable (``ǘ`` -> ``u``, ``ℝ`` -> ``R``, ``⁴`` -> ``4``); a character that has none
+  (``日``, an emoji) is an :class:`UnprintableCharacter` error that suggests a Unicode engine,
+  never a silent replacement.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import numbers
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from jinja2 import Undefined
 from markupsafe import Markup
 
-REPLACEMENT = "?"
-"""What a character that pdflatex cannot typeset in text is printed as."""
+_UNICODE = contextvars.ContextVar("unicode_text", default=False)
+
+
+class UnprintableCharacter(ValueError):
+    """A character in data text that pdflatex cannot typeset."""
+
+
+@contextlib.contextmanager
+def unicode_text(enabled: bool = True) -> Iterator[None]:
+    """Escape text for a Unicode engine (xelatex, lualatex) inside the block."""
+    token = _UNICODE.set(enabled)
+    try:
+        yield
+    finally:
+        _UNICODE.reset(token)
 
 _ASCII_ESCAPES: dict[str, str] = {
     "\\": r"\textbackslash{}",
@@ -122,6 +141,8 @@ def _escape_char(char: str, *, approximate: bool = True) -> str:
         return char
     if char.isspace():
         return " "
+    if _UNICODE.get():
+        return "" if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") else char
     if char in MATH_CHARS:
         return rf"\ensuremath{{{MATH_CHARS[char]}}}"
     if char in _LOOKALIKES:
@@ -133,12 +154,19 @@ def _escape_char(char: str, *, approximate: bool = True) -> str:
             c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
         )
         if base and base != char:
-            return "".join(_escape_char(c, approximate=False) for c in base)
-    return REPLACEMENT
+            try:
+                return "".join(_escape_char(c, approximate=False) for c in base)
+            except UnprintableCharacter:
+                pass
+        name = unicodedata.name(char, "unnamed")
+        raise UnprintableCharacter(
+            f"pdflatex cannot print {char!r} (U+{ord(char):04X} {name}); "
+            'set engine = "xelatex" or "lualatex" in [document] to print any Unicode text')
+    raise UnprintableCharacter(f"U+{ord(char):04X}")
 
 
 def escape_tex(text: str) -> str:
-    """Escape ``text`` so that pdflatex prints it literally in text mode (see module docs)."""
+    """Escape ``text`` so that TeX prints it literally in text mode (see module docs)."""
     escaped = "".join(_escape_char(char) for char in unicodedata.normalize("NFC", text))
     return _LIGATURE.sub(lambda match: match.group(0) + "{}", escaped)
 

@@ -1,29 +1,35 @@
-"""Content hashes that decide what is stale.
+"""What a result depends on besides the files it read: library versions, the engine's own code,
+the machine's GPUs, and canonical digests of values.
 
-Nothing here imports torch, numpy or matplotlib: versions come from package metadata, so a build
-with nothing to do never pays for the heavy imports.
+Nothing here imports torch, numpy or matplotlib: versions come from the names of the installed
+``.dist-info`` folders, so a build with nothing to do never pays for the heavy imports.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import sys
-from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 from hwbuild.fsutil import dump_json
 
 ENGINE_DIR = Path(__file__).resolve().parent
-# The engine files whose code shapes an experiment's results and figures.
-EXPERIMENT_ENGINE_FILES = ("context.py", "experiments.py")
-LIBRARIES = ("torch", "numpy", "matplotlib")
+# The engine files whose code shapes each stage's outputs (editing check.py recompiles nothing).
+STAGE_FILES: dict[str, tuple[str, ...]] = {
+    "experiment": ("context.py", "experiments.py"),
+    "render": ("render.py", "filters.py", "templates/document.tex.j2"),
+    "compile": ("latex.py", "synctex.py"),
+}
+# The scientific libraries whose version changes what an experiment computes.
+LIBRARIES = ("torch", "numpy", "matplotlib", "scipy", "pandas", "scikit-learn")
 
 
 @cache
 def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries experiments use, from their ``.dist-info`` folders.
+    """Python's version and those of the installed :data:`LIBRARIES`.
 
     Read from folder names on ``sys.path`` rather than through ``importlib.metadata``, whose
     import alone costs a no-op build a fifth of its time.
@@ -41,31 +47,16 @@ def library_versions() -> dict[str, str]:
             key = project.lower().replace("_", "-")
             if key in LIBRARIES and key not in found:
                 found[key] = version
-    versions = {"python": sys.version.split()[0]}
-    versions.update({name: found.get(name, "missing") for name in LIBRARIES})
-    return versions
-
-
-def hash_files(paths: Iterable[Path], root: Path) -> dict[str, str]:
-    """``{path relative to root: sha256}`` for each file."""
-    out = {}
-    for path in paths:
-        try:
-            name = path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            name = path.name
-        out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+    return {"python": sys.version.split()[0], **dict(sorted(found.items()))}
 
 
 @cache
-def engine_hash(names: tuple[str, ...] | None = None) -> str:
-    """Hash of the engine's own source (all of it, or the named files)."""
-    files = sorted(ENGINE_DIR.glob("*.py")) if names is None else [ENGINE_DIR / n for n in names]
+def engine_hash(stage: str) -> str:
+    """Hash of the engine source files that shape ``stage``'s outputs."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    for name in STAGE_FILES[stage]:
+        digest.update(name.encode() + b"\0" + (ENGINE_DIR / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def digest(value: object) -> str:
@@ -73,23 +64,27 @@ def digest(value: object) -> str:
     return hashlib.sha256(dump_json(value).encode()).hexdigest()
 
 
-def experiment_key(
-    *,
-    problem_id: str,
-    sources: dict[str, str],
-    seed: int,
-    device: str,
-) -> str:
-    """The cache key of one problem's experiment.
+def gpu_signature() -> str:
+    """What ``--device auto`` would see, without importing torch: the NVIDIA device nodes and
+    ``CUDA_VISIBLE_DEVICES``. The same signature means ``auto`` resolves the same way."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    nodes = sorted(glob.glob("/dev/nvidia[0-9]*"))
+    return "" if not nodes or visible in ("", "-1") else f"{','.join(nodes)}|{visible}"
 
-    It changes when the solution or any solutions module it imports changes, when the seed or
-    device changes, when the libraries or the engine code that runs experiments change.
+
+def expected_device(requested: str, recorded_device: str | None,
+                    recorded_signature: str | None) -> str | None:
+    """The device an experiment asked to run on ``requested`` would run on, if known cheaply.
+
+    ``cpu`` and ``cuda`` are themselves. ``auto`` is ``cpu`` on a machine without NVIDIA
+    devices, and whatever it was last time when the GPU signature has not changed. None: only
+    torch can tell (the caller asks it).
     """
-    return digest({
-        "problem": problem_id,
-        "sources": sources,
-        "seed": seed,
-        "device": device,
-        "libraries": library_versions(),
-        "engine": engine_hash(EXPERIMENT_ENGINE_FILES),
-    })
+    if requested in ("cpu", "cuda"):
+        return requested
+    signature = gpu_signature()
+    if not signature:
+        return "cpu"
+    if recorded_signature == signature and recorded_device is not None:
+        return recorded_device
+    return None

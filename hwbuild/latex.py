@@ -1,53 +1,81 @@
-"""Compile a rendered target with latexmk, and point LaTeX errors back at the templates."""
+"""Compile a rendered target with latexmk; point failures at the file and line to fix.
+
+TeX runs in the target's work folder with the project root on its search paths (``TEXINPUTS``,
+``BIBINPUTS``, ``BSTINPUTS``), so ``\\includegraphics{figures/x.pdf}``, ``\\input{notes.tex}``,
+``\\usepackage{mystyle}`` and ``\\bibliography{refs}`` mean the project's files, written as
+paths relative to the project root. It may read nothing else but the TeX installation
+(``openin_any=p``) and write nothing outside the work folder (``openout_any=p``), and it never
+runs shell commands. After a compile, :func:`tex_reads` lists the project files that TeX, BibTeX
+and biber read (from ``-recorder``'s ``.fls`` and latexmk's database), so that editing any of them
+recompiles.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from hwbuild.errors import LatexError, Location, ToolMissingError
+from hwbuild.errors import LatexError, Location, TemplateError, ToolMissingError
 
-if TYPE_CHECKING:
-    from hwbuild.latexlog import Diagnostic
-
-APT_INSTALL = (
-    "apt-get update && apt-get install -y --no-install-recommends latexmk "
-    "texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
+BASE_PACKAGES = (
+    "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
     "texlive-pictures texlive-science lmodern poppler-utils"
 )
-
-# Files latexmk and pdflatex may leave half-written after an error; the next run must not
-# read them.
-STALE_AFTER_FAILURE = (".aux", ".fdb_latexmk", ".fls", ".out", ".toc")
+ENGINE_PACKAGES = {"pdflatex": "", "xelatex": "texlive-xetex fonts-cmu",
+                   "lualatex": "texlive-luatex fonts-cmu"}
+LATEXMK_ENGINE = {"pdflatex": "-pdf", "xelatex": "-xelatex", "lualatex": "-lualatex"}
+# What TeX and latexmk leave in the work folder that a failed or killed run may have left
+# half-written: the next compile must not read them.
+STALE_AFTER_FAILURE = (".aux", ".fdb_latexmk", ".fls", ".out", ".toc", ".bbl", ".bcf", ".blg",
+                       ".run.xml", ".xdv", ".synctex.gz", ".synctex(busy)", ".lof", ".lot")
 # Present in the work folder while latexmk runs: found at the start of a compile, it says the
 # last one was killed, and its work files (latexmk's database among them) cannot be trusted.
 COMPILING_MARKER = ".hwbuild-compiling"
+TEX_ENGINES = frozenset({"pdflatex", "xelatex", "lualatex", "pdftex", "xetex", "luatex",
+                         "luahbtex", "xdvipdfmx", "bibtex", "biber"})
 
 
-def require_latexmk() -> str:
+def apt_command(engine: str = "pdflatex", *, biber: bool = False) -> str:
+    packages = " ".join(p for p in (BASE_PACKAGES, ENGINE_PACKAGES.get(engine, ""),
+                                    "biber texlive-bibtex-extra" if biber else "") if p)
+    return f"apt-get update && apt-get install -y --no-install-recommends {packages}"
+
+
+def require_latexmk(engine: str = "pdflatex") -> str:
     path = shutil.which("latexmk")
-    if path is None or shutil.which("pdflatex") is None:
-        missing = "latexmk" if path is None else "pdflatex"
-        hint = (f"install TeX Live: {APT_INSTALL}" if os.geteuid() == 0
-                else f"install TeX Live: sudo sh -c '{APT_INSTALL}'")
-        raise ToolMissingError(f"{missing} is not installed (or not on PATH)", hint=hint)
+    missing = "latexmk" if path is None else engine if shutil.which(engine) is None else None
+    if missing is not None:
+        command = apt_command(engine)
+        hint = (f"install it: {command}" if os.geteuid() == 0
+                else f"install it: sudo sh -c '{command}'")
+        raise ToolMissingError(f"{missing} is not installed (or not on PATH)",
+                               hint=hint + " (or `hwbuild setup-tex`)")
+    assert path is not None
     return path
 
 
-def latex_environment(source_date_epoch: int) -> dict[str, str]:
+def latex_environment(source_date_epoch: int, project_root: Path) -> dict[str, str]:
     env = dict(os.environ)
+    search = f".:{project_root}:"  # the trailing colon appends TeX's own default path
     env.update({
         # Reproducible PDFs: dates from the commit, not the clock.
         "SOURCE_DATE_EPOCH": str(source_date_epoch),
         "FORCE_SOURCE_DATE": "1",
-        # Never run shell commands from TeX, whatever texmf.cnf says.
+        # Paths in the document are relative to the project root.
+        "TEXINPUTS": search,
+        "BIBINPUTS": search,
+        "BSTINPUTS": search,
+        # Never run shell commands; read only the project and TeX's own files; write only here.
         "shell_escape": "f",
+        "openin_any": "p",
         "openout_any": "p",
         # Long log lines so errors are not wrapped at 79 columns.
         "max_print_line": "10000",
@@ -57,142 +85,155 @@ def latex_environment(source_date_epoch: int) -> dict[str, str]:
     return env
 
 
-def latexmk_command(latexmk: str, tex_name: str) -> list[str]:
+def latexmk_command(latexmk: str, tex_name: str, engine: str = "pdflatex") -> list[str]:
     # -g: hwbuild calls latexmk only when its own stamp says an input changed. latexmk trusts
     # a file whose size and mtime (in whole seconds) are unchanged, so an edit of the same
     # length within the second of the last compile would otherwise leave a stale PDF.
     return [
-        latexmk, "-pdf", "-g", "-interaction=nonstopmode", "-halt-on-error",
-        "-file-line-error", "-no-shell-escape", "-recorder", "-norc", "-quiet", tex_name,
+        latexmk, LATEXMK_ENGINE[engine], "-g", "-interaction=nonstopmode", "-halt-on-error",
+        "-file-line-error", "-no-shell-escape", "-recorder", "-norc", "-quiet", "-synctex=1",
+        tex_name,
     ]
 
 
 @dataclass(frozen=True)
-class RenderedFile:
-    """A rendered ``.tex`` in the work folder and the template it came from."""
+class Source:
+    """A rendered ``.tex`` in the work folder: each line's template file and line."""
 
-    tex: Path
-    template: Path
-    template_source: str
-    rendered: str
+    origins: list[tuple[Path, int]]
 
 
 @dataclass
 class CompileResult:
     pdf: Path
+    synctex: Path | None
     log: Path
     seconds: float
+    reads: set[Path] = field(default_factory=set)
 
 
-def compile_target(
-    workdir: Path,
-    tex_name: str,
-    rendered: dict[str, RenderedFile],
-    source_date_epoch: int,
-    project_root: Path,
-) -> CompileResult:
-    """Run latexmk on ``workdir/tex_name``; raise :class:`LatexError` mapped to a template."""
-    import time
-
-    latexmk = require_latexmk()
+def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
+                   project_root: Path, timeout: float, sources: Mapping[str, Source],
+                   shown: Callable[[Path], str]) -> CompileResult:
+    """Run latexmk on ``workdir/tex_name``; a failure raises :class:`LatexError` at the file
+    and line to fix (a template's, when TeX was reading a rendered file)."""
+    latexmk = require_latexmk(engine)
     marker = workdir / COMPILING_MARKER
     if marker.exists():
         # The last compile was killed: latexmk would trust its half-written files (over a
         # truncated PDF it reports "Nothing to do"), so start again from the sources.
-        _remove_stale(workdir)
+        remove_stale(workdir)
     marker.touch()
     started = time.perf_counter()
-    proc = _run_latexmk(latexmk_command(latexmk, tex_name), workdir,
-                        latex_environment(source_date_epoch))
+    proc, timed_out = _run_latexmk(latexmk_command(latexmk, tex_name, engine), workdir,
+                                   latex_environment(epoch, project_root), timeout)
     seconds = time.perf_counter() - started
     stem = tex_name.removesuffix(".tex")
-    log = workdir / f"{stem}.log"
-    pdf = workdir / f"{stem}.pdf"
-    if proc.returncode == 0 and pdf.is_file():
+    log, pdf = workdir / f"{stem}.log", workdir / f"{stem}.pdf"
+    if proc.returncode == 0 and pdf.is_file() and not timed_out:
         marker.unlink(missing_ok=True)
-        return CompileResult(pdf=pdf, log=log, seconds=seconds)
-
-    _remove_stale(workdir)
+        synctex = workdir / f"{stem}.synctex.gz"
+        return CompileResult(pdf=pdf, synctex=synctex if synctex.is_file() else None, log=log,
+                             seconds=seconds, reads=tex_reads(workdir, stem))
+    error = _failure(workdir, stem, proc, sources, project_root, shown, timeout, timed_out)
+    remove_stale(workdir)
     marker.unlink(missing_ok=True)
-    # Only a failure needs the log parser and the source map.
-    from hwbuild.latexlog import Diagnostic, first_error
-
-    try:
-        log_text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        log_text = ""
-    diagnostic = first_error(log_text) if log_text else None
-    if diagnostic is None:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise LatexError(
-            f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
-            log=_shown(log, project_root) if log.exists() else None,
-            details=tail or None,
-        )
-    runaway = _runaway_location(log_text, rendered)
-    if runaway is not None:
-        diagnostic = Diagnostic(severity="error", file=runaway[0], line=runaway[1],
-                                message=diagnostic.message, context=diagnostic.context)
-    raise map_diagnostic(diagnostic, workdir, rendered, log, project_root)
+    raise error
 
 
-def _runaway_location(log_text: str, rendered: dict[str, RenderedFile]) -> tuple[str, int] | None:
-    """Where an unclosed argument starts: TeX only reports where the file ended.
-
-    After ``Runaway argument?`` TeX prints the start of the unfinished argument; find that text
-    in the rendered files.
-    """
-    marker = "Runaway argument?\n"
-    start = log_text.find(marker)
-    if start < 0:
-        return None
-    excerpt = log_text[start + len(marker):].split("\n", 1)[0]
-    probe = excerpt.split("\\par", 1)[0].strip()[:40]
-    if len(probe) < 3:
-        return None
-    for name, item in rendered.items():
-        for number, line in enumerate(item.rendered.splitlines(), start=1):
-            if probe in line:
-                return name, number
-    return None
-
-
-def _remove_stale(workdir: Path) -> None:
+def remove_stale(workdir: Path) -> None:
     for suffix in STALE_AFTER_FAILURE:
         for stale in workdir.glob(f"*{suffix}"):
             with contextlib.suppress(OSError):
                 stale.unlink()
 
 
-def _run_latexmk(command: list[str], workdir: Path,
-                 env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run latexmk; if the build is interrupted meanwhile, kill it and the pdflatex it runs.
+# -- what TeX read --------------------------------------------------------------------------------
 
-    ``subprocess.run`` would kill latexmk alone, and pdflatex would go on writing into the work
-    folder after the build (and its lock) had gone.
+_FDB_SOURCE = re.compile(r'^\s+"(?P<path>(?:[^"\\]|\\.)*)" ')
+
+
+def tex_reads(workdir: Path, stem: str) -> set[Path]:
+    """Every file TeX, BibTeX and biber read for this document, as absolute paths."""
+    found: set[Path] = set()
+    with contextlib.suppress(OSError):
+        for line in (workdir / f"{stem}.fls").read_text(errors="replace").splitlines():
+            if line.startswith("INPUT "):
+                found.add(_absolute(line[6:], workdir))
+    with contextlib.suppress(OSError):
+        generated = False
+        for line in (workdir / f"{stem}.fdb_latexmk").read_text(errors="replace").splitlines():
+            stripped = line.strip()
+            if stripped.startswith("["):
+                generated = False  # a new rule: its sources follow
+            elif stripped.startswith("("):
+                generated = True  # "(generated)" and "(rewritten before read)": not sources
+            elif not generated and (match := _FDB_SOURCE.match(line)):
+                found.add(_absolute(match.group("path"), workdir))
+    return found
+
+
+def _absolute(name: str, workdir: Path) -> Path:
+    return Path(os.path.normpath(name if name.startswith("/") else workdir / name))
+
+
+# -- running latexmk ----------------------------------------------------------------------------
+
+
+def _run_latexmk(command: list[str], workdir: Path, env: dict[str, str],
+                 timeout: float) -> tuple[subprocess.CompletedProcess[str], bool]:
+    """Run latexmk with a time limit; if the build is interrupted meanwhile, kill it and the
+    TeX it runs.
+
+    At the time limit TeX itself is interrupted (SIGINT), which makes it write where it was
+    into the log (``! Interruption``, with the line) before it stops.
     """
     with subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          errors="replace") as proc:
+                          errors="replace", start_new_session=False) as proc:
+        timed_out = False
         try:
-            stdout, stderr = proc.communicate()
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _interrupt_tex(proc.pid)
+                try:
+                    stdout, stderr = proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    kill_tree(proc.pid)
+                    stdout, stderr = proc.communicate()
         except BaseException:
-            _kill_tree(proc.pid)
+            kill_tree(proc.pid)
             proc.wait()
             raise
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), timed_out
 
 
-def _kill_tree(pid: int) -> None:
+def _interrupt_tex(pid: int) -> None:
+    for child in descendants(pid):
+        if _command_name(child) in TEX_ENGINES:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGINT)
+
+
+def _command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` and its descendants (stopped first, so that it starts no new ones)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGSTOP)
-    for victim in [pid, *_descendants(pid)]:
+    for victim in [pid, *descendants(pid)]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(victim, signal.SIGKILL)
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Ids of the processes below ``pid``, from ``ps`` (POSIX: Linux and macOS alike)."""
     try:
         listing = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True,
@@ -212,69 +253,162 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def map_diagnostic(
-    diagnostic: Diagnostic,
-    workdir: Path,
-    rendered: dict[str, RenderedFile],
-    log: Path,
-    project_root: Path,
-) -> LatexError:
-    """Turn a TeX error at ``problem1.tex:42`` into one at ``templates/problem1.tex.j2:17``."""
-    name = Path(diagnostic.file).name if diagnostic.file else None
-    source = rendered.get(name) if name else None
-    rendered_at = f"{name}:{diagnostic.line}" if name and diagnostic.line else (name or "?")
+# -- failures --------------------------------------------------------------------------------------
+
+_BIBTEX_LINE = re.compile(r"---line (\d+) of file (.+)$")
+_BIBER_ERROR = re.compile(r"^\[\d+\] .*?> (?:ERROR|FATAL) - (.*)$")
+_BIBER_LINE = re.compile(r"(?:line|at line) (\d+)")
+_BIBER_FILE = re.compile(r"(?:file|datasource) '([^']+)'")
+
+
+def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
+             sources: Mapping[str, Source], root: Path, shown: Callable[[Path], str],
+             timeout: float, timed_out: bool) -> LatexError:
+    from hwbuild.latexlog import first_error
+
+    log = workdir / f"{stem}.log"
     try:
-        rendered_shown = (workdir / name).relative_to(project_root).as_posix() if name else "?"
-    except ValueError:
-        rendered_shown = str(workdir / name) if name else "?"
-    details = [f"rendered: {rendered_shown}:{diagnostic.line}" if diagnostic.line
-               else f"rendered: {rendered_at}"]
-    if diagnostic.context:
-        details.append(f"TeX read: {diagnostic.context.strip()}")
+        log_text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log_text = ""
+    diagnostic = first_error(log_text) if log_text else None
+    if diagnostic is not None:
+        error = map_diagnostic(diagnostic, workdir, sources, root, shown, log_text)
+        error.log = shown(log)
+        if timed_out:
+            error.message = (f"LaTeX did not finish within {timeout:g} s: interrupted here "
+                             "(an endless loop or recursion?)")
+            error.hint = ("look for a macro that calls itself; the limit is latex_timeout in "
+                          "[build] of hwbuild.toml, or --latex-timeout")
+        return error
+    if timed_out:
+        return LatexError(f"LaTeX did not finish within {timeout:g} s",
+                          hint="raise latex_timeout in [build] (or --latex-timeout), or look "
+                               "for an endless loop", log=shown(log) if log.exists() else None)
+    bibliography = _bibliography_error(workdir, stem, root, shown)
+    if bibliography is not None:
+        return bibliography
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+    return LatexError(f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
+                      log=shown(log) if log.exists() else None, details=tail or None)
+
+
+def _bibliography_error(workdir: Path, stem: str, root: Path,
+                        shown: Callable[[Path], str]) -> LatexError | None:
+    """The first BibTeX or biber error of the run (``.blg``), at its ``.bib`` line."""
+    blg = workdir / f"{stem}.blg"
+    try:
+        lines = blg.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for index, line in enumerate(lines):
+        bibtex = _BIBTEX_LINE.search(line)
+        if bibtex:
+            path = _resolve_bib(bibtex.group(2).strip(), workdir, root)
+            message = " ".join(lines[max(0, index - 1): index + 1]).split("---line")[0]
+            return LatexError(f"BibTeX: {message.strip()}",
+                              location=Location(shown(path), int(bibtex.group(1))),
+                              source_line=_line_of(path, int(bibtex.group(1))),
+                              hint="fix the entry in the .bib file", log=shown(blg))
+        biber = _BIBER_ERROR.match(line)
+        if biber:
+            text = biber.group(1)
+            file_match, line_match = _BIBER_FILE.search(text), _BIBER_LINE.search(text)
+            bib = _resolve_bib(file_match.group(1), workdir, root) if file_match else None
+            number = int(line_match.group(1)) if line_match else None
+            return LatexError(f"biber: {text}",
+                              location=Location(shown(bib), number) if bib else None,
+                              source_line=_line_of(bib, number),
+                              hint="fix the entry in the .bib file (or \\addbibresource)",
+                              log=shown(blg))
+    return None
+
+
+def _resolve_bib(name: str, workdir: Path, root: Path) -> Path:
+    for candidate in (Path(name), workdir / name, root / name):
+        if candidate.is_absolute() and candidate.is_file():
+            return Path(os.path.normpath(candidate))
+    return root / Path(name).name
+
+
+def _line_of(path: Path | None, line: int | None) -> str | None:
+    if path is None or not line:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Source],
+                   root: Path, shown: Callable[[Path], str], log_text: str = "") -> LatexError:
+    """Turn a TeX error at ``problem1.tex:42`` into one at ``templates/problem1.tex.j2:17``;
+    an error in any other file is reported at that file's real path."""
+    from hwbuild.latexlog import Diagnostic, locate_runaway
+
+    assert isinstance(diagnostic, Diagnostic)
+    file = _absolute(diagnostic.file, workdir) if diagnostic.file else None
+    line = diagnostic.line
+    source = sources.get(file.name) if file is not None and file.parent == workdir else None
+    if source is not None and file is not None and diagnostic.runaway:
+        with contextlib.suppress(OSError):
+            line = locate_runaway(diagnostic.runaway, file.read_text(errors="replace")) or line
+    details = []
     location = None
     source_line = None
-    if source is not None and diagnostic.line:
-        from hwbuild.sourcemap import map_lines
-
-        mapping = map_lines(source.template_source, source.rendered)
-        index = min(diagnostic.line, len(mapping)) - 1
-        if index >= 0:
-            template_line = mapping[index]
-            lines = source.template_source.splitlines()
-            source_line = lines[template_line - 1] if template_line <= len(lines) else None
-            try:
-                shown = source.template.relative_to(project_root).as_posix()
-            except ValueError:
-                shown = str(source.template)
-            location = Location(shown, template_line)
-    if location is None:
-        location = Location(rendered_shown, diagnostic.line)
+    if source is not None and file is not None and line:
+        details.append(f"rendered: {shown(file)}:{line}")
+        origin_path, origin_line = source.origins[min(line, len(source.origins)) - 1]
+        location = Location(shown(origin_path), origin_line)
+        source_line = _line_of(origin_path, origin_line)
+    elif file is not None:
+        location = Location(shown(file), line)
+        source_line = _line_of(file, line)
+    if diagnostic.context:
+        details.append(f"TeX read: {diagnostic.context.strip()}")
     return LatexError(
-        diagnostic.message,
-        location=location,
-        source_line=source_line,
-        details="\n".join(details),
-        hint=_hint(diagnostic.message),
-        log=_shown(log, project_root),
-    )
+        diagnostic.message, location=location, source_line=source_line,
+        details="\n".join(details) or None,
+        hint=_hint(diagnostic.message, file, root))
 
 
-def _shown(path: Path, project_root: Path) -> Path:
-    """``path`` relative to the project when it is inside it, as users see paths."""
-    try:
-        return path.relative_to(project_root)
-    except ValueError:
-        return path
-
-
-def _hint(message: str) -> str:
+def _hint(message: str, file: Path | None, root: Path) -> str:
     lowered = message.lower()
+    if "not set up for use with latex" in lowered:
+        return ('pdflatex cannot print this character: set engine = "xelatex" or "lualatex" '
+                "in [document] of hwbuild.toml")
+    if "missing character" in lowered:
+        return "the font has no glyph for this character: choose a font that has it"
     if "undefined control sequence" in lowered:
-        return "a macro is misspelt or its package is not loaded in templates/main.tex.j2"
+        return "a macro is misspelt or its package is not loaded (the preamble block)"
     if "missing $" in lowered:
         return "maths (^, _, \\alpha) must be inside $...$; Python text goes through << x >>"
     if "not found" in lowered and "file" in lowered:
-        return "the figure or file does not exist: save it with ctx.save_figure and use its path"
+        name = re.search(r"[`']([^']+)'", message)
+        target = name.group(1) if name else ""
+        if target.startswith(("/", "../")) or "/../" in target:
+            return ("TeX may read only files of the project and of the TeX installation: "
+                    "write the path relative to the project root (figures/x.pdf)")
+        return ("the file does not exist: paths are relative to the project root; save "
+                "figures with ctx.save_figure and use the path it returns")
+    if "fontspec" in lowered or ("cannot be found" in lowered and "font" in lowered):
+        return "a font is not installed: `hwbuild setup-tex` installs the engine's fonts"
     if "runaway argument" in lowered or "emergency stop" in lowered or "missing }" in lowered:
         return "a brace or environment is not closed"
-    return "fix the LaTeX at the template line above"
+    if file is not None and not file.is_relative_to(root):
+        return "the error surfaced inside a package: check the options and code that use it"
+    return "fix the LaTeX at the line above"
+
+
+def check_parts_read(reads: set[Path], workdir: Path, parts: Mapping[str, str],
+                     main_template: str) -> None:
+    """Every problem's rendered file must have been read: a document that leaves one out is an
+    error, not a silent success."""
+    missing = [pid for pid, name in parts.items() if (workdir / name) not in reads]
+    if missing:
+        names = ", ".join(f"problem {pid} ({parts[pid]})" for pid in missing)
+        raise TemplateError(
+            f"the document never \\input's {names}", location=Location(main_template),
+            hint="the document template must \\input{<< part.tex >>} for every part in parts "
+                 "(see docs/authoring.md)")

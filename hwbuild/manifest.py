@@ -2,29 +2,27 @@
 
 Written at the end of every successful build. For each PDF in ``build/``, each figure and each
 results file it lists the SHA-256, the problems it comes from and the source files (with their
-hashes) that produced it, and the commit of the working tree (``None`` outside git). Figures and
-results take their sources from the experiment cache entries, which recorded them when the
-experiment ran. The manifest holds no timestamp, so a build that changes nothing leaves the file
-untouched.
+hashes) that produced it, and the commit of the working tree (``None`` outside git). Sources are
+what the steps recorded reading: a PDF's are its target stamp's inputs (templates, and every
+project file TeX read) plus its problems' experiment inputs; a figure's and a results file's are
+its experiment's. The manifest holds no timestamp, so a build that changes nothing leaves the
+file untouched.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from hwbuild import cache
-from hwbuild.fingerprint import hash_files
-from hwbuild.fsutil import dump_json, sha256_file, write_if_changed
-from hwbuild.project import MAIN_TEMPLATE, WHOLE, Project
+from hwbuild.fsutil import dump_json, read_json, sha256_file, write_if_changed
+from hwbuild.layout import WHOLE, Layout
+from hwbuild.plan import load_target_stamp
+from hwbuild.project import Project
+from hwbuild.stamp import CHANGED_WHILE_READ
 
-MANIFEST_FORMAT = 1
-
-
-def manifest_path(project: Project) -> Path:
-    return project.build_dir / "manifest.json"
+MANIFEST_FORMAT = 2
 
 
 def git_commit(root: Path) -> dict[str, Any] | None:
@@ -46,10 +44,8 @@ def git_commit(root: Path) -> dict[str, Any] | None:
     }
 
 
-def _problem_of_pdf(name: str, configured: list[str]) -> list[str]:
-    if name == WHOLE:
-        return list(configured)
-    return [name.removeprefix("problem-")] if name.startswith("problem-") else []
+def _sources(inputs: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in sorted(inputs.items()) if v != CHANGED_WHILE_READ}
 
 
 def build_manifest(project: Project, built: list[str] | None = None) -> dict[str, Any]:
@@ -59,35 +55,30 @@ def build_manifest(project: Project, built: list[str] | None = None) -> dict[str
     ``problem-1``): their sources are the current ones. A PDF not built now keeps the sources of
     the previous manifest when its hash is unchanged (it is still the file that build made).
     """
+    layout = project.layout
     configured = project.config.problem_ids
-    entries = {pid: cache.load(project, pid) for pid in configured}
-    previous = _previous_artifacts(project)
-    root = project.root
+    entries = {pid: cache.load(layout, pid) for pid in configured}
+    previous = _previous_artifacts(layout)
 
-    def problem_sources(pid: str) -> dict[str, str]:
-        entry = entries.get(pid) or cache.load(project, pid)
-        sources = dict(entry.sources) if entry is not None else {}
-        template = project.templates_dir / f"problem{pid}.tex.j2"
-        if template.is_file():
-            sources.update(hash_files([template], root))
-        return sources
+    def experiment_sources(pid: str) -> dict[str, str]:
+        entry = entries.get(pid)
+        return _sources(entry.stamp.inputs) if entry is not None else {}
 
     artifacts: list[dict[str, Any]] = []
-    for pdf in sorted(project.build_dir.glob("*.pdf")):
-        relative = project.relative(pdf)
+    for pdf in sorted(layout.build_dir.glob("*.pdf")):
+        relative = layout.relative(pdf)
         digest = sha256_file(pdf)
         name = pdf.stem
         old = previous.get(relative)
         if built is not None and name not in built and old and old.get("sha256") == digest:
             artifacts.append(old)
             continue
-        problems = _problem_of_pdf(name, configured)
-        sources: dict[str, str] = {}
-        for pid in problems:
-            sources.update(problem_sources(pid))
-        shared = [p for p in (project.templates_dir / MAIN_TEMPLATE, project.config_path)
-                  if p.is_file()]
-        sources.update(hash_files(shared, root))
+        pid = Layout.problems_of_target(name)
+        problems = list(configured) if name == WHOLE else [pid] if pid in configured else []
+        stamp = load_target_stamp(layout, name)
+        sources = _sources(stamp.inputs) if stamp else {}
+        for problem in problems:
+            sources.update(experiment_sources(problem))
         artifacts.append({"path": relative, "kind": "pdf", "sha256": digest,
                           "problems": problems, "sources": dict(sorted(sources.items()))})
 
@@ -95,28 +86,30 @@ def build_manifest(project: Project, built: list[str] | None = None) -> dict[str
         entry = entries[pid]
         if entry is None:
             continue
-        made_by = dict(sorted(entry.sources.items()))
+        made_by = experiment_sources(pid)
         for figure in sorted(entry.figures):
-            path = root / figure
+            path = project.root / figure
             if path.is_file():
                 artifacts.append({"path": figure, "kind": "figure", "sha256": sha256_file(path),
                                   "problems": [pid], "sources": made_by})
-        results = cache.results_path(project, pid)
+        results = layout.results(pid)
         if results.is_file():
-            artifacts.append({"path": project.relative(results), "kind": "results",
+            artifacts.append({"path": layout.relative(results), "kind": "results",
                               "sha256": sha256_file(results), "problems": [pid],
                               "sources": made_by})
-    return {"format": MANIFEST_FORMAT, "commit": git_commit(root), "artifacts": artifacts}
+    return {"format": MANIFEST_FORMAT, "commit": git_commit(project.root),
+            "artifacts": artifacts}
 
 
-def _previous_artifacts(project: Project) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(manifest_path(project).read_text(encoding="utf-8"))
-        return {a["path"]: a for a in data.get("artifacts", []) if isinstance(a, dict)}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+def _previous_artifacts(layout: Layout) -> dict[str, dict[str, Any]]:
+    data = read_json(layout.manifest)
+    if not isinstance(data, dict) or not isinstance(data.get("artifacts"), list):
         return {}
+    return {a["path"]: a for a in data["artifacts"]
+            if isinstance(a, dict) and isinstance(a.get("path"), str)}
 
 
 def write_manifest(project: Project, built: list[str] | None = None) -> bool:
     """Write ``build/manifest.json`` atomically unless unchanged; True if it wrote."""
-    return write_if_changed(manifest_path(project), dump_json(build_manifest(project, built)))
+    return write_if_changed(project.layout.manifest,
+                            dump_json(build_manifest(project, built)))

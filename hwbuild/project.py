@@ -1,25 +1,19 @@
-"""Discover the project: its folders, its problems, and what each problem's code imports.
-
-Paths are derived, never configured: every file the build writes lives under ``build/`` or
-``figures/`` of the project root.
-"""
+"""The project: its config, its layout and its problems, each checked to have its files."""
 
 from __future__ import annotations
 
-import ast
-import hashlib
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from hwbuild.config import CONFIG_NAME, Config, ProblemConfig, load_config
+from hwbuild.config import Config, ProblemConfig, load_config
 from hwbuild.errors import ConfigError, Location, UsageError
+from hwbuild.layout import CONFIG_NAME, GENERATED_DIRS, Layout
 
-MAIN_TEMPLATE = "main.tex.j2"
-# The target holding every problem: build/homework.pdf, compiled in build/homework/.
-WHOLE = "homework"
-SOLUTIONS_PACKAGE = "solutions"
+# Folders never searched for documents (nor watched): tools' caches and environments.
+SKIPPED_DIRS = frozenset({*GENERATED_DIRS, ".git", ".venv", "venv", "node_modules", "__pycache__",
+                          ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox"})
 
 
 @dataclass(frozen=True)
@@ -29,67 +23,40 @@ class Problem:
     id: str
     title: str
     section: str | None
+    seed: int
+    timeout: float
     solution: Path
     template: Path
-
-    @property
-    def module(self) -> str:
-        return f"{SOLUTIONS_PACKAGE}.problem{self.id}"
+    template_name: str
+    module: str
 
 
 @dataclass(frozen=True)
 class Project:
     root: Path
 
-    @property
-    def config_path(self) -> Path:
-        return self.root / CONFIG_NAME
-
-    @property
-    def solutions_dir(self) -> Path:
-        return self.root / SOLUTIONS_PACKAGE
-
-    @property
-    def templates_dir(self) -> Path:
-        return self.root / "templates"
-
-    @property
-    def figures_dir(self) -> Path:
-        return self.root / "figures"
-
-    @property
-    def build_dir(self) -> Path:
-        return self.root / "build"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.build_dir / "cache"
-
-    @property
-    def results_dir(self) -> Path:
-        return self.build_dir / "results"
-
-    @property
-    def lock_path(self) -> Path:
-        return self.build_dir / ".lock"
-
     @cached_property
     def config(self) -> Config:
-        return load_config(self.config_path)
+        return load_config(Layout(self.root).config)
 
-    def relative(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+    @cached_property
+    def layout(self) -> Layout:
+        return Layout(self.root, self.config.document.package)
+
+    @property
+    def config_path(self) -> Path:
+        return Layout(self.root).config
+
+    def relative(self, path: Path | str) -> str:
+        return Layout(self.root).relative(path)
 
     def _problem(self, entry: ProblemConfig) -> Problem:
+        layout = self.layout
         return Problem(
-            id=entry.id,
-            title=entry.title,
-            section=entry.section,
-            solution=self.solutions_dir / f"problem{entry.id}.py",
-            template=self.templates_dir / f"problem{entry.id}.tex.j2",
+            id=entry.id, title=entry.title, section=entry.section,
+            seed=self.config.seed_for(entry.id), timeout=self.config.timeout_for(entry.id),
+            solution=layout.solution(entry.id), template=layout.template(entry.id),
+            template_name=layout.template_name(entry.id), module=layout.module(entry.id),
         )
 
     def _checked(self, entries: list[ProblemConfig]) -> list[Problem]:
@@ -102,13 +69,9 @@ class Project:
                     raise ConfigError(
                         f"problem {entry.id} is configured but {self.relative(path)} is missing",
                         location=Location(self.relative(self.config_path), entry.line),
-                        hint=f"create it (`python build.py new {entry.id}` scaffolds both files)"
-                        " or remove the entry",
-                    )
+                        hint=f"`hwbuild new {entry.id}` writes the missing files "
+                             "(or remove the entry)")
             found.append(problem)
-        if not (self.templates_dir / MAIN_TEMPLATE).is_file():
-            raise ConfigError(f"templates/{MAIN_TEMPLATE} (the document) is missing",
-                              location=Location(self.relative(self.templates_dir)))
         return found
 
     def problems(self) -> list[Problem]:
@@ -125,97 +88,9 @@ class Project:
         unknown = [w for w in wanted if w not in by_id]
         if unknown:
             raise UsageError(
-                f"unknown problem {', '.join(unknown)}; valid problems: "
-                f"{', '.join(by_id)}",
-                hint="`python build.py --list` lists them with their titles",
-            )
+                f"unknown problem {', '.join(unknown)}; valid problems: {', '.join(by_id)}",
+                hint="`hwbuild --list` lists them with their titles")
         return self._checked([by_id[w] for w in dict.fromkeys(wanted)])
-
-
-def _module_file(solutions_dir: Path, dotted: str) -> Path | None:
-    """File of ``solutions.<dotted>`` if it is a module of the solutions package."""
-    parts = dotted.split(".")
-    if parts[0] != SOLUTIONS_PACKAGE:
-        return None
-    base = solutions_dir.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports_of(path: Path, solutions_dir: Path, source: bytes) -> set[Path]:
-    """Modules of the solutions package that ``path`` imports (static: nothing is run)."""
-    try:
-        tree = ast.parse(source, filename=str(path))
-    except SyntaxError:
-        # The experiment will fail to import and report the error with its line.
-        return set()
-    package = ".".join((SOLUTIONS_PACKAGE, *path.parent.relative_to(solutions_dir).parts))
-    found: set[Path] = set()
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
-        for name in names:
-            module = _module_file(solutions_dir, name)
-            if module is not None:
-                found.add(module)
-    return found
-
-
-class ImportGraph:
-    """Each solutions module's imports of other solutions modules, remembered by content hash.
-
-    Parsing every module on every build would cost more than the rest of a no-op build; a
-    module is parsed again only when its bytes change.
-    """
-
-    def __init__(self, known: dict[str, list[Any]] | None = None) -> None:
-        self.known: dict[str, list[Any]] = dict(known or {})
-        self.changed = False
-
-    def imports_of(self, path: Path, solutions_dir: Path) -> set[Path]:
-        source = path.read_bytes()
-        digest = hashlib.sha256(source).hexdigest()
-        key = path.relative_to(solutions_dir).as_posix()
-        remembered = self.known.get(key)
-        if (isinstance(remembered, list) and len(remembered) == 2
-                and remembered[0] == digest and isinstance(remembered[1], list)):
-            return {solutions_dir / name for name in remembered[1]}
-        found = _imports_of(path, solutions_dir, source)
-        self.known[key] = [digest, sorted(p.relative_to(solutions_dir).as_posix()
-                                          for p in found)]
-        self.changed = True
-        return found
-
-    def dependencies(self, solution: Path, solutions_dir: Path) -> list[Path]:
-        """``solution`` plus every solutions module it imports, transitively, sorted."""
-        seen: set[Path] = set()
-        todo = [solution]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(self.imports_of(current, solutions_dir) - seen)
-        init = solutions_dir / "__init__.py"
-        if init.is_file():
-            seen.add(init)
-        return sorted(seen)
-
-
-def local_dependencies(solution: Path, solutions_dir: Path) -> list[Path]:
-    """``solution`` plus every solutions module it imports, directly or transitively, sorted."""
-    return ImportGraph().dependencies(solution, solutions_dir)
 
 
 def find_project(start: Path) -> Project:
@@ -226,5 +101,15 @@ def find_project(start: Path) -> Project:
             return Project(folder)
     raise ConfigError(
         f"no {CONFIG_NAME} in {start} or any folder above it",
-        hint="run hwbuild inside the project (the folder holding hwbuild.toml), or pass --project",
-    )
+        hint="run hwbuild inside a project (the folder holding hwbuild.toml), pass --project, "
+             "or start one with `hwbuild init`")
+
+
+def find_documents(root: Path) -> list[Project]:
+    """Every project at or below ``root`` (a repository holding several documents), sorted."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        if CONFIG_NAME in files:
+            found.append(Project(Path(folder).resolve()))
+    return found

@@ -1,17 +1,36 @@
-"""What the user sees while and after a build: progress events and the closing summary.
+"""What a build reports: the data (:class:`BuildReport`), progress events (:class:`Reporter`), and
+the closing summary.
 
 The pipeline calls a :class:`Reporter`; it never prints. ``PlainReporter`` writes one line per
-event (logs, CI, pipes); the CLI may choose a live terminal display instead.
+event to the stream it is given (logs, CI, pipes); the CLI may choose a live terminal display.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
-if TYPE_CHECKING:
-    from hwbuild.pipeline import BuildReport
+
+@dataclass
+class TargetReport:
+    name: str
+    pdf: Path
+    status: str  # "built" or "up to date"
+    reasons: list[str] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)
+    latex_seconds: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    ran: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    targets: list[TargetReport] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)  # inputs edited while the build ran
+    explain: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 class Reporter:
@@ -33,16 +52,11 @@ class Reporter:
 class PlainReporter(Reporter):
     """One plain line per event, for logs and CI."""
 
-    def __init__(self, stream: TextIO | None = None,
-                 echo: Callable[[str], None] | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self._echo = echo
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
 
     def line(self, text: str) -> None:
-        if self._echo is not None:
-            self._echo(text)
-        else:
-            print(text, file=self.stream, flush=True)
+        print(text, file=self.stream, flush=True)
 
     def waiting_for_lock(self) -> None:
         self.line("waiting for another build of this project to finish...")
@@ -59,6 +73,13 @@ class PlainReporter(Reporter):
         self.line(f"compiling {target} with latexmk")
 
 
+def _shown(path: Path, root: str | None) -> str:
+    text = path.as_posix()
+    if root and text.startswith(root.rstrip("/") + "/"):
+        return text[len(root.rstrip("/")) + 1:]
+    return text
+
+
 def summary(report: BuildReport, *, timings: bool = False, root: str | None = None) -> list[str]:
     """The closing lines: what ran, what was cached, how long each stage took."""
     lines = []
@@ -70,14 +91,15 @@ def summary(report: BuildReport, *, timings: bool = False, root: str | None = No
         parts.append(f"cached {', '.join(report.cached)}")
     lines.append(f"experiments: {'; '.join(parts) if parts else 'none needed'}")
     for target in report.targets:
-        pdf = target.pdf.as_posix()
-        if root and pdf.startswith(root.rstrip("/") + "/"):
-            pdf = pdf[len(root.rstrip("/")) + 1:]
+        pdf = _shown(target.pdf, root)
         if target.status == "up to date":
             lines.append(f"{target.name}: up to date -> {pdf}")
         else:
             rendered = f"re-rendered {len(target.rendered)} file(s), " if target.rendered else ""
             lines.append(f"{target.name}: {rendered}latexmk {target.latex_seconds:.2f} s -> {pdf}")
+    for key in report.changed:
+        lines.append(f"warning: {key} changed during the build; the next build redoes what "
+                     "read it")
     if timings:
         lines.append("stages:")
         lines.extend(f"  {name:<18}{secs:8.3f} s" for name, secs in report.stages.items())

@@ -3,20 +3,21 @@
 The scaffold is a working problem from the first minute: ``run(ctx)`` returns a sample value, the
 template prints it under a visible TODO note (which ``check`` reports until it is replaced), and
 the test runs the experiment. The config entry is inserted as text after the last
-``[[problems]]`` entry, so the file keeps its comments and layout.
+``[[problems]]`` entry, so the file keeps its comments and layout. For a problem that is already
+configured but lacks its files, ``new N`` writes the missing ones and leaves the config alone.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwbuild.config import CONFIG_NAME, PROBLEM_ID, parse_config
-from hwbuild.errors import ConfigError, Location, UsageError
+from hwbuild.config import PROBLEM_ID, parse_config
+from hwbuild.errors import ConfigError, Location, UsageError, decode_utf8
 from hwbuild.fsutil import atomic_write_text
+from hwbuild.layout import CONFIG_NAME, Layout
 
 TABLE_HEADER = re.compile(r"^\s*\[")
 PROBLEMS_HEADER = re.compile(r"^\s*\[\[\s*problems\s*\]\]")
@@ -24,10 +25,12 @@ PROBLEMS_HEADER = re.compile(r"^\s*\[\[\s*problems\s*\]\]")
 SOLUTION = '''\
 """Problem {id}: {title_doc}.
 
-Scaffolded by `python build.py new {id}`. To fill in:
+Scaffolded by `hwbuild new {id}`. To fill in:
 
 - replace the sample below with the experiment; ``run(ctx)`` returns the values that
-  templates/problem{id}.tex.j2 prints (numbers, lists, tensors; see docs/authoring.md);
+  templates/problem{id}.tex.j2 prints (numbers, lists, tensors: see `hwbuild docs`);
+- the experiment runs in the project root: files it reads (``data/x.csv``) are tracked, and
+  editing one reruns it;
 - save figures with ``ctx.save_figure(fig, "name")``: it returns the path to give to the
   template's includegraphics;
 - update tests/test_problem{id}.py to check the real results.
@@ -48,19 +51,19 @@ def run(ctx: Context) -> dict[str, Any]:
     # TODO: the experiment of Problem {id}. torch, numpy and random are already seeded with
     # ctx.seed; put tensors on ctx.device.
     samples = torch.randn(SAMPLE_SIZE, dtype=torch.float64, device=ctx.device)
-    return {{"sample_size": SAMPLE_SIZE, "sample_mean": samples.mean().item()}}
+    return {{"sample_size": SAMPLE_SIZE, "sample_mean": samples.mean()}}
 '''
 
 TEMPLATE = r"""<#
-  Problem {id}, scaffolded by `python build.py new {id}`. Replace the note and the sample below
-  with the solution; `python build.py check` reports the TODO until it is gone. The heading
-  "Problem {id}: <title>" comes from hwbuild.toml: start with the body.
+  Problem {id}, scaffolded by `hwbuild new {id}`. Replace the note and the sample below with the
+  solution; `hwbuild check` reports the TODO until it is gone. The heading "Problem {id}: <title>"
+  comes from hwbuild.toml: start with the body.
 #>
 \noindent\fcolorbox{{red!60!black}}{{red!4}}{{\parbox{{\dimexpr\linewidth-2\fboxsep-2\fboxrule\relax}}{{%
   \textbf{{TODO:}} write the solution of Problem~{id} here, in
   \texttt{{templates/problem{id}.tex.j2}}, and compute its numbers in
-  \texttt{{solutions/problem{id}.py}}, whose \texttt{{run(ctx)}} returns the values this template
-  prints (see \texttt{{docs/authoring.md}}).}}}}
+  \texttt{{{package}/problem{id}.py}}, whose \texttt{{run(ctx)}} returns the values this
+  template prints (\texttt{{hwbuild docs}} is the reference).}}}}
 
 \medskip
 The scaffolded experiment drew $<< sample_size >>$ samples from $\mathcal{{N}}(0, 1)$ with the
@@ -68,7 +71,7 @@ problem's seed; their mean is << sample_mean | fixed(4) >>.
 """
 
 TEST = '''\
-"""Problem {id}'s experiment, scaffolded by `python build.py new {id}`.
+"""Problem {id}'s experiment, scaffolded by `hwbuild new {id}`.
 
 Replace these checks with ones that recompute what the solution claims.
 """
@@ -80,12 +83,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hwbuild.experiments import prepare_context
-from solutions import problem{id}
+from hwbuild.experiments import normalize, prepare_context
+from {package} import problem{id}
 
 
 def run_seeded(root: Path, seed: int = 0) -> dict[str, Any]:
-    return problem{id}.run(prepare_context("{id}", root, seed))
+    """The values as the build records them (tensors become numbers)."""
+    values: dict[str, Any] = normalize(problem{id}.run(prepare_context("{id}", root, seed)))
+    return values
 
 
 def test_returns_plain_json_values(tmp_path: Path) -> None:
@@ -109,17 +114,15 @@ def test_same_seed_same_result(tmp_path: Path) -> None:
 
 @dataclass(frozen=True)
 class Scaffold:
-    """What :func:`scaffold` wrote: the three new files and the config it edited."""
+    """What :func:`scaffold` wrote: the new files, and whether it added the config entry."""
 
     problem_id: str
     solution: Path
     template: Path
     test: Path
     config: Path
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.solution, self.template, self.test]
+    files: tuple[Path, ...]
+    registered: bool
 
 
 def toml_string(text: str) -> str:
@@ -158,56 +161,59 @@ def _belongs_below(line: str) -> bool:
     return not line.strip() or line.lstrip().startswith("#")
 
 
-def scaffold(root: Path, problem_id: str, title: str) -> Scaffold:
-    """Write ``solutions/problemN.py``, ``templates/problemN.tex.j2``, ``tests/test_problemN.py``
-    and register the problem in ``hwbuild.toml``.
+def scaffold(root: Path, problem_id: str, title: str | None) -> Scaffold:
+    """Write the problem's solution, template and test, and register it in ``hwbuild.toml``.
 
-    Raises :class:`UsageError` (exit 2) before writing anything if the id is not valid, is
-    already configured, or any of the files exists.
+    For a problem already in the config, write only its missing files (with the config's
+    title). Raises :class:`UsageError` (exit 2) before writing anything if the id is not valid,
+    if a new problem has no title, or if every file to write already exists.
     """
     if not PROBLEM_ID.match(problem_id):
         raise UsageError(
             f"problem id {problem_id!r} must be 1-32 letters or digits",
             hint="ids name files (solutions/problem<id>.py), so they cannot hold paths")
-    title = title.strip()
-    if not title:
-        raise UsageError("the problem needs a title", hint='pass --title "..."')
     config_path = root / CONFIG_NAME
     try:
-        config_text = config_path.read_text(encoding="utf-8")
+        config_text = decode_utf8(config_path.read_bytes(), config_path)
     except FileNotFoundError:
-        raise ConfigError(f"no {CONFIG_NAME} in {root}", location=Location(config_path)) from None
-    try:
-        raw = tomllib.loads(config_text)
-    except tomllib.TOMLDecodeError:
-        parse_config(config_text, config_path)  # raises the ConfigError with its line
-        raise
-    existing = [str(p.get("id")) for p in raw.get("problems", []) if isinstance(p, dict)]
-    if problem_id in existing:
-        raise UsageError(f"problem {problem_id} is already in {CONFIG_NAME}",
-                         hint="choose another id, or edit the existing problem's files")
-    result = Scaffold(
-        problem_id=problem_id,
-        solution=root / "solutions" / f"problem{problem_id}.py",
-        template=root / "templates" / f"problem{problem_id}.tex.j2",
-        test=root / "tests" / f"test_problem{problem_id}.py",
-        config=config_path,
-    )
-    present = [p for p in result.files if p.exists()]
-    if present:
-        shown = ", ".join(p.relative_to(root).as_posix() for p in present)
+        raise ConfigError(f"no {CONFIG_NAME} in {root}", location=Location(config_path),
+                          hint="start a project with `hwbuild init`") from None
+    config = parse_config(config_text, config_path)
+    layout = Layout(root, config.document.package)
+    configured = problem_id in config.problem_ids
+    if configured:
+        title = config.problem(problem_id).title
+    elif not (title or "").strip():
+        raise UsageError("a new problem needs a title", hint='pass --title "..."')
+    assert title is not None
+    title = title.strip()
+    paths = (layout.solution(problem_id), layout.template(problem_id), layout.test(problem_id))
+    missing = [p for p in paths if not p.exists()]
+    if not missing or (not configured and len(missing) < len(paths)):
+        present = [p for p in paths if p.exists()]
+        shown = ", ".join(layout.relative(p) for p in present)
         raise UsageError(f"{shown} already exist{'s' if len(present) == 1 else ''}; "
                          "new never overwrites a file",
                          hint="remove the file(s) first, or choose another id")
-
-    new_config = insert_problem_entry(config_text, problem_id, title)
-    # The result must be a valid config that holds the new problem (raises ConfigError if not).
-    parsed = parse_config(new_config, config_path)
-    assert problem_id in parsed.problem_ids
+    new_config = None
+    if not configured:
+        new_config = insert_problem_entry(config_text, problem_id, title)
+        # The result must be a valid config holding the new problem (ConfigError if not).
+        assert problem_id in parse_config(new_config, config_path).problem_ids
 
     title_doc = title.replace("\\", "\\\\").replace('"""', "'''")
-    atomic_write_text(result.solution, SOLUTION.format(id=problem_id, title_doc=title_doc))
-    atomic_write_text(result.template, TEMPLATE.format(id=problem_id))
-    atomic_write_text(result.test, TEST.format(id=problem_id))
-    atomic_write_text(config_path, new_config)
-    return result
+    texts = {
+        paths[0]: SOLUTION.format(id=problem_id, title_doc=title_doc),
+        paths[1]: TEMPLATE.format(id=problem_id, package=layout.package.replace("_", r"\_")),
+        paths[2]: TEST.format(id=problem_id, package=layout.package),
+    }
+    init = layout.solutions_dir / "__init__.py"
+    if not init.exists():
+        missing.append(init)
+        texts[init] = ""
+    for path in missing:
+        atomic_write_text(path, texts[path])
+    if new_config is not None:
+        atomic_write_text(config_path, new_config)
+    return Scaffold(problem_id=problem_id, solution=paths[0], template=paths[1], test=paths[2],
+                    config=config_path, files=tuple(missing), registered=new_config is not None)

@@ -1,11 +1,12 @@
-"""Rebuild whenever a template, a solution or the config changes.
+"""Rebuild whenever a source changes: a template, a solution, the config, or any file the last
+build recorded reading (a data file, a ``.bib``, a ``.sty``, a static ``.tex``).
 
 :class:`Watcher` turns ``watchdog`` file-system events into "these sources changed", ignoring
 what builds write (``build/``, ``figures/``, ``__pycache__``) and editors' temporary files, and
 merging each burst of events (an editor saving writes, renames and touches several times) into
 one change. :func:`watch` runs a build, then one more after every change, forever; a failed
-build is reported like a good one and the loop goes on. Nothing here prints: results go to a
-callback.
+build is reported like a good one and the loop goes on. :func:`run_watch` is the command: warm
+workers, one line per build. Nothing here prints: lines go to a callback.
 """
 
 from __future__ import annotations
@@ -16,21 +17,24 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from hwbuild.config import CONFIG_NAME
+from hwbuild import cache
 from hwbuild.errors import BuildError
-from hwbuild.project import SOLUTIONS_PACKAGE
+from hwbuild.layout import CONFIG_NAME, GENERATED_DIRS, Layout
+from hwbuild.plan import BuildOptions, load_target_stamp
+from hwbuild.stamp import LISTING
 
 if TYPE_CHECKING:
-    from hwbuild.pipeline import BuildReport
+    from hwbuild.project import Project
+    from hwbuild.report import BuildReport
 
 TEMPLATES = "templates"
-IGNORED_DIRS = frozenset({"build", "figures", "dist", "__pycache__", ".git", ".venv",
-                          ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"})
+IGNORED_DIRS = frozenset({*GENERATED_DIRS, "__pycache__", ".git", ".venv", ".mypy_cache",
+                          ".pytest_cache", ".ruff_cache", ".hypothesis"})
 # Editors' swap, backup, lock and autosave files, and our own atomic-write temporaries.
 TEMP_SUFFIXES = (".swp", ".swo", ".swx", ".swpx", ".tmp", ".temp", ".bak", ".orig", "~",
                  ".kate-swp", ".crswap")
@@ -43,12 +47,30 @@ DEBOUNCE = 0.05
 MAX_DELAY = 3.0
 
 
-def is_relevant(relative: str) -> bool:
+@dataclass(frozen=True)
+class Sources:
+    """What counts as a source of one project: the fixed ones and what builds recorded."""
+
+    package: str = "solutions"
+    files: frozenset[str] = frozenset()  # recorded inputs, root-relative
+    folders: frozenset[str] = frozenset()  # recorded folder listings, root-relative
+
+    def watched_folders(self) -> set[str]:
+        """Folders to watch without recursion, besides the root and the recursive ones."""
+        found = {str(PurePosixPath(f).parent) for f in self.files} | set(self.folders)
+        recursive = (TEMPLATES, self.package)
+        return {f for f in found if f != "." and not f.startswith(tuple(
+            r + "/" for r in recursive)) and f not in recursive}
+
+
+def is_relevant(relative: str, sources: Sources | None = None) -> bool:
     """Whether a change to ``relative`` (a path inside the project, ``/``-separated) matters.
 
-    Relevant: ``hwbuild.toml``, any file under ``templates/`` and any ``.py`` under
-    ``solutions/`` that is not an editor's temporary file.
+    Relevant: ``hwbuild.toml``, any file under ``templates/``, any ``.py`` under the solutions
+    package, any file a build recorded reading, and any change in a folder whose listing an
+    experiment read; never an editor's temporary file or a build output.
     """
+    sources = sources or Sources()
     parts = PurePosixPath(relative).parts
     if not parts or any(part in IGNORED_DIRS for part in parts[:-1]):
         return False
@@ -56,41 +78,65 @@ def is_relevant(relative: str) -> bool:
     if (name in TEMP_NAMES or name.endswith(TEMP_SUFFIXES) or name.startswith(TEMP_PREFIXES)
             or (name.startswith(".") and name.endswith(".swp"))):
         return False
+    if relative in sources.files:
+        return True
+    folder = str(PurePosixPath(relative).parent)
+    if (folder if folder != "." else "") in sources.folders:
+        return True
     if len(parts) == 1:
         return name == CONFIG_NAME
     if parts[0] == TEMPLATES:
         return not name.startswith(".")
-    if parts[0] == SOLUTIONS_PACKAGE:
+    if parts[0] == sources.package:
         return name.endswith(".py") and not name.startswith(".")
     return False
+
+
+def recorded_sources(project: Project) -> Sources:
+    """Every project file the last builds recorded reading: experiments' and targets'."""
+    try:
+        layout = project.layout
+        ids = project.config.problem_ids
+    except BuildError:
+        return Sources()
+    keys: set[str] = set()
+    for pid in ids:
+        entry = cache.load(layout, pid)
+        if entry is not None:
+            keys.update(entry.stamp.inputs)
+    for stamp_file in layout.build_dir.glob("*/.hwbuild-stamp.json"):
+        stamp = load_target_stamp(layout, stamp_file.parent.name)
+        if stamp is not None:
+            keys.update(stamp.inputs)
+    inside = {k for k in keys if not k.startswith("/")}
+    return Sources(package=layout.package,
+                   files=frozenset(k for k in inside if not k.endswith(LISTING)),
+                   folders=frozenset(k.rstrip(LISTING) for k in inside if k.endswith(LISTING)))
 
 
 class Watcher:
     """Waits for relevant changes under one project.
 
     Use as a context manager (or call :meth:`start` and :meth:`stop`); nothing happens in the
-    constructor. :meth:`wait_for_change` returns the paths that changed, merged over a burst.
+    constructor. :meth:`wait_for_change` returns the paths that changed, merged over a burst;
+    :meth:`update` widens what is watched after a build recorded new inputs.
     """
 
-    def __init__(self, root: Path, *, debounce: float = DEBOUNCE,
-                 max_delay: float = MAX_DELAY) -> None:
+    def __init__(self, root: Path, *, sources: Sources | None = None,
+                 debounce: float = DEBOUNCE, max_delay: float = MAX_DELAY) -> None:
         self.root = root.resolve()
+        self.sources = sources or Sources()
         self.debounce = debounce
         self.max_delay = max_delay
         self._events: queue.Queue[str] = queue.Queue()
         self._observer: Any = None
+        self._handler: Any = None
+        self._scheduled: set[tuple[str, bool]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        from watchdog.events import (
-            FileClosedEvent,
-            FileCreatedEvent,
-            FileDeletedEvent,
-            FileModifiedEvent,
-            FileMovedEvent,
-            FileSystemEventHandler,
-        )
+        from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
@@ -104,26 +150,45 @@ class Watcher:
                     if raw:
                         watcher._seen(os.fsdecode(raw))
 
-        # Only writes: a build reads every template, and "opened" events would loop forever.
-        kinds: list[Any] = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent,
-                            FileDeletedEvent, FileClosedEvent]
+        self._handler = Handler()
         try:
-            self._observer = self._schedule(Observer(), Handler(), kinds)
+            self._observer = Observer()
+            self._schedule()
             self._observer.start()
         except OSError:
             # inotify limits reached (many watched folders on this machine): watchdog's
             # polling observer sees the same changes, a little later.
-            self._observer = self._schedule(PollingObserver(timeout=0.5), Handler(), kinds)
+            self._observer, self._scheduled = PollingObserver(timeout=0.5), set()
+            self._schedule()
             self._observer.start()
 
-    def _schedule(self, observer: Any, handler: Any, kinds: list[Any]) -> Any:
+    def _schedule(self) -> None:
+        from watchdog.events import (
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileDeletedEvent,
+            FileModifiedEvent,
+            FileMovedEvent,
+        )
+
+        # Only writes: a build reads every template, and "opened" events would loop forever.
+        kinds: list[Any] = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent,
+                            FileDeletedEvent, FileClosedEvent]
         # Not the whole root recursively: it may hold .venv/ with thousands of folders.
-        observer.schedule(handler, str(self.root), recursive=False, event_filter=kinds)
-        for folder in (TEMPLATES, SOLUTIONS_PACKAGE):
-            if (self.root / folder).is_dir():
-                observer.schedule(handler, str(self.root / folder), recursive=True,
-                                  event_filter=kinds)
-        return observer
+        wanted = {(".", False), (TEMPLATES, True), (self.sources.package, True)}
+        wanted |= {(folder, False) for folder in self.sources.watched_folders()}
+        for folder, recursive in sorted(wanted - self._scheduled):
+            path = self.root / folder
+            if path.is_dir():
+                self._observer.schedule(self._handler, str(path), recursive=recursive,
+                                        event_filter=kinds)
+                self._scheduled.add((folder, recursive))
+
+    def update(self, sources: Sources) -> None:
+        """Watch ``sources`` from now on (new folders are added; none is dropped)."""
+        self.sources = sources
+        if self._observer is not None:
+            self._schedule()
 
     def stop(self) -> None:
         if self._observer is not None:
@@ -146,12 +211,7 @@ class Watcher:
             relative = Path(path).resolve().relative_to(self.root).as_posix()
         except (ValueError, OSError):
             return
-        if is_relevant(relative):
-            self._events.put(relative)
-
-    def notify(self, relative: str) -> None:
-        """Record a change by hand, as the observer would (for tests and callers)."""
-        if is_relevant(relative):
+        if is_relevant(relative, self.sources):
             self._events.put(relative)
 
     def wait_for_change(self, timeout: float | None = None) -> set[str] | None:
@@ -221,6 +281,7 @@ def watch(
     on_result: Callable[[WatchResult], None],
     *,
     watcher: Watcher | None = None,
+    sources: Callable[[], Sources] | None = None,
     stop: threading.Event | None = None,
     on_change: Callable[[set[str]], None] | None = None,
     poll: float = 0.25,
@@ -230,10 +291,11 @@ def watch(
 
     ``run_build`` runs one whole build (it should read the project afresh, so that config edits
     count); a :class:`BuildError` it raises becomes a failed :class:`WatchResult` and the loop
-    goes on. Returns the number of builds run. KeyboardInterrupt propagates, after the
-    file-system observer is stopped.
+    goes on. ``sources`` says, after each build, what to watch. Returns the number of builds
+    run. KeyboardInterrupt propagates, after the file-system observer is stopped.
     """
-    watcher = watcher if watcher is not None else Watcher(root)
+    watcher = watcher if watcher is not None else Watcher(
+        root, sources=sources() if sources else None)
     stop = stop if stop is not None else threading.Event()
     builds = 0
     changed: set[str] = set()
@@ -242,6 +304,8 @@ def watch(
         while not stop.is_set():
             on_result(_one_build(run_build, sorted(changed)))
             builds += 1
+            if sources is not None:
+                watcher.update(sources())
             if max_builds is not None and builds >= max_builds:
                 break
             while not stop.is_set():
@@ -261,3 +325,74 @@ def _one_build(run_build: Callable[[], BuildReport], changed: list[str]) -> Watc
     except BuildError as error:
         return WatchResult(datetime.now(), time.perf_counter() - started, changed, error=error)
     return WatchResult(datetime.now(), time.perf_counter() - started, changed, report=report)
+
+
+def preload_libraries(project: Project) -> list[str]:
+    """The heavy libraries the experiments imported last time (a warm worker keeps them)."""
+    from hwbuild.experiments import HEAVY_LIBRARIES
+
+    found: set[str] = set()
+    with contextlib.suppress(BuildError):
+        for pid in project.config.problem_ids:
+            entry = cache.load(project.layout, pid)
+            if entry is not None:
+                found.update(entry.libraries)
+    return [name for name in HEAVY_LIBRARIES if name in found]
+
+
+def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explain: bool,
+              echo: Callable[[str, bool], None], stop: threading.Event | None = None,
+              max_builds: int | None = None) -> int:
+    """The ``watch`` command: builds on warm workers, one line per build, until Ctrl-C."""
+    from hwbuild.executors import make_executor
+    from hwbuild.pipeline import build
+    from hwbuild.progress import make_watch_reporter
+    from hwbuild.project import Project as FreshProject
+
+    root = project.root
+    config = project.config.build
+    name = options.executor or config.executor
+    executor = make_executor(name, jobs=options.jobs, warm=True,
+                             scheduler=options.scheduler or config.scheduler,
+                             preload_libraries=preload_libraries(project))
+    builds = 0
+
+    def run_build() -> BuildReport:
+        nonlocal builds
+        builds += 1
+        # --force reruns the experiments once, not on every save.
+        opts = options if builds == 1 else replace(options, force=False)
+        reporter = make_watch_reporter(verbosity)
+        fresh = FreshProject(root)  # re-reads hwbuild.toml
+
+        def show_plan(plan: Any) -> None:
+            if explain:
+                for line in plan.explain():
+                    echo(f"explain: {line}", False)
+
+        try:
+            return build(fresh, opts, reporter, executor=executor, on_plan=show_plan)
+        finally:
+            reporter.close()
+
+    def on_result(result: WatchResult) -> None:
+        if result.error is not None:
+            echo(describe(result), True)
+            echo(result.error.format(), True)
+            return
+        echo(describe(result), False)
+        assert result.report is not None
+        for key in result.report.changed:
+            echo(f"  {key} changed during the build: rebuilding", False)
+
+    echo(f"watching templates/, {Layout(root, project.layout.package).package}/, "
+         f"hwbuild.toml and every file the builds read, in {root} (Ctrl-C stops)", False)
+    try:
+        return watch(root, run_build, on_result, stop=stop, max_builds=max_builds,
+                     sources=lambda: recorded_sources(FreshProject(root)))
+    except KeyboardInterrupt:
+        echo("stopped watching", False)
+        return builds
+    finally:
+        executor.close()
+

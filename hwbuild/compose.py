@@ -1,0 +1,209 @@
+"""Stage 3, render: each outdated target's ``.tex`` files, from the templates and the results.
+
+A target whose stamp still holds (same settings, values, templates and TeX inputs) is up to date
+and renders nothing. Otherwise each of its files is rendered unless its own memo says that its
+variables and every template it loaded are unchanged and the file on disk is the one written:
+after one template edit, Jinja renders that template alone. Nothing is written into the project;
+the rendered texts, each line's template origin and every template loaded come back as data.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwbuild import cache
+from hwbuild.cache import CacheEntry
+from hwbuild.fingerprint import digest, engine_hash
+from hwbuild.fsutil import atomic_write_text, dump_json, read_json, sha256_bytes
+from hwbuild.layout import DOCUMENT_TEMPLATE, Layout
+from hwbuild.plan import Plan, TargetPlan, parts, target_reasons, target_settings
+from hwbuild.run import Experiments
+from hwbuild.stamp import Stamp, stamp_key, why_outdated
+
+
+@dataclass
+class RenderedFile:
+    """A rendered file of a target: its text, each line's origin, the templates it loaded."""
+
+    name: str
+    text: str
+    origins: list[tuple[str, int]]  # per line: (stamp key of the template, line)
+    templates: dict[str, str]  # stamp key -> sha256 of the text loaded
+    memo: dict[str, Any]
+
+
+@dataclass
+class Composed:
+    """One target after this stage: up to date, or its files ready to compile."""
+
+    plan: TargetPlan
+    settings: dict[str, Any]
+    reasons: list[str]
+    files: dict[str, RenderedFile] = field(default_factory=dict)
+    embedded: dict[str, bytes] = field(default_factory=dict)
+    rerendered: list[str] = field(default_factory=list)
+    main: str = ""  # the rendered document's file name
+    document: str = ""  # the document template, as messages show it
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.reasons
+
+    @property
+    def templates(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for item in self.files.values():
+            found.update(item.templates)
+        return found
+
+
+def main_template_name(layout: Layout) -> str:
+    """The document's template: the project's main.tex.j2, else the shipped one."""
+    return "main.tex.j2" if layout.main_template.is_file() else DOCUMENT_TEMPLATE
+
+
+def _bytecode_dir(layout: Layout) -> Path:
+    """Compiled templates of this engine version; other versions' are deleted."""
+    current = layout.cache_dir / f"jinja-{engine_hash('render')}"
+    if layout.cache_dir.is_dir():
+        for old in layout.cache_dir.glob("jinja-*"):
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+    return current
+
+
+def _encode(origins: list[tuple[str, int]]) -> list[list[Any]]:
+    """Runs of consecutive lines: [template, first line, count, step]."""
+    runs: list[list[Any]] = []
+    for template, line in origins:
+        if runs and runs[-1][0] == template:
+            run = runs[-1]
+            last = run[1] + run[3] * (run[2] - 1)
+            if run[2] == 1 and line in (last, last + 1):
+                run[3] = line - last
+                run[2] += 1
+                continue
+            if line == last + run[3]:
+                run[2] += 1
+                continue
+        runs.append([template, line, 1, 1])
+    return runs
+
+
+def decode_origins(runs: Any) -> list[tuple[str, int]] | None:
+    try:
+        return [(str(t), int(first) + step * i) for t, first, count, step in runs
+                for i in range(int(count))]
+    except (TypeError, ValueError):
+        return None
+
+
+class _Renderer:
+    """Renders the files of one target, reusing what its memo vouches for."""
+
+    def __init__(self, plan: Plan, target: TargetPlan) -> None:
+        self.plan = plan
+        self.layout = plan.layout
+        self.workdir = self.layout.workdir(target.target.name)
+        raw = read_json(self.layout.render_memo(target.target.name))
+        self.memo: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        self.env: Any = None
+        self.rerendered: list[str] = []
+
+    def key(self, path: Path) -> str:
+        return stamp_key(path, self.plan.project.root)
+
+    def produce(self, name: str, template: str, variables: dict[str, Any],
+                returned: list[str] | None) -> RenderedFile:
+        settings = {"variables": digest(variables), "template": template,
+                    "engine": engine_hash("render")}
+        recorded = self.memo.get(name)
+        if isinstance(recorded, dict):
+            stamp = Stamp.from_json(recorded.get("stamp"))
+            origins = decode_origins(recorded.get("origins"))
+            reusable = origins is not None and not why_outdated(
+                stamp, settings, self.plan.hashes, check_outputs=False)
+            if reusable and stamp is not None:
+                try:
+                    data = (self.workdir / name).read_bytes()
+                    if sha256_bytes(data) == stamp.outputs.get(name):
+                        return RenderedFile(name, data.decode("utf-8"), origins or [],
+                                            dict(stamp.inputs), recorded)
+                except (OSError, UnicodeDecodeError):
+                    pass
+        if self.env is None:
+            from hwbuild.render import make_environment
+
+            self.env = make_environment(self.layout.templates_dir, _bytecode_dir(self.layout),
+                                        unicode=self.plan.project.config.document.unicode_engine)
+        from hwbuild.render import render
+
+        result = render(self.env, template, variables, returned=returned,
+                        shown=self.layout.relative)
+        loader = self.env.loader
+        templates = {self.key(path): sha for path, sha in result.templates.values()}
+        origins = [(self.key(loader.path(t)), line) for t, line in result.origins]
+        stamp = Stamp(settings=settings, inputs=templates,
+                      outputs={name: sha256_bytes(result.text.encode("utf-8"))})
+        self.rerendered.append(self.layout.relative(loader.path(template)))
+        memo = {"stamp": stamp.to_json(), "origins": _encode(origins)}
+        return RenderedFile(name, result.text, origins, templates, memo)
+
+    def template_path(self, name: str) -> Path:
+        from hwbuild.render import ProjectLoader
+
+        return ProjectLoader(self.layout.templates_dir).path(name)
+
+    def save(self, files: dict[str, RenderedFile]) -> None:
+        memo = {name: item.memo for name, item in files.items()}
+        if memo != self.memo:
+            atomic_write_text(self.layout.render_memo(self.workdir.name), dump_json(memo))
+
+
+def problem_variables(plan: Plan, problem_id: str, title: str,
+                      entry: CacheEntry) -> dict[str, Any]:
+    measured: dict[str, float | None] = dict(entry.measurements)
+    if plan.options.reproducible:
+        measured = dict.fromkeys(measured)
+    return {**entry.values, "problem": {"id": problem_id, "title": title},
+            "doc": plan.document, "measured": measured}
+
+
+def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> Composed:
+    entries = experiments.entries
+    reasons = target.reasons
+    if any(p.id in experiments.ran for p in target.target.problems) or reasons:
+        reasons = target_reasons(plan, target.target, target.stamp, entries)
+    settings = target_settings(plan, target.target, entries)
+    composed = Composed(target, settings, reasons)
+    if not reasons:
+        return composed
+    renderer = _Renderer(plan, target)
+    layout = plan.layout
+    for problem in target.target.problems:
+        entry = entries[problem.id]
+        variables = problem_variables(plan, problem.id, problem.title, entry)
+        name = layout.problem_tex(problem.id)
+        composed.files[name] = renderer.produce(name, problem.template_name, variables,
+                                                sorted(entry.values))
+        composed.embedded[layout.embedded_results(problem.id)] = cache.results_text(
+            entry.values).encode("utf-8")
+    main = layout.main_tex(target.target.name)
+    variables = {"doc": plan.document, "parts": parts(plan.project, target.target),
+                 "target": {"name": target.target.name, "whole": target.target.whole}}
+    template = main_template_name(layout)
+    composed.files[main] = renderer.produce(main, template, variables, None)
+    composed.main = main
+    composed.document = layout.relative(renderer.template_path(template))
+    composed.rerendered = renderer.rerendered
+    renderer.save(composed.files)
+    return composed
+
+
+def compose(plan: Plan, experiments: Experiments) -> list[Composed]:
+    """Render every outdated target (stage 3)."""
+    plan.hashes.forget(experiments.written)
+    return [compose_target(plan, target, experiments) for target in plan.targets]

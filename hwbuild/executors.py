@@ -1,0 +1,352 @@
+"""Where experiments run: one small interface, three executors.
+
+An executor takes :class:`~hwbuild.experiments.ExperimentTask` objects and yields a
+:class:`~hwbuild.experiments.TaskResult` for each as it finishes: ``ok``, an exception in the
+solution, a worker process that died (exit code or signal), or a time limit reached. It never
+raises for a task's failure, and never writes into the project.
+
+- :class:`InProcessExecutor`: in this process, one after another (tests; one cheap experiment).
+- :class:`LocalExecutor`: worker processes on this machine (the default). Cold, each worker runs
+  several tasks and imports heavy libraries once; warm (``watch``), a fork server keeps the
+  libraries imported between builds and every task gets a fresh process forked from it, so each
+  solution starts from a clean module state.
+- :class:`DaskExecutor`: a Dask cluster (``pip install hwbuild[dask]``), for experiments that
+  need machines or GPUs the document's machine does not have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any, Protocol
+
+from hwbuild.errors import ToolMissingError, UsageError
+from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
+
+OnStart = Callable[[ExperimentTask], None]
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+        """Run ``tasks``, yielding each result as it finishes (in any order)."""
+
+    def close(self) -> None:
+        """Stop every process this executor started, and reap it."""
+
+
+def died(task: ExperimentTask, exitcode: int | None) -> TaskResult:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"signal {-exitcode}"
+    else:
+        how = f"exit {exitcode}"
+    return TaskResult(problem_id=task.problem_id, ok=False,
+                      error={"kind": "died", "how": how, "file": task.solution})
+
+
+def timed_out(task: ExperimentTask, seconds: float) -> TaskResult:
+    return TaskResult(problem_id=task.problem_id, ok=False, seconds=seconds,
+                      error={"kind": "timeout", "limit": task.timeout, "file": task.solution})
+
+
+# -- in this process ----------------------------------------------------------------------------
+
+
+class _TimeLimit(BaseException):
+    """Raised inside an in-process experiment that ran past its limit (not an Exception: the
+    solution's own ``except Exception`` does not swallow it)."""
+
+
+class InProcessExecutor:
+    """Runs each task here, one after another. The time limit needs the main thread (SIGALRM);
+    elsewhere it is not enforced. A solution that kills its process kills the build with it."""
+
+    name = "inprocess"
+
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+        for task in tasks:
+            on_start(task)
+            started = time.perf_counter()
+            try:
+                with _alarm(task.timeout):
+                    result = run_task(task)
+            except _TimeLimit:
+                result = timed_out(task, time.perf_counter() - started)
+            yield result
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# -- local worker processes ---------------------------------------------------------------------
+
+
+def _worker_main(conn: Connection, one_task: bool) -> None:
+    """A worker: run the tasks it is sent until told to stop (or after one, if ``one_task``)."""
+    # Ctrl-C reaches the whole process group: the coordinator stops the workers itself, so a
+    # worker must not die mid-import printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    prepare_environment()
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(run_task(task))
+        if one_task:
+            return
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing.process.BaseProcess
+    conn: Connection
+    task: ExperimentTask | None = None
+    deadline: float = 0.0
+    started: float = 0.0
+
+
+@dataclass
+class LocalExecutor:
+    """Worker processes on this machine; see the module docstring for cold and warm."""
+
+    jobs: int
+    warm: bool = False
+    preload: Sequence[str] = ()
+    name: str = "local"
+    _context: Any = field(default=None, init=False, repr=False)
+
+    def _mp(self) -> Any:
+        if self._context is None:
+            context: Any
+            if self.warm:
+                prepare_environment()  # inherited by the fork server before it imports
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["hwbuild.executors", *self.preload])
+            else:
+                # spawn, not fork: the parent may hold threads (watch mode, progress display).
+                context = multiprocessing.get_context("spawn")
+            self._context = context
+        return self._context
+
+    def _start(self) -> _Worker:
+        mp = self._mp()
+        parent, child = mp.Pipe()
+        process = mp.Process(target=_worker_main, args=(child, self.warm), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+        todo = deque(tasks)
+        idle: list[_Worker] = []
+        busy: list[_Worker] = []
+        try:
+            while todo or busy:
+                while todo and len(busy) < self.jobs:
+                    worker = idle.pop() if idle else self._start()
+                    task = todo.popleft()
+                    on_start(task)
+                    worker.task, worker.started = task, time.monotonic()
+                    worker.deadline = worker.started + task.timeout
+                    worker.conn.send(task)
+                    busy.append(worker)
+                timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                             timeout=timeout)
+                for worker in list(busy):
+                    result = self._collect(worker, ready)
+                    if result is None:
+                        continue
+                    busy.remove(worker)
+                    if worker.process.is_alive() and not self.warm:
+                        idle.append(worker)
+                    else:
+                        _stop(worker)
+                    yield result
+        finally:
+            for worker in busy + idle:
+                _stop(worker)
+
+    def _collect(self, worker: _Worker, ready: list[Any]) -> TaskResult | None:
+        task = worker.task
+        assert task is not None
+        if worker.conn in ready:
+            try:
+                result: TaskResult = worker.conn.recv()
+                return result
+            except (EOFError, OSError):
+                pass  # it died while sending: the sentinel says how
+        if worker.conn in ready or worker.process.sentinel in ready:
+            worker.process.join(timeout=5)
+            return died(task, worker.process.exitcode)
+        if time.monotonic() >= worker.deadline:
+            _kill(worker)
+            return timed_out(task, time.monotonic() - worker.started)
+        return None
+
+    def close(self) -> None:
+        pass  # every worker is stopped when its run ends; the fork server ends with us
+
+
+def _kill(worker: _Worker) -> None:
+    with contextlib.suppress(ProcessLookupError, OSError):
+        os.kill(worker.process.pid, signal.SIGKILL)
+
+
+def _stop(worker: _Worker) -> None:
+    """Stop a worker now (torch's interpreter teardown is slow) and reap it."""
+    with contextlib.suppress(OSError, ValueError):
+        worker.conn.close()
+    if worker.process.is_alive():
+        worker.process.terminate()
+    worker.process.join(timeout=5)
+    if worker.process.is_alive():
+        _kill(worker)
+        worker.process.join()
+
+
+# -- Dask ---------------------------------------------------------------------------------------
+
+_EXCLUSIVE = threading.Lock()
+
+
+def run_task_exclusive(task: ExperimentTask) -> TaskResult:
+    """run_task for a Dask worker: its threads share one working folder and sys.modules."""
+    with _EXCLUSIVE:
+        return run_task(task)
+
+
+@dataclass
+class DaskExecutor:
+    """Tasks on a Dask cluster: ``scheduler`` (``tcp://host:8786``), or a local cluster.
+
+    Workers need the same Python environment (hwbuild, the libraries) and the project's files
+    at the same path (a shared file system); results come back as data and the coordinator writes
+    them.
+    """
+
+    scheduler: str | None
+    jobs: int
+    name: str = "dask"
+    _client: Any = field(default=None, init=False, repr=False)
+    _cluster: Any = field(default=None, init=False, repr=False)
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError:
+                raise ToolMissingError(
+                    "the dask executor needs dask.distributed, which is not installed",
+                    hint="pip install 'hwbuild[dask]' (or choose --executor local)") from None
+            try:
+                if self.scheduler:
+                    self._client = Client(self.scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+                else:
+                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=self.jobs, threads_per_worker=1, processes=True,
+                        dashboard_address=None)
+                    self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError) as exc:
+                raise UsageError(f"cannot reach the Dask scheduler {self.scheduler}: {exc}",
+                                 hint="start it (`dask scheduler`) or pass --scheduler") from None
+        return self._client
+
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+        import distributed
+
+        client = self._connect()
+        futures: dict[Any, tuple[ExperimentTask, float]] = {}
+        for task in tasks:
+            on_start(task)
+            future = client.submit(run_task_exclusive, task, pure=False,
+                                   key=f"hwbuild-problem{task.problem_id}-{time.time_ns()}")
+            futures[future] = (task, time.monotonic())
+        pending = set(futures)
+        try:
+            while pending:
+                deadline = min(started + task.timeout for task, started in
+                               (futures[f] for f in pending))
+                try:
+                    done, _ = distributed.wait(  # type: ignore[no-untyped-call]
+                        list(pending), return_when="FIRST_COMPLETED",
+                        timeout=max(0.05, deadline - time.monotonic()))
+                except TimeoutError:
+                    done = set()
+                for future in done:
+                    pending.discard(future)
+                    yield self._result(future, futures[future][0])
+                for late in [f for f in pending if time.monotonic()
+                             >= futures[f][1] + futures[f][0].timeout]:
+                    late.cancel()
+                    pending.discard(late)
+                    task, started = futures[late]
+                    yield timed_out(task, time.monotonic() - started)
+        finally:
+            for future in pending:
+                future.cancel()
+
+    @staticmethod
+    def _result(future: Any, task: ExperimentTask) -> TaskResult:
+        try:
+            result: TaskResult = future.result()
+            return result
+        except Exception as exc:  # run_task never raises: the worker itself failed
+            if type(exc).__name__ == "KilledWorker":
+                return died(task, None)
+            return TaskResult(problem_id=task.problem_id, ok=False,
+                              error={"kind": "exception", "type": type(exc).__name__,
+                                     "message": str(exc), "file": task.solution})
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(name: str, *, jobs: int, scheduler: str | None = None, warm: bool = False,
+                  preload_libraries: Sequence[str] = ()) -> Executor:
+    if name == "inprocess":
+        return InProcessExecutor()
+    if name == "local":
+        return LocalExecutor(jobs=jobs, warm=warm, preload=tuple(preload_libraries))
+    if name == "dask":
+        return DaskExecutor(scheduler=scheduler, jobs=jobs)
+    raise UsageError(f"unknown executor {name!r}; choose inprocess, local or dask")
+

@@ -1,0 +1,170 @@
+"""Every path and name hwbuild reads or generates, in one place.
+
+Sources: ``hwbuild.toml``, the solutions package (``solutions/`` unless the config names another),
+``templates/``. Generated: ``build/`` (PDFs, per-target work folders, cache, results, stamps, the
+manifest), ``figures/`` and ``dist/``. Nothing else in the engine formats one of these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_NAME = "hwbuild.toml"
+DEFAULT_PACKAGE = "solutions"
+MAIN_TEMPLATE = "main.tex.j2"
+# The shipped document, used when a project has no templates/main.tex.j2 of its own.
+DOCUMENT_TEMPLATE = "hwbuild/document.tex.j2"
+# The target holding every problem: build/homework.pdf, compiled in build/homework/.
+WHOLE = "homework"
+GENERATED_DIRS = ("build", "figures", "dist")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one project (a document) rooted at ``root``."""
+
+    root: Path
+    package: str = DEFAULT_PACKAGE
+
+    # -- sources --------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def solutions_dir(self) -> Path:
+        return self.root / self.package
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def tests_dir(self) -> Path:
+        return self.root / "tests"
+
+    @property
+    def main_template(self) -> Path:
+        return self.templates_dir / MAIN_TEMPLATE
+
+    def solution(self, problem_id: str) -> Path:
+        return self.solutions_dir / f"problem{problem_id}.py"
+
+    def module(self, problem_id: str) -> str:
+        return f"{self.package}.problem{problem_id}"
+
+    def template_name(self, problem_id: str) -> str:
+        """The problem's template as Jinja names it (relative to ``templates/``)."""
+        return f"problem{problem_id}.tex.j2"
+
+    def template(self, problem_id: str) -> Path:
+        return self.templates_dir / self.template_name(problem_id)
+
+    def test(self, problem_id: str) -> Path:
+        return self.tests_dir / f"test_problem{problem_id}.py"
+
+    # -- generated ------------------------------------------------------------------------------
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def dist_dir(self) -> Path:
+        return self.root / "dist"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.build_dir / "cache"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.build_dir / "results"
+
+    @property
+    def lock(self) -> Path:
+        return self.build_dir / ".lock"
+
+    @property
+    def manifest(self) -> Path:
+        return self.build_dir / "manifest.json"
+
+    @property
+    def page_map(self) -> Path:
+        return self.build_dir / "page-map.json"
+
+    def cache_entry(self, problem_id: str) -> Path:
+        return self.cache_dir / f"problem{problem_id}.json"
+
+    def results(self, problem_id: str) -> Path:
+        return self.results_dir / f"problem{problem_id}.json"
+
+    def figure(self, problem_id: str, name: str) -> str:
+        """A figure saved with ``ctx.save_figure``, relative to the project root."""
+        return f"figures/problem{problem_id}-{name}.pdf"
+
+    # -- targets --------------------------------------------------------------------------------
+
+    @staticmethod
+    def target_name(problem_id: str | None) -> str:
+        """``homework`` for the whole document, ``problem-ID`` for one problem."""
+        return WHOLE if problem_id is None else f"problem-{problem_id}"
+
+    @staticmethod
+    def problems_of_target(name: str) -> str | None:
+        """The problem id of a per-problem target name, None for the whole document."""
+        return name.removeprefix("problem-") if name.startswith("problem-") else None
+
+    def workdir(self, target: str) -> Path:
+        return self.build_dir / target
+
+    def pdf(self, target: str) -> Path:
+        return self.build_dir / f"{target}.pdf"
+
+    def synctex(self, target: str) -> Path:
+        return self.build_dir / f"{target}.synctex.gz"
+
+    def stamp(self, target: str) -> Path:
+        return self.workdir(target) / ".hwbuild-stamp.json"
+
+    def render_memo(self, target: str) -> Path:
+        return self.workdir(target) / ".hwbuild-render.json"
+
+    @staticmethod
+    def main_tex(target: str) -> str:
+        """The rendered document's file name inside the work folder."""
+        return f"{target}.tex"
+
+    @staticmethod
+    def problem_tex(problem_id: str) -> str:
+        """A rendered problem's file name inside the work folder."""
+        return f"problem{problem_id}.tex"
+
+    @staticmethod
+    def embedded_results(problem_id: str) -> str:
+        """The results file embedded in the PDF, inside the work folder."""
+        return f"problem{problem_id}.json"
+
+    def export_zip(self, target: str) -> Path:
+        return self.dist_dir / f"{target}-source.zip"
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def relative(self, path: Path | str) -> str:
+        """``path`` relative to the root, ``/``-separated, when inside it; else as given."""
+        path = Path(path)
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return str(path)
+
+    def is_generated(self, relative: str) -> bool:
+        """Whether a root-relative path lies in a folder that builds write."""
+        first = relative.split("/", 1)[0]
+        return first in GENERATED_DIRS

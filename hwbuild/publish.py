@@ -1,0 +1,76 @@
+"""Stage 5, publish: move each new PDF and its SyncTeX file into ``build/``, atomically, then the
+stamps and the manifest.
+
+Only this stage replaces what a reader of ``build/`` sees, and only after everything before it
+succeeded: a failed or interrupted build leaves the previous PDFs as they were. The SyncTeX file
+is rewritten on the way to point at the templates, so that a click in the PDF opens the template
+line that produced it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwbuild.fsutil import atomic_copy, atomic_write_text, dump_json, sha256_file
+from hwbuild.manifest import write_manifest
+from hwbuild.plan import Plan
+from hwbuild.report import BuildReport, TargetReport
+from hwbuild.run import Experiments
+from hwbuild.stamp import FileHashes, Stamp
+from hwbuild.typeset import Typeset
+
+
+def _synctex(plan: Plan, item: Typeset, destination: Path) -> None:
+    from hwbuild.synctex import SourceMap, rewrite_synctex
+
+    assert item.result is not None and item.result.synctex is not None
+    hashes = FileHashes(plan.project.root)
+    maps = {}
+    for name, rendered in item.composed.files.items():
+        lines = [(hashes.path(key), line) for key, line in rendered.origins]
+        if lines:
+            maps[name] = SourceMap(template=lines[0][0], lines=lines)
+    rewrite_synctex(item.result.synctex, destination, maps)
+
+
+def publish_target(plan: Plan, item: Typeset) -> TargetReport:
+    layout = plan.layout
+    name = item.composed.plan.target.name
+    pdf = layout.pdf(name)
+    if item.result is None:
+        return TargetReport(name=name, pdf=pdf, status="up to date")
+    assert item.stamp is not None
+    atomic_copy(item.result.pdf, pdf)
+    outputs = {layout.relative(pdf): sha256_file(pdf)}
+    synctex = layout.synctex(name)
+    if item.result.synctex is not None:
+        _synctex(plan, item, synctex)
+        outputs[layout.relative(synctex)] = sha256_file(synctex)
+    else:
+        synctex.unlink(missing_ok=True)
+    stamp = Stamp(item.stamp.settings, item.stamp.inputs, outputs)
+    atomic_write_text(layout.stamp(name), dump_json(stamp.to_json()))
+    return TargetReport(name=name, pdf=pdf, status="built", reasons=item.composed.reasons,
+                        rendered=item.composed.rerendered, latex_seconds=item.result.seconds)
+
+
+def changed_during_build(plan: Plan, experiments: Experiments, typeset: list[Typeset]
+                         ) -> list[str]:
+    """Every input that moved between the moment a step read it and now."""
+    changed = list(experiments.changed)
+    fresh = FileHashes(plan.project.root)
+    for item in typeset:
+        changed.extend(item.changed)
+        for key, digest in item.composed.templates.items():
+            if fresh(key) != digest:
+                changed.append(key)
+    return sorted(set(changed))
+
+
+def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset],
+            report: BuildReport) -> None:
+    """Publish every compiled target, then the manifest (stage 5)."""
+    for item in typeset:
+        report.targets.append(publish_target(plan, item))
+    report.changed = changed_during_build(plan, experiments, typeset)
+    write_manifest(plan.project, [t.name for t in report.targets])

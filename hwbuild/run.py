@@ -1,0 +1,146 @@
+"""Stage 2, run: the stale experiments, on an executor; their results recorded by this process.
+
+Each result is recorded as it arrives: its figures written atomically into ``figures/`` (and the
+figures the engine wrote for it last time, and that it no longer saves, deleted), its results
+file, then its cache entry, whose stamp holds the hash of every input *as the experiment read
+it*. An input that changed while the experiment ran, or since, no longer matches: the build
+says so, and the next build reruns the experiment. A failure is raised once every other result
+is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hwbuild import cache
+from hwbuild.cache import CacheEntry
+from hwbuild.errors import BuildError, ExperimentError, Location, UsageError
+from hwbuild.fingerprint import gpu_signature
+from hwbuild.fsutil import sha256_bytes, write_if_changed
+from hwbuild.plan import Plan, ProblemPlan
+from hwbuild.stamp import CHANGED_WHILE_READ, Stamp
+
+if TYPE_CHECKING:
+    from hwbuild.executors import Executor
+    from hwbuild.experiments import ExperimentTask, TaskResult
+    from hwbuild.report import Reporter
+
+
+@dataclass
+class Experiments:
+    """The entry of every needed problem after this stage, and what happened."""
+
+    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    ran: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # inputs that moved during the build
+    written: list[str] = field(default_factory=list)  # files this stage wrote (stamp keys)
+
+
+def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
+    from hwbuild.experiments import ExperimentTask
+
+    problem, options = item.problem, plan.options
+    return ExperimentTask(
+        problem_id=problem.id, module=problem.module, package=plan.layout.package,
+        project_root=str(plan.project.root), seed=problem.seed, device=options.device,
+        timeout=options.experiment_timeout or problem.timeout,
+        solution=plan.layout.relative(problem.solution))
+
+
+def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Reporter
+                    ) -> Experiments:
+    """Reuse what is cached; run the rest on ``executor()`` (made only if something runs)."""
+    layout = plan.layout
+    outcome = Experiments()
+    for item in plan.problems:
+        if not item.reruns and item.entry is not None:
+            outcome.entries[item.problem.id] = item.entry
+            outcome.cached.append(item.problem.id)
+            cache.write_results(layout, item.problem.id, item.entry.values)
+    stale = plan.reruns
+    if not stale:
+        return outcome
+    by_id = {item.problem.id: item for item in stale}
+    # Longest first (by the last run's time) keeps the workers evenly busy.
+    def last_seconds(task: ExperimentTask) -> float:
+        entry = by_id[task.problem_id].entry
+        return entry.seconds if entry is not None else 0.0
+
+    tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
+    failures: dict[str, BuildError] = {}
+    reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
+    for result in executor().run(tasks, lambda task: None):
+        reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
+        if result.ok:
+            record(plan, by_id[result.problem_id], result, outcome)
+        else:
+            failures[result.problem_id] = task_error(result)
+    if failures:
+        first = next(item.problem.id for item in plan.problems if item.problem.id in failures)
+        raise failures[first]
+    return outcome
+
+
+def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experiments) -> None:
+    """Write one result into the project: figures, results file, then the cache entry."""
+    layout, hashes = plan.layout, plan.hashes
+    root = plan.project.root
+    for relative, data in result.figures.items():
+        write_if_changed(root / relative, data)
+    previous = item.entry.figures if item.entry else []
+    for relative in previous:
+        if relative not in result.figures:
+            (root / relative).unlink(missing_ok=True)
+    written = [*result.figures, *previous]
+    hashes.forget(written)
+    outcome.written.extend(written)
+    for key, digest in result.inputs.items():
+        if digest == CHANGED_WHILE_READ:
+            outcome.changed.append(key)
+            continue
+        hashes.forget([key])
+        if hashes(key) != digest:
+            outcome.changed.append(key)  # recorded as read: the next build reruns it
+    outputs = {relative: sha256_bytes(data) for relative, data in result.figures.items()}
+    outputs.update(result.outputs)
+    settings = {**item.settings, "device": result.device}
+    entry = CacheEntry(
+        stamp=Stamp(settings=settings, inputs=result.inputs, outputs=outputs),
+        values=result.values, measurements=result.measurements, figures=sorted(result.figures),
+        seconds=result.seconds,
+        gpu_signature=gpu_signature() if plan.options.device == "auto" else "",
+        libraries=result.libraries)
+    cache.store(layout, item.problem.id, entry)
+    outcome.entries[item.problem.id] = entry
+    outcome.ran[item.problem.id] = result.seconds
+
+
+def task_error(result: TaskResult) -> BuildError:
+    """The error a failed task stands for, at the solution's file and line."""
+    error = result.error
+    pid = result.problem_id
+    where = Location(error["file"], error.get("line")) if error.get("file") else None
+    kind = error.get("kind")
+    if kind == "usage":
+        return UsageError(error["message"], hint=error.get("hint"))
+    if kind == "died":
+        return ExperimentError(
+            f"problem {pid}: the experiment process died ({error['how']})", location=where,
+            hint="a crash in native code (a segfault), os._exit or the kernel's out-of-memory "
+                 "killer; the other problems' results are kept")
+    if kind == "timeout":
+        return ExperimentError(
+            f"problem {pid}: the experiment did not finish within {error['limit']:g} s",
+            location=where,
+            hint=f"look for an endless loop; or raise timeout = N in problem {pid}'s "
+                 "[[problems]] entry ([build] experiment_timeout, or --timeout)")
+    failure = ExperimentError(
+        f"problem {pid}: {error.get('type', 'Error')}: {error.get('message', '')}",
+        location=where, source_line=error.get("source") or None,
+        hint="fix the solution, then build again (--traceback shows the full Python traceback)")
+    failure.traceback = error.get("traceback")  # the worker's, for --traceback
+    return failure
+

@@ -1,0 +1,8 @@
+"""Lets the tests import the solutions package from wherever pytest starts."""
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)

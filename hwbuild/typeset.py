@@ -1,0 +1,83 @@
+"""Stage 4, compile: write each outdated target's files into its work folder, run latexmk, and
+record what TeX read.
+
+The work folder is the engine's scratch space (``build/<target>/``); nothing is published here.
+The result of each compile is its PDF in the work folder, and the stamp the target will carry
+once published: the target's settings, the hash of every template loaded as it was loaded, and
+the hash of every project file TeX, BibTeX or biber read (a file that changed while TeX ran is
+recorded as such, so the next build compiles again).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hwbuild.compose import Composed
+from hwbuild.fsutil import write_if_changed
+from hwbuild.latex import CompileResult, Source, check_parts_read, compile_target
+from hwbuild.plan import Plan
+from hwbuild.report import Reporter
+from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
+
+
+@dataclass
+class Typeset:
+    composed: Composed
+    result: CompileResult | None  # None: the target was up to date
+    stamp: Stamp | None = None
+    changed: list[str] = field(default_factory=list)  # inputs that moved while TeX ran
+
+
+def _materialize(plan: Plan, composed: Composed, workdir: Path) -> None:
+    for name, item in composed.files.items():
+        write_if_changed(workdir / name, item.text)
+    for name, data in composed.embedded.items():
+        # embedfile writes the file's mtime into the PDF (FORCE_SOURCE_DATE does not cover
+        # it): make it the epoch, as every other date in the PDF is.
+        write_if_changed(workdir / name, data, mtime=plan.epoch)
+
+
+def project_reads(reads: set[Path], root: Path) -> list[str]:
+    """The stamp keys of the files TeX read that belong to the project (not ``build/``)."""
+    keys = []
+    for path in reads:
+        if path.is_relative_to(root) and not path.is_relative_to(root / "build") \
+                and path.is_file():
+            keys.append(stamp_key(path, root))
+    return sorted(keys)
+
+
+def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typeset:
+    if composed.up_to_date:
+        return Typeset(composed, None)
+    layout, root = plan.layout, plan.project.root
+    name = composed.plan.target.name
+    workdir = layout.workdir(name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _materialize(plan, composed, workdir)
+    previous = composed.plan.stamp
+    fresh = FileHashes(root)
+    before = {key: fresh(key) for key in (previous.inputs if previous else {})}
+    sources = {file: Source([(fresh.path(key), line) for key, line in item.origins])
+               for file, item in composed.files.items()}
+    reporter.compiling(name)
+    started_ns = time.time_ns()
+    result = compile_target(
+        workdir, composed.main, engine=plan.project.config.document.engine, epoch=plan.epoch,
+        project_root=root, sources=sources, shown=layout.relative,
+        timeout=plan.options.latex_timeout or plan.project.config.build.latex_timeout)
+    reporter.compiled(name, result.seconds)
+    parts = {p.id: layout.problem_tex(p.id) for p in composed.plan.target.problems}
+    check_parts_read(result.reads, workdir, parts, composed.document)
+    tex_inputs, changed = record_reads(project_reads(result.reads, root), before, fresh,
+                                       started_ns)
+    inputs = {**composed.templates, **tex_inputs}
+    stamp = Stamp(settings=composed.settings, inputs=inputs)
+    return Typeset(composed, result, stamp, changed)
+
+
+def typeset(plan: Plan, composed: list[Composed], reporter: Reporter) -> list[Typeset]:
+    """Compile every outdated target (stage 4)."""
+    return [typeset_target(plan, item, reporter) for item in composed]
