@@ -921,3 +921,42 @@ def test_windows_paths() -> None:
 
 def test_text_with_lone_surrogates_parses() -> None:
     assert parse_log("This is pdfTeX\n\ud800 (./a.tex\n" + "x" * 79 + "\n\udc80y\n") == []
+
+
+@pytest.mark.tex
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex", "lualatex"])
+def test_parses_a_fresh_plain_log(engine: str, tmp_path: Path) -> None:
+    """The installed engines still write, in a user's plain set-up (lines cut at 79 columns,
+    no -file-line-error), logs the parser reads: a long file name with spaces and UTF-8, an
+    error in it and a warning cut across lines."""
+    if shutil.which(engine) is None:
+        pytest.skip(f"{engine} is not installed")
+    name = "a file with a rather long name, so that TeX cuts it at column seventy-nine é"
+    label = "a-label-long-enough-for-the-warning-to-be-cut-at-column-seventy-nine"
+    (tmp_path / "sub dir").mkdir()
+    (tmp_path / "sub dir" / f"{name}.tex").write_text(
+        f"Text \\ref{{{label}}}.\n\\oops{{}} here.\n", encoding="utf-8"
+    )
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\n"
+        f'\\input{{"sub dir/{name}"}}\n\\end{{document}}\n',
+        encoding="utf-8",
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("max_print_line", "error_line", "half_error_line")
+    }
+    subprocess.run(
+        [engine, "-interaction=nonstopmode", "-no-shell-escape", "main.tex"],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False,
+        timeout=300,
+    )
+    log = (tmp_path / "main.log").read_bytes()
+    assert any(len(line) >= 79 for line in log.split(b"\n")[1:])  # TeX did cut lines
+    assert [(d.severity, d.file, d.line, d.message) for d in parse_log(log)] == [
+        ("error", f"sub dir/{name}.tex", 2, "Undefined control sequence."),
+        ("warning", f"sub dir/{name}.tex", 1,
+         f"LaTeX Warning: Reference `{label}' on page 1 undefined on input line 1."),
+        ("warning", None, None, "LaTeX Warning: There were undefined references."),
+    ]
