@@ -1,22 +1,39 @@
-"""Read a pdflatex log: its errors with file, line and context, and its warnings.
+"""Read a LaTeX log (pdfTeX, XeTeX or LuaTeX): its errors with file, line and context, and its
+warnings.
 
-The log must come from ``pdflatex -file-line-error`` run with ``max_print_line=10000``,
-``error_line=254`` and ``half_error_line=238`` in the environment, so that no line is wrapped at
-79 columns (logs without ``-file-line-error`` work too, with ``! `` errors located through the
-open-file stack). File names are reported as TeX prints them, without a leading ``./``.
+hwbuild's runner writes logs with ``-file-line-error`` and ``max_print_line=10000``,
+``error_line=254`` and ``half_error_line=238`` in the environment, so that no line is wrapped.
+Logs hwbuild did not write are read too: without ``-file-line-error`` (``! `` errors are placed
+through the open-file stack), and with TeX's default ``max_print_line=79``, where every line TeX
+prints is cut into pieces of 79 columns. Those pieces are joined again first (:func:`log_lines`).
+pdfTeX counts bytes and may cut a UTF-8 character in two; XeTeX counts characters; LuaTeX
+counts bytes, moves a character that would not fit to the next line, and breaks the lines it
+prints from C strings and Lua after 80 bytes. Pass the log as ``bytes`` (or as text decoded with
+``errors="surrogateescape"``) so that cut characters are put back together; text decoded with
+``errors="replace"`` works, with such characters left as U+FFFD.
+
+File names are reported as TeX prints them, without a leading ``./`` and without the quotes
+LuaTeX puts around names with spaces: ``chapters/intro.tex``, ``../../templates/snippet.tex``,
+``sub dir/my file.tex``, ``/usr/share/texlive/texmf-dist/tex/latex/geometry/geometry.sty``,
+``/etc/passwd``. Relative names are relative to the folder TeX ran in; making them relative to
+the project is the caller's business.
 
 What the parser understands:
 
-- errors ``./problem1.tex:12: Undefined control sequence.`` and ``! LaTeX Error: ...``, with the
-  continuation lines of LaTeX, package and class errors, and TeX's ``l.12 ...`` context;
+- errors ``./problem1.tex:12: Undefined control sequence.`` (any file TeX has open, whatever its
+  name: absolute, ``../``, with spaces, without extension) and ``! LaTeX Error: ...``, with the
+  continuation lines of LaTeX, LaTeX3, package, class and module errors, and TeX's ``l.12 ...``
+  context; Lua errors of LuaTeX (``[\\directlua]:1: ...``), placed at the TeX line that ran the
+  Lua code;
 - the open-file stack (``(./problem1.tex`` ... ``)``), to place ``! `` errors and warnings;
 - errors TeX reports only once the file has ended (``File ended while scanning use of
   \\textbf``, ``Incomplete \\iffalse``): they are moved to the file that just ended, and the
   ``Runaway argument?`` text is kept so the caller can search for it;
 - ``Emergency stop.``: merged into the error that caused it, or reported as the document
   ending without ``\\end{document}``;
-- warnings: ``LaTeX``, ``LaTeX Font``, package, class and pdfTeX warnings (``on input line N``
-  gives the line), ``Overfull`` boxes (with their size in points), missing characters, and
+- warnings: ``LaTeX``, ``LaTeX Font``, ``LaTeX3``, package, class, module (``Module X
+  Warning:``) and pdfTeX warnings (``on input line N``, or expl3's ``on line N``, gives the line
+  and then the file), ``Overfull`` boxes (with their size in points), missing characters, and
   ``\\end occurred`` inside a group or a conditional. ``Underfull`` boxes are ignored.
 """
 
@@ -33,9 +50,12 @@ class Diagnostic:
 
     Attributes:
         severity: ``"error"`` or ``"warning"``.
-        file: the file TeX was reading (``problem1.tex``), when known.
+        file: the file TeX was reading, as TeX printed it without a leading ``./``
+            (``problem1.tex``, ``chapters/intro.tex``, ``/usr/share/.../geometry.sty``), when
+            known. A warning has a file only when it has a line.
         line: the 1-based line in ``file``, when known.
-        message: TeX's message, e.g. ``Undefined control sequence.``.
+        message: TeX's message, e.g. ``Undefined control sequence.``; continuation lines are
+            joined with one space.
         context: TeX's excerpt of the offending line: ``l.12 <text read so far>``, then on a
             second line, indented to match, the rest of that line.
         points: how far an overfull box sticks out, in points.
@@ -55,35 +75,211 @@ class Diagnostic:
         return f"{where}: {self.severity}: {self.message}"
 
 
+# -- joining the lines TeX wrapped at max_print_line --------------------------------------------
+
+_WRAP = 79  # TeX Live's and MiKTeX's max_print_line
+_MESSAGE_START = re.compile(
+    # What TeX starts with print_nl: on a fresh line, even right after a line cut at 79.
+    r"^(?:! |l\.\d+(?: |$)|<[^<>]{1,30}> |Runaway (?:argument|definition|preamble|text)\?$"
+    r"|Missing character: |(?:Overfull|Underfull) \\[hv]box |pdfTeX warning"
+    r"|Here is how much of )"
+)
+_CONTEXT_TOP = re.compile(
+    # The first line of a pair of context lines; the second may be exactly 79 columns long.
+    r"^(?:l\.\d+(?: |$)|<[^<>]{1,30}> ?|\\\S+ .*->| \.\.\.)"
+)
+_MISSING_CHARACTER = re.compile(r"^Missing character: There is no .* in font .*!$")
+_FFFD = "\ufffd"
+
+
+def _engine(first_line: str) -> str:
+    if first_line.startswith("This is XeTeX"):
+        return "xetex"
+    if first_line.startswith(("This is LuaTeX", "This is LuaHBTeX", "This is LuajitTeX")):
+        return "luatex"
+    return "pdftex"  # pdfTeX, TeX, e-TeX: bytes
+
+
+def _bytes(line: str) -> bytes:
+    try:
+        return line.encode("utf-8", "surrogateescape")  # the bytes of the log, as they were
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "surrogatepass")
+
+
+def _width(line: str, engine: str, replaced: bool) -> int:
+    """How many columns TeX counted for ``line`` (bytes, or characters for XeTeX).
+
+    In text decoded with errors="replace" (``replaced``), a U+FFFD most likely stands for one
+    byte that could not be read.
+    """
+    if engine == "xetex":
+        return len(line)
+    return len(_bytes(line)) - (2 * line.count(_FFFD) if replaced else 0)
+
+
+def _lead_bytes(char: str) -> int:
+    """How many bytes LuaTeX makes room for before printing ``char`` (0: an ASCII byte)."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte kept by surrogateescape
+        byte = code - 0xDC00
+        return 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 0
+    return 0 if code < 0x80 else len(char.encode("utf-8"))
+
+
+def _cut(piece: str, following: str, engine: str, replaced: bool) -> bool:
+    """Whether TeX ended ``piece`` because the line was full, not because the text ended."""
+    width = _width(piece, engine, replaced)
+    if engine == "luatex":
+        if width in (_WRAP, _WRAP + 1):
+            return True
+        need = _lead_bytes(following[0])
+        return need > 0 and width + need >= _WRAP and width < _WRAP
+    if width == _WRAP:
+        return True
+    # A character cut in two, read with errors="replace": its first bytes are one U+FFFD.
+    return replaced and engine == "pdftex" and piece.endswith(_FFFD) and _WRAP - 2 <= width < _WRAP
+
+
+def _is_wrapped(lines: list[str], engine: str, replaced: bool) -> bool:
+    """Whether the log was written with max_print_line=79: no line TeX wrapped is longer."""
+    limit = _WRAP + 1 if engine == "luatex" else _WRAP
+    for line in lines[1:]:  # the banner is written as it is
+        if line.startswith("Here is how much of"):
+            break  # the memory statistics are written as they are
+        if _width(line, engine, replaced) > limit:
+            return False
+    return True
+
+
+def log_lines(log: str | bytes) -> list[str]:
+    """The log's lines as TeX meant them: the pieces of a line cut at 79 columns joined again.
+
+    Nothing is joined in a log with longer lines (``max_print_line`` was raised, as hwbuild
+    does). A piece of exactly 79 columns (LuaTeX: 79 or 80, or a few less when the next
+    character did not fit) is joined with the next one, except an empty one, one that starts
+    a message TeX always puts on a new line (``! ``, ``l.12``, ``<argument>``, ...), and the
+    second line of TeX's context pair, whose length is ``error_line``.
+    """
+    replaced = not isinstance(log, bytes)
+    text = log if isinstance(log, str) else log.decode("utf-8", "surrogateescape")
+    raw = [line.removesuffix("\r") for line in text.split("\n")]
+    if raw[-1] == "":
+        raw.pop()  # the newline that ends the last line
+    if not raw:
+        return []
+    engine = _engine(raw[0])
+    if not _is_wrapped(raw, engine, replaced):
+        return [_readable(line) for line in raw]
+    joined: list[str] = [raw[0]]
+    pieces = 1  # how many physical lines joined[-1] is made of
+    statistics = False
+    for index, line in enumerate(raw[1:], 1):
+        piece = raw[index - 1]
+        statistics = statistics or piece.startswith("Here is how much of")
+        second_context_line = pieces == 1 and len(joined) > 1 and _CONTEXT_TOP.match(joined[-2])
+        if (
+            index > 1
+            and not statistics
+            and line
+            and _cut(piece, line, engine, replaced)
+            and not _MESSAGE_START.match(line)
+            and not second_context_line
+            # TeX ends this message with print_nl, which adds no newline right after a cut.
+            and not _MISSING_CHARACTER.match(joined[-1])
+        ):
+            joined[-1] += line
+            pieces += 1
+        else:
+            joined.append(line)
+            pieces = 1
+    return [_readable(line) for line in joined]
+
+
+def _readable(line: str) -> str:
+    """``line`` with the bytes of characters cut in two put back together."""
+    return _bytes(line).decode("utf-8", "replace")
+
+
+# -- the parser ---------------------------------------------------------------------------------
+
 _FILE_LINE_ERROR = re.compile(
-    r"^(?P<file>(?:[A-Za-z]:)?[^\s:][^:]*?\.[A-Za-z0-9]+):(?P<line>\d+): (?P<message>.*)$"
+    r"^(?P<file>(?:[A-Za-z]:)?[^\s:][^:]*?):(?P<line>\d+): (?P<message>.*)$"
+)
+_LUA_ERROR = re.compile(
+    r"^(?P<chunk>\[\\(?:directlua|latelua)\]|\[string \".*?\"\]|[^\s:][^:]*\.lua)"
+    r":(?P<line>\d+):(?: (?P<message>.*))?$"
 )
 _BANG_ERROR = re.compile(r"^! (?P<message>.*)$")
-_CONTEXT = re.compile(r"^l\.(?P<line>\d+) ")
-_STRUCTURED_ERROR = re.compile(r"^(?:LaTeX|Package \S+|Class \S+) Error: ")
-_CONTINUATION = re.compile(r"^(?:\([\w.@-]+\)\s+|\s{4,})(?P<text>\S.*)$")
+_CONTEXT = re.compile(r"^l\.(?P<line>\d+)(?: |$)")
+_STRUCTURED_ERROR = re.compile(r"^(?:LaTeX3?|Package \S+|Class \S+|Module \S+) Error: ")
+_CONTINUATION = re.compile(r"^(?:\([^()\s]+\)\s+|\s{4,})(?P<text>\S.*)$")
 _RUNAWAY = re.compile(r"^Runaway (?:argument|definition|preamble|text)\?$")
 _AT_END_OF_FILE = re.compile(
     r"^File ended while scanning|^Incomplete \\if\w*; all text was ignored after line (\d+)"
 )
 _WARNING = re.compile(
-    r"^(?:LaTeX|LaTeX Font|Package \S+|Class \S+|pdfTeX) [Ww]arning(?: \([^)]*\))?: "
+    r"^(?:LaTeX3?|LaTeX Font|Package \S+|Class \S+|Module \S+|pdfTeX) [Ww]arning"
+    r"(?: \([^)]*\))?: "
 )
-_INPUT_LINE = re.compile(r"on input line (\d+)")
+_INPUT_LINE = re.compile(r"\bon (?:input )?line (\d+)")
 _BOX = re.compile(
     r"^(?P<kind>Overfull|Underfull) \\[hv]box "
     r"\((?:(?P<points>-?[\d.]+)pt too (?:wide|high)|badness \d+)\)"
 )
 _BOX_LINE = re.compile(r"lines (\d+)--\d+|at line (\d+)")
-_MISSING_CHARACTER = re.compile(r"^Missing character: There is no .* in font .*!$")
 _END_OCCURRED = re.compile(r"^\(\\end occurred (?P<what>.*)\)$")
-_FILE_TOKEN = re.compile(r"\((?P<name>[^\s()]*)|\)")
-_FILE_NAME = re.compile(r"^(?:\.{1,2}/|/|~|[A-Za-z]:[\\/]).+|^[\w.-]+\.[A-Za-z][A-Za-z0-9]{0,7}$")
 _NO_LEGAL_END = "*** (job aborted, no legal \\end found)"
+_PARENTHESIS = re.compile(r"[()]")
+_NAME_END = re.compile(r"[()\[\]{}<>\"]")
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9_-]{0,7}$")
+_PATH_START = re.compile(r"^(?:\.{1,2}/|/|~/|[A-Za-z]:[\\/])")
 
 
 def _clean_name(name: str) -> str:
     return name[2:] if name.startswith("./") else name
+
+
+def _is_file(name: str, *, alone: bool = False) -> bool:
+    """Whether ``name``, printed after ``(``, is a file TeX opened rather than text in
+    parentheses: a path (``./``, ``../``, ``/``, ``~/``, ``C:\\``), or a name with an extension;
+    with spaces, that name needs a folder (``sub dir/a b.tex``) unless it is ``alone`` between
+    the parenthesis and the end of the line or the next bracket (``(my file.tex)``)."""
+    if not name or ": " in name or "`" in name:
+        return False
+    if _PATH_START.match(name):
+        return bool(_PATH_START.sub("", name))
+    if not _EXTENSION.search(name):
+        return False
+    return alone or " " not in name or "/" in name
+
+
+def _file_name(text: str, start: int) -> tuple[str | None, int]:
+    """The file name that starts at ``text[start]``, right after ``(``, and where it ends.
+
+    TeX prints names with spaces as they are (LuaTeX between quotes), so a name runs up to
+    a character no file name has here (a parenthesis, a bracket, a brace): the whole stretch if
+    it is a file name, else the longest part of it, cut at a space, that ends with an
+    extension, else a path without an extension: up to the end of the line, or else up to its
+    first space.
+    """
+    if text.startswith('"', start):
+        close = text.find('"', start + 1)
+        if close > start:
+            name = text[start + 1 : close]
+            return (name, close + 1) if _is_file(name, alone=True) else (None, start)
+    found = _NAME_END.search(text, start)
+    candidate = text[start : found.start() if found else len(text)].rstrip()
+    if _is_file(candidate, alone=True) and (" " not in candidate or _EXTENSION.search(candidate)):
+        return candidate, start + len(candidate)
+    for end in reversed([m.start() for m in re.finditer(" ", candidate)]):
+        name = candidate[:end].rstrip()
+        if _EXTENSION.search(name) and _is_file(name):
+            return name, start + end
+    if found is None and _PATH_START.match(candidate):
+        return candidate, start + len(candidate)  # the line holds nothing else
+    first = candidate.split(" ", 1)[0]
+    return (first, start + len(first)) if _is_file(first) else (None, start)
 
 
 @dataclass
@@ -91,6 +287,7 @@ class _Parser:
     """One pass over the log's lines, keeping the open-file stack."""
 
     lines: list[str]
+    lua: bool = False
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     files: list[str | None] = field(default_factory=list)  # None: a parenthesis, not a file
@@ -111,9 +308,14 @@ class _Parser:
         if _RUNAWAY.match(text):
             self.runaway = self.lines[i + 1].strip() if i + 1 < len(self.lines) else ""
             return i + 2
-        located = _FILE_LINE_ERROR.match(text)
-        if located and not located.group("message").lstrip().startswith("==>"):
-            return self.error(i, located["message"], located["file"], int(located["line"]))
+        if self.lua and (lua := _LUA_ERROR.match(text)):
+            return self.lua_error(i, lua)
+        located = self.file_line_error(text)
+        if located:
+            file, line, message = located
+            if message.lstrip().startswith("==>"):
+                return i + 1
+            return self.error(i, message, file, line)
         bang = _BANG_ERROR.match(text)
         if bang:
             if bang.group("message").lstrip().startswith("==>"):
@@ -133,15 +335,31 @@ class _Parser:
         self.track_files(text, i)
         return i + 1
 
+    def file_line_error(self, text: str) -> tuple[str, int, str] | None:
+        """``file:line: message``: TeX names a file it has open, exactly as it printed it."""
+        for name in reversed(self.files):
+            if name and text.startswith(f"{name}:"):
+                rest = re.match(r"(\d+): (.*)$", text[len(name) + 1 :])
+                if rest:
+                    return name, int(rest.group(1)), rest.group(2)
+        found = _FILE_LINE_ERROR.match(text)
+        if found and _is_file(found["file"]):
+            return found["file"], int(found["line"]), found["message"]
+        return None
+
     def track_files(self, text: str, i: int) -> None:
-        for token in _FILE_TOKEN.finditer(text):
-            if token.group() != ")":
-                name = token.group("name")
-                self.files.append(name if _FILE_NAME.match(name) else None)
-            elif self.files:
-                name = self.files.pop()
-                if name:
-                    self.closed = (_clean_name(name), i)
+        at = 0
+        while (token := _PARENTHESIS.search(text, at)) is not None:
+            if token.group() == ")":
+                at = token.end()
+                if self.files:
+                    name = self.files.pop()
+                    if name:
+                        self.closed = (_clean_name(name), i)
+                continue
+            name, end = _file_name(text, token.end())
+            self.files.append(name)
+            at = end if name else token.end()
 
     def error(self, i: int, message: str, file: str | None, line: int | None) -> int:
         j = i + 1
@@ -174,9 +392,35 @@ class _Parser:
             self.errors.append(diagnostic)
         return end
 
+    def lua_error(self, i: int, lua: re.Match[str]) -> int:
+        """A Lua error: Lua's message (over several lines, up to the stack traceback), placed
+        at the line TeX was reading; Lua's own place is kept unless the message starts on a
+        line of its own (as ``luatexbase.module_error`` does)."""
+        parts = [lua.group("message") or ""]
+        j = i + 1
+        while j < len(self.lines) and j < i + 20:
+            text = self.lines[j]
+            if not text.strip() or text.startswith("stack traceback:") or _CONTEXT.match(text):
+                break
+            parts.append(text.strip())
+            j += 1
+        first, rest = parts[0].strip(), " ".join(p for p in parts[1:] if p)
+        where = f"{lua.group('chunk')}:{lua.group('line')}:"
+        # luatexbase.module_error starts its message on a new line: Lua's place is noise.
+        message = " ".join(p for p in (where, first, rest) if p) if first else rest or where
+        while j < len(self.lines) and (
+            not self.lines[j].strip() or self.lines[j].startswith(("stack traceback:", "\t"))
+        ):
+            j += 1
+        return self.error(j - 1, message, None, None) if j > i else j
+
     def _starts_error(self, i: int) -> bool:
         text = self.lines[i]
-        return bool(_FILE_LINE_ERROR.match(text) or _BANG_ERROR.match(text))
+        return bool(
+            _BANG_ERROR.match(text)
+            or self.file_line_error(text)
+            or (self.lua and _LUA_ERROR.match(text))
+        )
 
     def _context(self, start: int) -> tuple[str | None, int | None, int]:
         """TeX's ``l.N`` excerpt after an error message, its line, and where the error ends."""
@@ -252,16 +496,20 @@ class _Parser:
         return j
 
 
-def parse_log(text: str) -> list[Diagnostic]:
-    """The errors of a pdflatex log, in order, then its warnings, in order."""
-    parser = _Parser(text.splitlines())
+def parse_log(log: str | bytes) -> list[Diagnostic]:
+    """The errors of a LaTeX log, in order, then its warnings, in order.
+
+    ``log`` is best given as the file's bytes: see :func:`log_lines`.
+    """
+    lines = log_lines(log)
+    parser = _Parser(lines, lua=bool(lines) and _engine(lines[0]) == "luatex")
     parser.run()
     return [*parser.errors, *parser.warnings]
 
 
-def first_error(text: str) -> Diagnostic | None:
-    """The first error of a pdflatex log (the one that stopped a ``-halt-on-error`` run)."""
-    return next((d for d in parse_log(text) if d.severity == "error"), None)
+def first_error(log: str | bytes) -> Diagnostic | None:
+    """The first error of a LaTeX log (the one that stopped a ``-halt-on-error`` run)."""
+    return next((d for d in parse_log(log) if d.severity == "error"), None)
 
 
 def locate_runaway(runaway: str, source: str) -> int | None:

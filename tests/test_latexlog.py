@@ -1,19 +1,25 @@
-"""Tests for hwbuild.latexlog on real pdflatex logs (tests/data/logs, see regenerate.sh there)."""
+"""Tests for hwbuild.latexlog on real logs: pdflatex logs of hwbuild's runner (tests/data/logs,
+see regenerate.sh there) and a corpus of pdflatex, xelatex and lualatex logs in hwbuild's and a
+plain user set-up with their expected diagnostics (tests/data/logs/corpus, see make_corpus.py)."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hwbuild.latexlog import Diagnostic, first_error, locate_runaway, parse_log
+from hwbuild.latexlog import Diagnostic, first_error, locate_runaway, log_lines, parse_log
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
+CORPUS = LOGS / "corpus"
+CORPUS_LOGS = sorted(path.name.removesuffix(".log") for path in CORPUS.glob("*.log"))
 
 
 def read_log(case: str) -> str:
@@ -471,4 +477,486 @@ def test_parses_a_fresh_log(require_tex: None, tmp_path: Path) -> None:
             1,
             "LaTeX Warning: Reference `nowhere' on page 1 undefined on input line 1.",
         ),
+    ]
+
+
+# -- the corpus: real logs of three engines in two set-ups, and what a reader finds in them ---
+
+
+def expected_of(stem: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(
+        (CORPUS / f"{stem}.expected.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def as_expected(found: list[Diagnostic], expected: object) -> list[dict[str, object]]:
+    """The parser's diagnostics in the form of the expectations (a message cut to the length of
+    an expected ``message_start``, ...), so that a disagreement shows as a readable diff."""
+    assert isinstance(expected, list)
+    shown = []
+    for diagnostic, wanted in itertools.zip_longest(found, expected[: len(found)], fillvalue={}):
+        assert isinstance(diagnostic, Diagnostic) and isinstance(wanted, dict)
+        item: dict[str, object] = {"file": diagnostic.file, "line": diagnostic.line}
+        if "message_start" in wanted:
+            item["message_start"] = diagnostic.message[: len(wanted["message_start"])]
+        else:
+            item["message"] = diagnostic.message
+        if "context_start" in wanted:
+            item["context_start"] = (diagnostic.context or "")[: len(wanted["context_start"])]
+        if "runaway" in wanted:
+            item["runaway"] = diagnostic.runaway
+        if "points" in wanted:
+            item["points"] = diagnostic.points
+        shown.append(item)
+    return shown
+
+
+@pytest.mark.parametrize("stem", CORPUS_LOGS)
+def test_corpus(stem: str) -> None:
+    """Errors exactly, in order, then warnings exactly, in order, with file and line."""
+    expected = expected_of(stem)
+    diagnostics = parse_log((CORPUS / f"{stem}.log").read_bytes())
+    errors = [d for d in diagnostics if d.severity == "error"]
+    warnings = [d for d in diagnostics if d.severity == "warning"]
+    assert diagnostics == [*errors, *warnings]
+    assert as_expected(errors, expected["errors"]) == expected["errors"]
+    assert as_expected(warnings, expected["warnings"]) == expected["warnings"]
+    first = first_error((CORPUS / f"{stem}.log").read_bytes())
+    assert first == (errors[0] if errors else None)
+
+
+def ascii_only(text: object) -> object:
+    return text.encode("ascii", "ignore").decode() if isinstance(text, str) else text
+
+
+@pytest.mark.parametrize("stem", CORPUS_LOGS)
+def test_corpus_read_as_replaced_text(stem: str) -> None:
+    """A log decoded with errors="replace" places every diagnostic the same; only characters
+    pdfTeX cut in two at column 79 come out as U+FFFD."""
+    expected = expected_of(stem)
+    text = (CORPUS / f"{stem}.log").read_text(encoding="utf-8", errors="replace")
+    diagnostics = parse_log(text)
+    for severity in ("error", "warning"):
+        found = [d for d in diagnostics if d.severity == severity]
+        wanted = expected[f"{severity}s"]
+        shown = as_expected(found, wanted)
+        assert isinstance(wanted, list)
+        assert [(d["file"], d["line"]) for d in shown] == [(d["file"], d["line"]) for d in wanted]
+        for got, want in zip(shown, wanted, strict=True):
+            assert {k: ascii_only(v) for k, v in got.items()} == {
+                k: ascii_only(v) for k, v in want.items()
+            }
+
+
+def test_corpus_is_complete() -> None:
+    """Every case by each of its engines in both set-ups, each log with its expectations, made
+    by the engine the expectations name, in the set-up they name."""
+    stems = {path.name.removesuffix(".expected.json") for path in CORPUS.glob("*.expected.json")}
+    assert stems == set(CORPUS_LOGS)
+    runs = {tuple(stem.split(".")) for stem in stems}
+    cases = {case for case, _, _ in runs}
+    assert len(cases) >= 12
+    for case in cases:
+        engines = {engine for c, engine, _ in runs if c == case}
+        assert engines <= {"pdflatex", "xelatex", "lualatex"}
+        assert {"xelatex", "lualatex"} <= engines
+        assert {(case, e, s) for e in engines for s in ("hwbuild", "plain")} <= runs
+    banners = {"pdflatex": "This is pdfTeX", "xelatex": "This is XeTeX", "lualatex": "This is Lua"}
+    for stem in stems:
+        case, engine, setup = stem.split(".")
+        expected = expected_of(stem)
+        assert (expected["case"], expected["engine"], expected["setup"]) == (case, engine, setup)
+        log = (CORPUS / f"{stem}.log").read_bytes()
+        assert log.startswith(banners[engine].encode())
+        assert log.decode("utf-8", "replace").startswith(str(expected["tex"]))
+        assert (b" file:line:error style messages enabled." in log) == (setup == "hwbuild")
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    assert all(f"| `{case}` |" in readme for case in cases)
+    assert sum(path.stat().st_size for path in CORPUS.iterdir()) < 600_000
+
+
+@pytest.mark.parametrize("stem", [s for s in CORPUS_LOGS if s.endswith(".hwbuild")])
+def test_long_line_logs_are_not_unwrapped(stem: str) -> None:
+    """hwbuild's logs (max_print_line=10000) are taken line for line."""
+    log = (CORPUS / f"{stem}.log").read_bytes()
+    assert log_lines(log) == log.decode("utf-8", "replace").split("\n")[:-1]
+
+
+# -- each bug of the issue, on the corpus and on a few lines -----------------------------------
+
+
+def corpus_log(stem: str) -> bytes:
+    return (CORPUS / f"{stem}.log").read_bytes()
+
+
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex", "lualatex"])
+@pytest.mark.parametrize("setup", ["hwbuild", "plain"])
+def test_file_name_with_spaces(engine: str, setup: str) -> None:
+    """pdfTeX and XeTeX print ``(./sub dir/my file.tex``, LuaTeX ``("./sub dir/my file.tex"``:
+    the name was cut at the space (warnings were placed in a file ``sub``)."""
+    diagnostics = parse_log(corpus_log(f"space_in_name.{engine}.{setup}"))
+    assert (diagnostics[0].file, diagnostics[0].line) == ("sub dir/my file.tex", 2)
+    space_ref = next(d for d in diagnostics if "space-ref" in d.message)
+    assert (space_ref.file, space_ref.line) == ("sub dir/my file.tex", 1)
+
+
+@pytest.mark.parametrize(
+    "opened", ["(./sub dir/my file.tex", '("./sub dir/my file.tex"', "(./sub dir/my file.tex [1]"]
+)
+def test_file_name_with_spaces_lines(opened: str) -> None:
+    log = "\n".join(
+        [
+            f"(./main.tex {opened}",
+            "",
+            "LaTeX Warning: Reference `a' on page 1 undefined on input line 1.",
+            "",
+            "! Undefined control sequence.",
+            "l.2 \\oops",
+            "           ",
+            "The control sequence at the end of the top line",
+            "",
+            ") (./other file.tex)",
+            "LaTeX Warning: Reference `b' on page 1 undefined on input line 9.",
+            "./sub dir/my file.tex:3: Undefined control sequence.",
+        ]
+    )
+    assert [(d.file, d.line) for d in parse_log(log)] == [
+        ("sub dir/my file.tex", 2),
+        ("sub dir/my file.tex", 3),
+        ("sub dir/my file.tex", 1),
+        ("main.tex", 9),
+    ]
+
+
+def test_relative_path_without_dot_slash() -> None:
+    """TEXINPUTS=styles//: makes pdfTeX print ``(styles/hwstyle.sty``, -output-directory
+    ``(out/main.aux)``: such names were not taken as files (the error went to main.tex)."""
+    diagnostics = parse_log(corpus_log("user_setup.pdflatex.plain"))
+    assert [(d.severity, d.file, d.line) for d in diagnostics] == [
+        ("error", "styles/hwstyle.sty", 4),
+        ("warning", "styles/hwstyle.sty", 2),
+        ("warning", "chapters/body.tex", 1),
+        ("warning", None, None),
+    ]
+    log = "(./main.tex (chapters/intro.tex\n! Undefined control sequence.\nl.3 \\oops\n"
+    assert first_error(log) == Diagnostic(
+        "error", "chapters/intro.tex", 3, "Undefined control sequence.", "l.3 \\oops"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stem", "file", "line", "message"),
+    [
+        ("input_paths.pdflatex.hwbuild", "../../templates/snippet.tex", 2,
+         "Undefined control sequence."),
+        ("absolute_path.pdflatex.hwbuild", "/tmp/hwlogcorpus/abs/passwd", 17,
+         "Missing $ inserted."),
+        ("absolute_path.lualatex.plain", "/tmp/hwlogcorpus/abs/passwd", 17,
+         "Missing $ inserted."),
+        ("package_option.xelatex.hwbuild",
+         "/usr/share/texlive/texmf-dist/tex/latex/geometry/geometry.sty", 1005,
+         "Package keyval Error: foo undefined."),
+        ("package_option.pdflatex.plain",
+         "/usr/share/texlive/texmf-dist/tex/latex/geometry/geometry.sty", 1005,
+         "Package keyval Error: foo undefined."),
+    ],
+)
+def test_errors_in_any_file_keep_its_path(stem: str, file: str, line: int, message: str) -> None:
+    """An error in a file by absolute path, without extension, or two folders up is an error,
+    at the path TeX printed (``/tmp/.../passwd:17: Missing $ inserted.`` was no error)."""
+    error = first_error(corpus_log(stem))
+    assert error is not None
+    assert (error.file, error.line, error.message) == (file, line, message)
+
+
+def test_error_in_a_file_without_extension_lines() -> None:
+    log = "(./main.tex (/etc/passwd\n/etc/passwd:17: Missing $ inserted.\n<inserted text> \n"
+    error = first_error(log)
+    assert error is not None and (error.file, error.line) == ("/etc/passwd", 17)
+    # Found by its look alone, when the open-file stack is lost.
+    error = first_error("/home/me/My Notes/defs:3: Undefined control sequence.\n")
+    assert error is not None and (error.file, error.line) == ("/home/me/My Notes/defs", 3)
+    # Text that only looks like file:line: is no error.
+    assert parse_log("l.12 see foo:3: bar\nsome note:12: text\n") == []
+
+
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex", "lualatex"])
+def test_latex3_and_module_messages(engine: str) -> None:
+    """``LaTeX3 Warning:`` and ``Module X Warning:`` were missed, and their errors' continuation
+    lines; expl3's ``on line N`` gives the line."""
+    diagnostics = parse_log(corpus_log(f"expl3_messages.{engine}.plain"))
+    found = [(d.severity, d.file, d.line, d.message.split(":")[0]) for d in diagnostics]
+    assert ("warning", None, None, "LaTeX3 Warning") in found
+    assert ("warning", "main.tex", 5, "Module hwmod Warning") in found
+    assert ("warning", "main.tex", 6, "Module hwmod Warning") in found
+    assert ("error", "main.tex", 7, "LaTeX3 Error") in found
+    assert ("error", "main.tex", 8, "Module hwmod Error") in found
+    log = "\n".join(
+        [
+            "(./main.tex",
+            "Module luaotfload Warning: Something went wrong",
+            "(luaotfload)               over two lines on input line 12",
+            "./main.tex:14: LaTeX3 Error: Variable \\l_foo_tl undefined",
+            "(LaTeX3)                     in this context.",
+            "",
+            "l.14 \\foo",
+        ]
+    )
+    assert parse_log(log) == [
+        Diagnostic(
+            "error", "main.tex", 14, "LaTeX3 Error: Variable \\l_foo_tl undefined in this context.",
+            "l.14 \\foo",
+        ),
+        Diagnostic(
+            "warning", "main.tex", 12,
+            "Module luaotfload Warning: Something went wrong over two lines on input line 12",
+        ),
+    ]
+
+
+def test_lua_errors_are_placed_at_the_tex_line() -> None:
+    """LuaTeX prints a Lua error as ``[\\directlua]:1: message`` (or the .lua file's place),
+    which looked like an error at line 1 of a file ``[\\directlua]``."""
+    errors = [d for d in parse_log(corpus_log("expl3_messages.lualatex.plain"))
+              if d.severity == "error"]
+    assert [(d.file, d.line, d.message) for d in errors[2:]] == [
+        ("main.tex", 11, "Module hwlua Error: A Lua module error on input line 11"),
+        ("main.tex", 12,
+         "[\\directlua]:1: attempt to call a nil value (global 'hw_undefined_function')"),
+    ]
+    assert errors[3].context == "l.12 \\directlua{hw_undefined_function()}"
+
+
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex", "lualatex"])
+def test_context_at_the_end_of_a_line(engine: str) -> None:
+    """An error at the very end of a source line: TeX's ``l.N`` line is all there is, and with
+    trailing spaces stripped (editors, CI log viewers) ``l.7`` ends the line."""
+    log = corpus_log(f"end_of_line.{engine}.plain")
+    expected = [(d.file, d.line) for d in parse_log(log)]
+    assert expected == [("main.tex", 4), ("main.tex", 5), ("main.tex", 7), ("main.tex", 8)]
+    stripped = "\n".join(line.rstrip() for line in log.decode("utf-8", "replace").split("\n"))
+    assert [(d.file, d.line) for d in parse_log(stripped)] == expected
+    error = first_error("(./main.tex\n! Paragraph ended before \\x was complete.\nl.7\n")
+    assert error is not None and (error.line, error.context) == (7, "l.7")
+
+
+def lines_with(log: bytes, text: str) -> list[str]:
+    return [line for line in log_lines(log) if text in line]
+
+
+def test_wrapped_lines_are_joined() -> None:
+    """With TeX's max_print_line=79, messages, file names and labels are cut at 79 columns:
+    the pieces are joined again, each engine counting its own way."""
+    long_file = (
+        "(./chapters/a-rather-long-folder-name-for-wrapping/another-long-subfolder-name/"
+        "a-long-file-name-été.tex"
+    )
+    warning = (
+        "Package hwlong Warning: Ünïcödé text long enough to wrap: " + "é" * 60
+        + " and a final word on input line 5."
+    )
+    for engine in ("pdflatex", "xelatex", "lualatex"):
+        log = corpus_log(f"long_lines.{engine}.plain")
+        assert lines_with(log, "a-long-file-name") == [long_file]
+        assert lines_with(log, "Package hwlong Warning") == [warning]
+        assert lines_with(log, "hwlong Error") == [
+            "! Package hwlong Error: An error message that is long enough to be wrapped at "
+            "seventy-nine columns by TeX."
+        ]
+    # pdfTeX cut an é in two: the line holds 79 bytes.
+    raw = corpus_log("long_lines.pdflatex.plain").split(b"\n")
+    cut = next(line for line in raw if line.startswith(b"Package hwlong Warning"))
+    assert len(cut) == 79 and cut.endswith(b"\xc3")
+    # XeTeX counts characters: 79 of them, 100 bytes.
+    raw = corpus_log("long_lines.xelatex.plain").split(b"\n")
+    cut = next(line for line in raw if line.startswith(b"Package hwlong Warning"))
+    assert len(cut.decode()) == 79 and len(cut) > 79
+    # LuaTeX moves an é that would reach column 79 to the next line, and cuts C and Lua
+    # messages after 80 bytes.
+    raw = corpus_log("long_lines.lualatex.plain").split(b"\n")
+    cut = next(line for line in raw if line.startswith(b"Package hwlong Warning"))
+    assert len(cut) in (77, 78) and raw[raw.index(cut) + 1].startswith("é".encode())
+    log = corpus_log("fontspec.lualatex.plain")
+    assert 80 in {len(line) for line in log.split(b"\n")}
+    assert lines_with(log, "Lookup cache loaded") == [
+        "luaotfload | cache : Lookup cache loaded from "
+        "/var/lib/texmf/luatex-cache/generic/names/luaotfload-lookup-cache.luc."
+    ]
+    assert lines_with(corpus_log("fontspec.xelatex.plain"), "Missing character") == [
+        "Missing character: There is no ☃ (U+2603) in font Latin Modern Roman 10 Regular"
+        "/OT:script=latn;language=dflt;mapping=tex-text;!"
+    ]
+
+
+def test_lines_of_79_columns_that_end_there() -> None:
+    """What follows a line of 79 columns is not always the rest of it: TeX's second context
+    line, a message TeX starts on a new line, an empty line, and the end of a missing-character
+    message are kept apart."""
+    # LuaTeX ended "Missing character: ... !" at exactly 79 bytes; "]" ends the page.
+    log = corpus_log("warnings.lualatex.plain")
+    missing = lines_with(log, "Missing character")
+    assert len(missing[0].encode()) == 79 and missing[0].endswith("!")
+    banner = "This is pdfTeX, Version 3.141592653-2.6-1.40.24 (TeX Live 2022/Debian)"
+    top, second = "l.3 ...", " " * 7 + "x" * 72
+    rest = "a" * 79
+    log_text = "\n".join(
+        [banner, top, second, "Help text.", rest, "! Next error.", rest, "", "after", rest,
+         "l.4 \\x", rest, "<recently read> \\egroup", "", rest, "continued"]
+    )
+    assert log_lines(log_text) == [
+        banner, top, second, "Help text.", rest, "! Next error.", rest, "", "after", rest,
+        "l.4 \\x", rest, "<recently read> \\egroup", "", rest + "continued",
+    ]
+    # A log with a line longer than 80 columns was not wrapped: nothing is joined.
+    assert log_lines("\n".join([banner, "b" * 90, rest, "next"])) == [
+        banner, "b" * 90, rest, "next"
+    ]
+
+
+BANNERS = {
+    "pdftex": "This is pdfTeX, Version 3.141592653-2.6-1.40.24 (TeX Live 2022/Debian)",
+    "xetex": "This is XeTeX, Version 3.141592653-2.6-0.999994 (TeX Live 2022/Debian)",
+    "luatex": "This is LuaHBTeX, Version 1.15.0 (TeX Live 2022/Debian)  (format=lualatex)",
+}
+
+
+def tex_wrap(line: str, engine: str) -> list[bytes] | None:
+    """``line`` cut as each engine prints it with max_print_line=79 (None: it fills its last
+    piece, where TeX's next newline may or may not leave an empty line)."""
+    pieces: list[bytes] = [b""]
+    for char in line:
+        data = char.encode()
+        if engine == "pdftex":
+            for byte in data:
+                pieces[-1] += bytes([byte])
+                if len(pieces[-1]) == 79:
+                    pieces.append(b"")
+        elif engine == "xetex":
+            pieces[-1] += data
+            if len(pieces[-1].decode()) == 79:
+                pieces.append(b"")
+        else:  # LuaTeX: a character that would reach column 79 goes to the next line
+            if len(data) > 1 and len(pieces[-1]) + len(data) >= 79:
+                pieces.append(b"")
+            pieces[-1] += data
+            if len(pieces[-1]) == 79:
+                pieces.append(b"")
+    if len(pieces) > 1 and pieces[-1] == b"":
+        return None
+    return pieces
+
+
+# Lines of up to 3 pieces of 79 columns, of 1- to 4-byte characters.
+TEX_TEXT = st.lists(
+    st.integers(0, 80).flatmap(
+        lambda n: st.lists(
+            st.sampled_from(["a", "bc", "é", "€", "𝔸", " ", "xyz "]), min_size=n, max_size=n
+        ).map("".join)
+    ),
+    max_size=6,
+)
+
+
+@given(
+    st.sampled_from(sorted(BANNERS)),
+    TEX_TEXT,
+)
+def test_unwrapping_undoes_tex_wrapping(engine: str, lines: list[str]) -> None:
+    wrapped = [tex_wrap(line, engine) for line in lines]
+    assume(all(pieces is not None for pieces in wrapped))
+    if engine == "luatex":  # a line ending where the next one's first character would not fit
+        for pieces, after in zip(wrapped[:-1], lines[1:], strict=True):
+            assert pieces is not None
+            size = len(after[:1].encode())
+            assume(size < 2 or len(pieces[-1]) + size < 79)
+    physical = [BANNERS[engine].encode()]
+    for pieces in wrapped:
+        assert pieces is not None
+        physical.extend(pieces)
+    log = b"\n".join(physical) + b"\n"
+    assert log_lines(log) == [BANNERS[engine], *lines]
+    assert log_lines(log.decode("utf-8", "surrogateescape")) == [BANNERS[engine], *lines]
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_parse(data: bytes) -> None:
+    for diagnostic in parse_log(b"This is pdfTeX\n" + data):
+        assert diagnostic.severity in ("error", "warning")
+    assert all(isinstance(line, str) for line in log_lines(data))
+
+
+def test_texinputs_and_lua_error_lines_are_no_file_names() -> None:
+    """Text in parentheses is no file, whatever its spaces and slashes."""
+    log = "\n".join(
+        [
+            "(./main.tex (load luc: /root/.texlive/lmroman10-regular.luc)"
+            " (see the transcript file for additional information) (TeX Live 2022/Debian)",
+            "(e.g., `\\hobx') (Font)              <7> on input line 3.",
+            "LaTeX Warning: Reference `x' on page 1 undefined on input line 4.",
+        ]
+    )
+    assert [(d.file, d.line) for d in parse_log(log)] == [("main.tex", 4)]
+
+
+def test_windows_paths() -> None:
+    """MiKTeX prints absolute Windows paths, with a drive letter (and its colon)."""
+    log = "\n".join(
+        [
+            "(C:/Users/me/My Homework/main.tex",
+            "(C:\\Program Files\\MiKTeX\\tex\\latex\\geometry\\geometry.sty",
+            "C:\\Program Files\\MiKTeX\\tex\\latex\\geometry\\geometry.sty:1005: Package keyval "
+            "Error: foo undefined.",
+        ]
+    )
+    error = first_error(log)
+    assert error is not None
+    assert (error.file, error.line) == (
+        "C:\\Program Files\\MiKTeX\\tex\\latex\\geometry\\geometry.sty", 1005
+    )
+    log = "(C:/Users/me/My Homework/main.tex\n! Undefined control sequence.\nl.3 \\oops\n"
+    error = first_error(log)
+    assert error is not None and error.file == "C:/Users/me/My Homework/main.tex"
+
+
+def test_text_with_lone_surrogates_parses() -> None:
+    assert parse_log("This is pdfTeX\n\ud800 (./a.tex\n" + "x" * 79 + "\n\udc80y\n") == []
+
+
+@pytest.mark.tex
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex", "lualatex"])
+def test_parses_a_fresh_plain_log(engine: str, tmp_path: Path) -> None:
+    """The installed engines still write, in a user's plain set-up (lines cut at 79 columns,
+    no -file-line-error), logs the parser reads: a long file name with spaces and UTF-8, an
+    error in it and a warning cut across lines."""
+    if shutil.which(engine) is None:
+        pytest.skip(f"{engine} is not installed")
+    name = "a file with a rather long name, so that TeX cuts it at column seventy-nine é"
+    label = "a-label-long-enough-for-the-warning-to-be-cut-at-column-seventy-nine"
+    (tmp_path / "sub dir").mkdir()
+    (tmp_path / "sub dir" / f"{name}.tex").write_text(
+        f"Text \\ref{{{label}}}.\n\\oops{{}} here.\n", encoding="utf-8"
+    )
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\n"
+        f'\\input{{"sub dir/{name}"}}\n\\end{{document}}\n',
+        encoding="utf-8",
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("max_print_line", "error_line", "half_error_line")
+    }
+    subprocess.run(
+        [engine, "-interaction=nonstopmode", "-no-shell-escape", "main.tex"],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False,
+        timeout=300,
+    )
+    log = (tmp_path / "main.log").read_bytes()
+    assert any(len(line) >= 79 for line in log.split(b"\n")[1:])  # TeX did cut lines
+    assert [(d.severity, d.file, d.line, d.message) for d in parse_log(log)] == [
+        ("error", f"sub dir/{name}.tex", 2, "Undefined control sequence."),
+        ("warning", f"sub dir/{name}.tex", 1,
+         f"LaTeX Warning: Reference `{label}' on page 1 undefined on input line 1."),
+        ("warning", None, None, "LaTeX Warning: There were undefined references."),
     ]
