@@ -15,6 +15,7 @@ For the whole homework, :func:`page_map` says which pages each problem occupies.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -250,7 +251,7 @@ def check_log(project: Project, log: Path, sources: dict[str, RenderedSource],
     for diagnostic in parse_log(text):
         if diagnostic.severity != "warning":
             continue
-        source = sources.get(Path(diagnostic.file).name) if diagnostic.file else None
+        source = _rendered(sources, log.parent, diagnostic.file)
         if source is not None:
             location, detail = source.location(project, diagnostic.line)
         else:
@@ -275,6 +276,15 @@ def check_log(project: Project, log: Path, sources: dict[str, RenderedSource],
                 f"overfull box, {diagnostic.points:g}pt too {how} (threshold {overfull_pt:g}pt)"
                 + (f", {where}" if where else ""), location, detail or None))
     return findings
+
+
+def _rendered(sources: dict[str, RenderedSource], workdir: Path,
+              file: str | None) -> RenderedSource | None:
+    """The rendered source a log's file name refers to (a file of the work folder itself)."""
+    if not file:
+        return None
+    path = Path(os.path.normpath(file if file.startswith("/") else workdir / file))
+    return sources.get(path.name) if path.parent == workdir else None
 
 
 def check_placeholders(project: Project, pages: list[str], spans: list[dict[str, Any]],
@@ -350,11 +360,12 @@ def check_figures(project: Project, problems: list[Problem],
 def check_new_pages(project: Project, pages: list[str], problems: list[Problem],
                     headings: dict[str, tuple[int, int]], pdf: Path) -> list[Finding]:
     """Each problem's heading must be the first thing on its page (after its section's
-    heading and introduction, for the first problem of a section)."""
+    heading and introduction, for the first problem of a section); the document's first problem
+    follows the title block on page 1."""
     findings = []
     sections = project.config.sections
     previous_section: str | None = None
-    for problem in problems:
+    for index, problem in enumerate(problems):
         first_in_section = problem.section is not None and problem.section != previous_section
         previous_section = problem.section
         location = Location(project.relative(project.config_path),
@@ -366,7 +377,7 @@ def check_new_pages(project: Project, pages: list[str], problems: list[Problem],
             continue
         page, line_index = headings[problem.id]
         before = _normal("\n".join(pages[page - 1].splitlines()[:line_index]))
-        if not before:
+        if not before or (index == 0 and page == 1):
             continue
         if first_in_section and problem.section is not None:
             info = sections.get(problem.section)

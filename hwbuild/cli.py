@@ -335,8 +335,9 @@ def init_command(ctx: click.Context, directory: Path | None, title: str | None, 
     if not no_build:
         run_build(replace(settings, project_dir=root))
     where = "" if root == Path.cwd().resolve() else f"cd {made.shown(root)} && "
-    click.echo(f"next: {where}hwbuild watch, and fill in {made.shown(made.solution)} and "
-               f"{made.shown(made.template)} (see `hwbuild docs`)")
+    click.echo(f"next: {where}hwbuild watch, and fill in "
+               f"{made.solution.relative_to(root).as_posix()} and "
+               f"{made.template.relative_to(root).as_posix()} (see `hwbuild docs`)")
 
 
 @main.command("export", short_help="A source bundle that compiles without hwbuild.")

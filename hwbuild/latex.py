@@ -257,8 +257,9 @@ def descendants(pid: int) -> list[int]:
 
 _BIBTEX_LINE = re.compile(r"---line (\d+) of file (.+)$")
 _BIBER_ERROR = re.compile(r"^\[\d+\] .*?> (?:ERROR|FATAL) - (.*)$")
-_BIBER_LINE = re.compile(r"(?:line|at line) (\d+)")
-_BIBER_FILE = re.compile(r"(?:file|datasource) '([^']+)'")
+_BIBER_LINE = re.compile(r"\bline (\d+)")
+_BIBER_SOURCE = re.compile(r"Found BibTeX data source '([^']+)'")
+_BIBER_TEMP = re.compile(r"\S*biber_tmp_\S*?\.utf8,?\s*")
 
 
 def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
@@ -268,10 +269,11 @@ def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
 
     log = workdir / f"{stem}.log"
     try:
-        log_text = log.read_text(encoding="utf-8", errors="replace")
+        log_bytes = log.read_bytes()
     except OSError:
-        log_text = ""
-    diagnostic = first_error(log_text) if log_text else None
+        log_bytes = b""
+    log_text = log_bytes.decode("utf-8", errors="replace")
+    diagnostic = first_error(log_bytes) if log_bytes else None
     if diagnostic is not None:
         error = map_diagnostic(diagnostic, workdir, sources, root, shown, log_text)
         error.log = shown(log)
@@ -301,20 +303,24 @@ def _bibliography_error(workdir: Path, stem: str, root: Path,
         lines = blg.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    for index, line in enumerate(lines):
+    source: str | None = None  # the .bib biber read last (it reports errors in a temp copy)
+    for line in lines:
+        found = _BIBER_SOURCE.search(line)
+        if found:
+            source = found.group(1)
         bibtex = _BIBTEX_LINE.search(line)
         if bibtex:
             path = _resolve_bib(bibtex.group(2).strip(), workdir, root)
-            message = " ".join(lines[max(0, index - 1): index + 1]).split("---line")[0]
+            message = line.split("---line")[0]
             return LatexError(f"BibTeX: {message.strip()}",
                               location=Location(shown(path), int(bibtex.group(1))),
                               source_line=_line_of(path, int(bibtex.group(1))),
                               hint="fix the entry in the .bib file", log=shown(blg))
         biber = _BIBER_ERROR.match(line)
         if biber:
-            text = biber.group(1)
-            file_match, line_match = _BIBER_FILE.search(text), _BIBER_LINE.search(text)
-            bib = _resolve_bib(file_match.group(1), workdir, root) if file_match else None
+            text = _BIBER_TEMP.sub("", biber.group(1))
+            line_match = _BIBER_LINE.search(text)
+            bib = _resolve_bib(source, workdir, root) if source else None
             number = int(line_match.group(1)) if line_match else None
             return LatexError(f"biber: {text}",
                               location=Location(shown(bib), number) if bib else None,
