@@ -138,7 +138,8 @@ class _Renderer:
             from hwbuild.render import make_environment
 
             self.env = make_environment(self.layout.templates_dir, _bytecode_dir(self.layout),
-                                        unicode=self.plan.project.config.document.unicode_engine)
+                                        unicode=self.plan.project.config.document.unicode_engine,
+                                        shown=self.layout.relative)
         from hwbuild.render import render
 
         result = render(self.env, template, variables, returned=returned,

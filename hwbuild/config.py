@@ -255,8 +255,10 @@ def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
 TABLES = {"document", "problems", "sections", "build"}
 
 
-def parse_config(text: str, path: Path) -> Config:
-    """Parse and validate the config text; errors carry ``path:line``."""
+def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Config:
+    """Parse and validate the config text; errors carry ``path:line`` (``shown``, when given, is
+    how messages name the file)."""
+    real, path = path, Path(shown) if shown is not None else path
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -312,11 +314,12 @@ def parse_config(text: str, path: Path) -> Config:
                           lines, extra={"title": name})
         for name, raw in raw_sections.items()
     }
-    return Config(path=path, document=document, problems=tuple(problems), sections=sections,
+    return Config(path=real, document=document, problems=tuple(problems), sections=sections,
                   build=build)
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: Path, shown: Path | str | None = None) -> Config:
+    """Read and parse ``path``; messages name it ``shown`` (default: the path itself)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -326,4 +329,4 @@ def load_config(path: Path) -> Config:
                  "`hwbuild init` starts one") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", location=Location(path)) from None
-    return parse_config(decode_utf8(data, path), path)
+    return parse_config(decode_utf8(data, shown or path), path, shown)

@@ -26,6 +26,7 @@ from typing import Any
 
 from hwbuild.context import FIGURE_RCPARAMS, Context
 from hwbuild.errors import UsageError
+from hwbuild.pause import pause
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
 DEVICES = ("auto", "cpu", "cuda")
@@ -231,7 +232,9 @@ def run_task(task: ExperimentTask) -> TaskResult:
     try:
         device = resolve_device(task.device)
         with _in_project(root, task.package), recording(root) as recorder:
+            pause("experiment-before-import")
             module = importlib.import_module(task.module)
+            pause("experiment-after-import")
             run = getattr(module, "run", None)
             if not callable(run):
                 raise AttributeError(f"{task.module} has no function run(ctx)")

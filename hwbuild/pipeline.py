@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hwbuild.compose import compose
 from hwbuild.fsutil import build_lock, remove_temp_files
+from hwbuild.pause import pause
 from hwbuild.plan import BuildOptions, Plan, plan_build
 from hwbuild.project import Project
 from hwbuild.publish import publish
@@ -94,6 +95,7 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
             experiments = stage("experiments", run_experiments, plan, executors, reporter)
             report.ran, report.cached = experiments.ran, experiments.cached
             composed = stage("render", compose, plan, experiments)
+            pause("rendered")
             compiled = stage("compile", typeset, plan, composed, reporter)
             stage("publish", publish, plan, experiments, compiled, report)
         finally:

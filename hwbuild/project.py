@@ -37,7 +37,7 @@ class Project:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(Layout(self.root).config)
+        return load_config(Layout(self.root).config, shown=CONFIG_NAME)
 
     @cached_property
     def layout(self) -> Layout:

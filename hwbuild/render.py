@@ -175,8 +175,9 @@ class ProjectLoader(jinja2.BaseLoader):
     hash of the text loaded (the environment caches nothing, so every use is seen).
     """
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, shown: Callable[[Path], str] = str) -> None:
         self.templates_dir = templates_dir
+        self.shown = shown
         self.loaded: dict[str, tuple[Path, str]] = {}
 
     def path(self, name: str) -> Path:
@@ -193,7 +194,7 @@ class ProjectLoader(jinja2.BaseLoader):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise jinja2.TemplateNotFound(template) from None
         try:
-            source = decode_utf8(data, path)
+            source = decode_utf8(data, self.shown(path))
         except BuildError as error:
             raise TemplateError(error.message, location=error.location,
                                 source_line=error.source_line, hint=error.hint) from None
@@ -205,7 +206,8 @@ class ProjectLoader(jinja2.BaseLoader):
 
 
 def make_environment(templates_dir: Path, bytecode_dir: Path | None = None,
-                     *, unicode: bool = False) -> jinja2.Environment:
+                     *, unicode: bool = False,
+                     shown: Callable[[Path], str] = str) -> jinja2.Environment:
     """The one Jinja environment: its syntax, loader, escaping, filters and code generator.
 
     With ``bytecode_dir``, compiled templates are kept there (keyed by each template's source),
@@ -217,7 +219,7 @@ def make_environment(templates_dir: Path, bytecode_dir: Path | None = None,
         bytecode_dir.mkdir(parents=True, exist_ok=True)
         cache = jinja2.FileSystemBytecodeCache(str(bytecode_dir))
     env = jinja2.Environment(
-        loader=ProjectLoader(templates_dir),
+        loader=ProjectLoader(templates_dir, shown),
         bytecode_cache=cache,
         **SYNTAX,
         keep_trailing_newline=True,

@@ -17,6 +17,7 @@ from pathlib import Path
 from hwbuild.compose import Composed
 from hwbuild.fsutil import write_if_changed
 from hwbuild.latex import CompileResult, Source, check_parts_read, compile_target
+from hwbuild.pause import pause
 from hwbuild.plan import Plan
 from hwbuild.report import Reporter
 from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
@@ -69,6 +70,7 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
         project_root=root, sources=sources, shown=layout.relative,
         timeout=plan.options.latex_timeout or plan.project.config.build.latex_timeout)
     reporter.compiled(name, result.seconds)
+    pause("compiled")
     parts = {p.id: layout.problem_tex(p.id) for p in composed.plan.target.problems}
     check_parts_read(result.reads, workdir, parts, composed.document)
     tex_inputs, changed = record_reads(project_reads(result.reads, root), before, fresh,
