@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hwbuild.context import Context
-from solutions import logistic
+from solutions import logistic, wording
 
 N_IN, HIDDEN, N_OUT = 3, 4, 2
 BATCH, STEPS, LR = 16, 200, 0.01
@@ -127,25 +127,25 @@ def manual_gradients(x: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: tor
                      W2: torch.Tensor, b2: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
     """Part 3's formulas, coded as written in the PDF (numerator layout).
 
-    With ``D = dz2/dz1`` (d x d), ``J = dy_hat/dz3`` (K x K) and ``r = dl/dy_hat`` (1 x K):
+    With ``J_f = dz2/dz1`` (d x d), ``J_g = dy_hat/dz3`` (K x K) and ``r = dl/dy_hat`` (1 x K):
 
-    - ``dl/db2 = r J``                      (1 x K)
-    - ``dl/dW2 = D (W1 x + b1) r J``        (d x K; note ``z2 = D (W1 x + b1)``)
-    - ``dl/db1 = r J W2 D``                 (1 x d)
-    - ``dl/dW1 = x r J W2 D``               (n x d)
+    - ``dl/db2 = r J_g``                        (1 x K)
+    - ``dl/dW2 = J_f (W1 x + b1) r J_g``        (d x K; note ``z2 = J_f (W1 x + b1)``)
+    - ``dl/db1 = r J_g W2 J_f``                 (1 x d)
+    - ``dl/dW1 = x r J_g W2 J_f``               (n x d)
 
     Returns ``{"numerator": ..., "grad": ...}``; ``grad`` is in PyTorch's layout (the transpose,
     with bias gradients as vectors) so it compares directly with ``.grad``.
     """
     jac = jacobians(x, y, W1, b1, W2, b2)
-    D, J, r = jac["dz2_dz1"], jac["dyhat_dz3"], jac["dl_dyhat"]
+    J_f, J_g, r = jac["dz2_dz1"], jac["dyhat_dz3"], jac["dl_dyhat"]
     col_x = x.reshape(-1, 1)
     col_pre = (W1 @ x + b1).reshape(-1, 1)
     numerator = {
-        "W1": col_x @ r @ J @ W2 @ D,
-        "b1": r @ J @ W2 @ D,
-        "W2": D @ col_pre @ r @ J,
-        "b2": r @ J,
+        "W1": col_x @ r @ J_g @ W2 @ J_f,
+        "b1": r @ J_g @ W2 @ J_f,
+        "W2": J_f @ col_pre @ r @ J_g,
+        "b2": r @ J_g,
     }
     grad = {
         "W1": numerator["W1"].T,
@@ -280,6 +280,13 @@ def run(ctx: Context) -> dict:
         for k in names
     }
 
+    fd_rounding_scale = torch.finfo(DTYPE).eps * float(loss) / FD_STEP
+    autograd_max_diff = max(c["manual_vs_autograd"] for c in grad_check.values())
+    fd_max_diff = max(max(c["manual_vs_fd"], c["autograd_vs_fd"]) for c in grad_check.values())
+    grad_scale = max(float(auto[k].abs().max()) for k in names)
+    inactive = (out["z1"] <= 0).cpu()
+    inactive_columns_zero = bool((manual["numerator"]["W1"].cpu()[:, inactive] == 0).all())
+
     def plain(t: torch.Tensor) -> list:
         return (t.detach().cpu().to(DTYPE) + 0.0).tolist()  # + 0.0: no "-0.000" in the PDF
 
@@ -309,8 +316,16 @@ def run(ctx: Context) -> dict:
         "grad_check": grad_check,
         "fd_step": FD_STEP,
         # Rounding error of a central difference: each loss value is off by about eps * loss.
-        "fd_rounding_scale": torch.finfo(DTYPE).eps * float(loss) / FD_STEP,
+        "fd_rounding_scale": fd_rounding_scale,
         "float64_eps": torch.finfo(DTYPE).eps,
+        "autograd_max_diff": autograd_max_diff,
+        "grad_scale": grad_scale,
+        "autograd_at_rounding": wording.at_rounding(autograd_max_diff, grad_scale),
+        "fd_max_diff": fd_max_diff,
+        # the FD differences against the rounding error of the difference quotient: "close to"
+        # means within a factor of ten
+        "fd_relation": wording.relation(fd_max_diff, fd_rounding_scale, close=10.0),
+        "inactive_columns_zero": inactive_columns_zero,
         # Part 4
         **{k: plain(v) for k, v in jac.items()},
     }

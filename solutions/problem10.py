@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from hwbuild.context import Context
+from solutions import wording
 from solutions.network import PARAM_NAMES, clone_params, forward, init_params, mse, teacher_dataset
 
 N = 256
@@ -65,7 +66,7 @@ def loss_figure(steps, losses, diffs):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 2.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 2.1))
     styles = [("C0", "-", 2.4, r"5ReLU, $\eta$"),
               ("C1", "--", 1.2, r"ReLU, $\eta$ and $25\eta$ for $\mathbf{V}$"),
               ("C2", "-", 1.0, r"ReLU, $\eta$ for all")]
@@ -133,6 +134,8 @@ def run(ctx: Context) -> dict:
         weight_gap = (5 * nets[0]["W2"] - nets[1]["W2"]).abs().max().item()
         drift = (5 * nets[0]["W2"] - nets[2]["W2"]).abs().max().item()
 
+    output_scale = max(outputs()[0].abs().max().item(), 1e-300)
+    grad_diffs = [grad_check[k] for k in ("W1", "b1", "b2", "W2_vs_5V")]
     return {
         "N": N,
         "n_in": N_IN,
@@ -147,7 +150,10 @@ def run(ctx: Context) -> dict:
         "max_diff_uniform": max(diffs[1]),
         "final_losses": [curve[-1] for curve in losses],
         "initial_loss": losses[0][0],
-        "output_scale": max(outputs()[0].abs().max().item(), 1e-300),
+        "output_scale": output_scale,
+        "equivalent_at_rounding": wording.at_rounding(max(diffs[0]), output_scale),
+        "grads_at_rounding": all(wording.at_rounding(v, grad_check["W2_size"])
+                                 for v in grad_diffs),
         "grad_check": grad_check,
         "weight_gap": weight_gap,
         "weight_drift": drift,

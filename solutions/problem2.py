@@ -8,13 +8,41 @@ set, regenerated here from the same fixed local generator, with a stable softplu
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 
 from hwbuild.context import Context
-from solutions import logistic
+from solutions import logistic, wording
 
 EPSILONS = (1e-1, 1e-3, 1e-6, 1e-9)
+CURVE_POINTS = 400
+
+
+def bound_figure(data: logistic.SeparableData, m: float, rows: list[dict]):
+    """``L(c w_hat)`` and the proof's bound ``N exp(-c m)`` against c, with the proof's
+    ``c(epsilon)`` marked: there the bound equals epsilon and the loss lies below it."""
+    import matplotlib.pyplot as plt
+
+    n_points = int(data.X.shape[0])
+    c_top = 1.05 * max(r["c"] for r in rows)
+    c = torch.linspace(0.0, c_top, CURVE_POINTS, dtype=torch.float64)
+    fig, ax = plt.subplots(figsize=(5.6, 2.5))
+    ax.semilogy(c.numpy(), logistic.loss_along_ray(c, data).numpy(), color="C0",
+                label=r"$L(c\,\hat{w})$")
+    ax.semilogy(c.numpy(), n_points * torch.exp(-c * m).numpy(), "--", color="gray",
+                label=r"bound $N e^{-cm}$")
+    ax.semilogy([r["c"] for r in rows], [r["epsilon"] for r in rows], "o", color="C3",
+                markersize=4, label=r"$(c(\varepsilon), \varepsilon)$")
+    ax.semilogy([r["c"] for r in rows], [r["loss"] for r in rows], "s", color="C0",
+                markersize=3.5, markerfacecolor="none",
+                label=r"$(c(\varepsilon), L(c(\varepsilon)\hat{w}))$")
+    ax.set_xlabel("$c$")
+    ax.set_ylabel("loss")
+    ax.set_xlim(0, c_top)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def run(ctx: Context) -> dict:
@@ -43,6 +71,9 @@ def run(ctx: Context) -> dict:
             "below": loss < eps,
         })
 
+    ratios = [r["ratio"] for r in rows]  # in the order of decreasing epsilon
+    naive_errors = [r["naive_rel_err"] for r in rows]
+    last_ratio_times_n = ratios[-1] * n_points  # 1 when L / epsilon has reached 1 / N
     return {
         "X": data.X.tolist(),
         "labels": [int(v) for v in data.labels.tolist()],
@@ -53,4 +84,10 @@ def run(ctx: Context) -> dict:
         "rows": rows,
         "all_below": all(r["below"] for r in rows),
         "largest_ratio": max(r["ratio"] for r in rows),
+        "bound_figure": ctx.save_figure(bound_figure(data, m, rows), "bound"),
+        # L / epsilon falls as epsilon shrinks, and ends within 10% of 1 / N
+        "ratios_fall": all(b < a for a, b in pairwise(ratios)),
+        "last_ratio_times_n": last_ratio_times_n,
+        "last_ratio_agreement": wording.agreement(last_ratio_times_n),
+        "naive_error_grows": all(b > a for a, b in pairwise(naive_errors)),
     }

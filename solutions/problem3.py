@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from hwbuild.context import Context
+from solutions import wording
 from solutions.network import forward, init_params
 
 D = 6
@@ -179,20 +180,45 @@ def draw_regions(ax, W1, b1, labels, box, crossings, pixels, numbered):
     ax.set_xlabel("$x_1$")
 
 
+ZOOM_COLOUR = "red"
+
+
+def in_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Which points lie inside ``box`` (closed)."""
+    return ((points[:, 0] >= box[0, 0]) & (points[:, 0] <= box[0, 1])
+            & (points[:, 1] >= box[1, 0]) & (points[:, 1] <= box[1, 1]))
+
+
 def region_figure(W1, b1, labels, box, crossings):
-    """The whole box (left) and a close-up of the crowded crossings (right)."""
+    """The whole box (left) and a close-up of the crowded crossings (right).
+
+    The close-up's square is outlined in red on the left panel, the right panel is framed in the
+    same red, and two red lines join the square to the frame, so the square can be found even
+    though it is small at the left panel's scale.
+    """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import ConnectionPatch, Rectangle
 
     close = zoom_box(crossings)
     fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 3.3))
     draw_regions(left, W1, b1, labels, box, crossings, 600, numbered=True)
     draw_regions(right, W1, b1, labels, close, crossings, 600, numbered=True)
     left.add_patch(Rectangle((close[0, 0], close[1, 0]), close[0, 1] - close[0, 0],
-                             close[1, 1] - close[1, 0], fill=False, ec="black", lw=0.8, ls="--"))
+                             close[1, 1] - close[1, 0], fill=False, ec=ZOOM_COLOUR, lw=1.6,
+                             zorder=5, gid="zoom-square"))
+    for spine in right.spines.values():
+        spine.set_edgecolor(ZOOM_COLOUR)
+        spine.set_linewidth(1.6)
+    # join the square's right-hand corners to the close-up's left-hand corners
+    for y_square, y_panel in ((close[1, 1], 1.0), (close[1, 0], 0.0)):
+        fig.add_artist(ConnectionPatch(
+            xyA=(close[0, 1], y_square), coordsA=left.transData,
+            xyB=(0.0, y_panel), coordsB=right.transAxes,
+            color=ZOOM_COLOUR, lw=0.8, zorder=6))
     left.set_ylabel("$x_2$")
+    right.set_ylabel("$x_2$")
     left.set_title("the whole box")
-    right.set_title("close-up (dashed square)")
+    right.set_title("close-up (red square)")
     fig.tight_layout()
     return fig
 
@@ -217,6 +243,11 @@ def run(ctx: Context) -> dict:
     labels, counts = np.unique(codes, return_counts=True)
 
     figure = region_figure(W1, b1, labels, box, crossings)
+    zoom = zoom_box(crossings)
+    affine = affine_error(params, points, codes)
+    gap = continuity_gap(params, box)
+    with torch.no_grad():
+        output_scale = float(forward(params, torch.from_numpy(points)).abs().max())
     return {
         "d": D,
         "K": K,
@@ -231,10 +262,16 @@ def run(ctx: Context) -> dict:
         "grid_total": len(points),
         "box": box,
         "box_side": float(box[0, 1] - box[0, 0]),
-        "crossing_radius": float(np.abs(crossings).max()),
+        # the Euclidean distance from the origin of the farthest crossing
+        "crossing_radius": float(np.linalg.norm(crossings, axis=1).max()),
+        "zoom_side": float(zoom[0, 1] - zoom[0, 0]),
+        "zoom_crossings": int(in_box(crossings, zoom).sum()),
+        "affine_at_rounding": wording.at_rounding(affine, output_scale),
+        "continuity_at_rounding": wording.at_rounding(gap, output_scale),
+        "output_scale": output_scale,
         "min_region_points": int(counts.min()),
-        "affine_error": affine_error(params, points, codes),
-        "continuity_gap": continuity_gap(params, box),
+        "affine_error": affine,
+        "continuity_gap": gap,
         "W1": W1,
         "b1": b1,
         "regions_figure": ctx.save_figure(figure, "regions"),

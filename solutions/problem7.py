@@ -11,16 +11,24 @@ The noise floor: near a minimum w*, constant-step SGD settles into a stationary 
 whose mean excess loss is about ``eta tr(Sigma) / (4 B)``, with ``Sigma`` the covariance of the
 per-example gradients at w*. We estimate the minimum by polishing the batch-size-1 end point with
 full-batch Levenberg-Marquardt, measure ``tr(Sigma)`` there, and compare the prediction with the
-measured excess.
+measured excess. To test the ``eta / B`` scaling, further runs start at that minimum with other
+step sizes and batch sizes (FLOOR_RUNS): started there, they have no descent to finish and settle
+on their floors within a few thousand steps. They run side by side, vectorised over the runs
+(``batched_sgd_step``, the same step as ``sgd_step`` with the gradient written out).
+
+Stability of the step size: the largest Hessian eigenvalue of L, at the initialisation, at every
+run's end point and at the minimum, against Problem 6's limit ``2 / eta``.
 """
 
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import torch
 
 from hwbuild.context import Context
+from solutions import wording
 from solutions.network import clone_params, forward, init_params, mse, teacher_dataset
 
 N = 512
@@ -37,6 +45,12 @@ EVALS_PER_EPOCH = 8  # full-data loss evaluations per epoch used for the floor e
 POLISH_STEPS = 200  # Levenberg-Marquardt steps at most
 DESCENT_STEP = 1e-4  # step along -grad L used to probe the polished point
 LOSS_TICKS = (0.2, 0.3, 0.4, 0.6, 1.0, 1.5, 2.0)
+# (eta, B) of the runs that test the eta / B scaling of the floor, started at the polished minimum;
+# three of them share eta / B = 0.0025, so the prediction says they share one floor
+FLOOR_RUNS = ((0.0025, 1), (0.005, 1), (0.01, 1), (0.005, 2), (0.01, 4), (0.005, 4))
+FLOOR_STEPS = 8192  # steps of every floor run; the mean is taken over the second half
+FLOOR_REPLICAS = 3  # independent runs per (eta, B), averaged
+FLOOR_EVAL_EVERY = 32  # full-data loss every this many steps
 
 
 def sgd_step(params: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
@@ -164,6 +178,85 @@ def kink_check(params, x, y) -> tuple[float, float]:
         return z1.abs().min().item(), full_loss(moved, x, y) - loss.item()
 
 
+def batched_sgd_step(P: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
+                     weights: torch.Tensor, etas: torch.Tensor) -> None:
+    """``sgd_step`` for C networks at once, with the gradient written out (K = 1).
+
+    ``P[name]`` holds C stacked parameter sets (C x shape), ``xb``/``yb`` C batches of Bmax rows,
+    ``weights`` (C x Bmax) is 1/B for the B rows a network uses and 0 for the others, so network c
+    takes a step of size ``etas[c]`` on the mean loss of its own B examples. In place.
+    """
+    z1 = torch.einsum("cbn,cdn->cbd", xb, P["W1"]) + P["b1"][:, None, :]
+    z2 = 5 * torch.relu(z1)
+    y_hat = torch.einsum("cbd,ckd->cbk", z2, P["W2"]) + P["b2"][:, None, :]
+    r = 2 * (y_hat - yb) * weights[:, :, None]  # d L / d y_hat, per example, 1/B included
+    dz1 = torch.einsum("cbk,ckd->cbd", r, P["W2"]) * 5 * (z1 > 0).to(z1.dtype)
+    grads = {
+        "W1": torch.einsum("cbd,cbn->cdn", dz1, xb),
+        "b1": dz1.sum(dim=1),
+        "W2": torch.einsum("cbk,cbd->ckd", r, z2),
+        "b2": r.sum(dim=1),
+    }
+    for name, grad in grads.items():
+        P[name] -= etas.reshape(-1, *([1] * (grad.dim() - 1))) * grad
+
+
+def batched_full_loss(P: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The full-data loss of each of the C stacked networks (a C-vector)."""
+    z1 = torch.einsum("in,cdn->cid", x, P["W1"]) + P["b1"][:, None, :]
+    y_hat = torch.einsum("cid,ckd->cik", 5 * torch.relu(z1), P["W2"]) + P["b2"][:, None, :]
+    return ((y_hat - y[None]) ** 2).sum(dim=2).mean(dim=1)
+
+
+def floor_runs(start: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+               configs: tuple[tuple[float, int], ...], steps: int, replicas: int,
+               generator: torch.Generator) -> list[list[float]]:
+    """Constant-step SGD from ``start`` for every ``(eta, B)`` of ``configs``, ``replicas`` times.
+
+    Returns, per config, the full-data loss (averaged over the replicas) every
+    ``FLOOR_EVAL_EVERY`` steps.
+    """
+    etas = torch.tensor([eta for eta, _ in configs for _ in range(replicas)], dtype=x.dtype,
+                        device=x.device)
+    batches = torch.tensor([b for _, b in configs for _ in range(replicas)])
+    b_max = int(batches.max())
+    weights = ((torch.arange(b_max)[None, :] < batches[:, None]).to(x.dtype)
+               / batches[:, None].to(x.dtype)).to(x.device)
+    P = {k: v.detach()[None].repeat(len(etas), *([1] * v.dim())).clone()
+         for k, v in start.items()}
+    losses = []
+    with torch.no_grad():
+        for step in range(steps):
+            index = torch.randint(0, len(x), (len(etas), b_max), generator=generator).to(x.device)
+            batched_sgd_step(P, x[index], y[index], weights, etas)
+            if (step + 1) % FLOOR_EVAL_EVERY == 0:
+                losses.append(batched_full_loss(P, x, y).reshape(len(configs), replicas)
+                              .mean(dim=1))
+    return torch.stack(losses, dim=1).tolist()
+
+
+def hessian_top(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
+    """The largest eigenvalue of the Hessian of the full-data loss at ``params`` (exact, P x P)."""
+    like = {k: v.detach() for k, v in params.items()}
+    theta = torch.cat([v.reshape(-1) for v in like.values()])
+
+    def loss_of(flat: torch.Tensor) -> torch.Tensor:
+        return mse(forward(unflatten(flat, like), x), y)
+
+    H = torch.autograd.functional.hessian(loss_of, theta)
+    return torch.linalg.eigvalsh((H + H.T) / 2)[-1].item()
+
+
+def power_law_exponent(xs: list[float], ys: list[float]) -> float | None:
+    """The least-squares slope of log y against log x (None unless every y is positive)."""
+    if len(xs) < 2 or min(ys) <= 0:
+        return None
+    lx = torch.log(torch.tensor(xs, dtype=torch.float64))
+    ly = torch.log(torch.tensor(ys, dtype=torch.float64))
+    lx = lx - lx.mean()
+    return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())
+
+
 def loss_figure(curves: dict[int, list[float]], long_curve: list[float], optimum: float,
                 floors: dict[int, float]):
     import matplotlib.pyplot as plt
@@ -199,6 +292,29 @@ def loss_figure(curves: dict[int, list[float]], long_curve: list[float], optimum
     return fig
 
 
+def floor_figure(floor_rows: list[dict], trace_sigma: float):
+    """Measured floors against eta / B on log-log axes, with the predicted line."""
+    import matplotlib.pyplot as plt
+
+    markers = {1: "o", 2: "s", 4: "^", 8: "D", 16: "v"}
+    ratios = [r["eta_over_b"] for r in floor_rows]
+    xs = torch.logspace(float(torch.log10(torch.tensor(min(ratios) / 1.5))),
+                        float(torch.log10(torch.tensor(max(ratios) * 1.5))), 50)
+    fig, ax = plt.subplots(figsize=(5.6, 2.6))
+    ax.loglog(xs.numpy(), (xs * trace_sigma / 4).numpy(), "--", color="gray",
+              label=r"predicted $\eta\,\mathrm{tr}\,\Sigma/(4B)$")
+    for batch in sorted({r["batch"] for r in floor_rows}):
+        chosen = [r for r in floor_rows if r["batch"] == batch]
+        ax.loglog([r["eta_over_b"] for r in chosen], [r["measured"] for r in chosen],
+                  markers.get(batch, "o"), markersize=6 - batch ** 0.5, markerfacecolor="none",
+                  markeredgewidth=1.2, label=f"measured, $B = {batch}$")
+    ax.set_xlabel(r"$\eta / B$")
+    ax.set_ylabel(r"floor: mean $L - L^\star$")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def run(ctx: Context) -> dict:
     # Everything random is drawn on the CPU (data, initialisation, batch indices), so the runs on
     # ctx.device see the same numbers whatever the device.
@@ -210,11 +326,13 @@ def run(ctx: Context) -> dict:
 
     curves, rows, ends = {}, [], {}
     long_curve: list[float] = []
+    highest = 0.0  # the largest full-data loss recorded in any run
     for batch in BATCHES:
         sampler = torch.Generator().manual_seed(ctx.seed + 1)
         epochs = LONG_EPOCHS if batch == N else EPOCHS
         params, losses, fine, seconds = train(params0, x, y, batch, ETA, epochs, sampler)
         ctx.measure(f"epoch_b{batch}", seconds / epochs)
+        highest = max(highest, *losses, *fine)
         if batch == N:
             long_curve = losses
             losses = losses[: EPOCHS + 1]
@@ -229,6 +347,9 @@ def run(ctx: Context) -> dict:
             "final_loss": losses[-1],
             "late_mean": sum(late) / len(late),
             "timer": f"epoch_b{batch}",
+            # late fine-grained losses that rose from one evaluation to the next
+            "late_rises": sum(b > a for a, b in pairwise(late)),
+            "late_evaluations": len(late),
         })
 
     optimum_params = polish(ends[1], x, y)
@@ -239,8 +360,54 @@ def run(ctx: Context) -> dict:
         noisy = row["batch"] < N  # B = N is exact gradient descent: no noise, no floor
         row["predicted_excess"] = ETA * trace_sigma / (4 * row["batch"]) if noisy else 0.0
         row["excess"] = row["late_mean"] - optimum
+        row["excess_over_predicted"] = (row["excess"] / row["predicted_excess"]
+                                        if noisy else None)
     by_batch = {row["batch"]: row for row in rows}
+    # the first epoch from which B = 1 stays within 10% of its late mean
+    b1_curve, b1_level = curves[1], by_batch[1]["late_mean"]
+    b1_settled = next(e for e in range(len(b1_curve) + 1)
+                      if all(v <= 1.1 * b1_level for v in b1_curve[e:]))
     floors = {b: by_batch[b]["predicted_excess"] for b in (1, 16)}
+    excess_ratio_b1 = by_batch[1]["excess_over_predicted"]
+    b16_ratio = by_batch[16]["excess_over_predicted"]
+
+    # The eta / B scaling: runs started at the polished minimum, one floor per (eta, B).
+    sampler = torch.Generator().manual_seed(ctx.seed + 2)
+    traces = floor_runs(optimum_params, x, y, FLOOR_RUNS, FLOOR_STEPS, FLOOR_REPLICAS, sampler)
+    floor_rows = []
+    for (eta, batch), trace in zip(FLOOR_RUNS, traces, strict=True):
+        half, quarter = len(trace) // 2, len(trace) // 4
+        excess = sum(trace[half:]) / (len(trace) - half) - optimum
+        third = sum(trace[half:half + quarter]) / quarter - optimum
+        fourth = sum(trace[half + quarter:]) / (len(trace) - half - quarter) - optimum
+        predicted = eta * trace_sigma / (4 * batch)
+        floor_rows.append({
+            "eta": eta,
+            "batch": batch,
+            "eta_over_b": eta / batch,
+            "predicted": predicted,
+            "measured": excess,
+            "ratio": excess / predicted,
+            "agreement": wording.agreement(excess / predicted),
+            "third_quarter": third,
+            "fourth_quarter": fourth,
+        })
+    ratios = [r["ratio"] for r in floor_rows]
+    exponent = power_law_exponent([r["eta_over_b"] for r in floor_rows],
+                                  [r["measured"] for r in floor_rows])
+    shared = [r for r in floor_rows if r["eta_over_b"] == 0.0025]
+    shared_spread = (max(r["measured"] for r in shared) / min(r["measured"] for r in shared)
+                     if shared and min(r["measured"] for r in shared) > 0 else None)
+    # stationary: the third and the fourth quarter of every run agree within 25% of its floor
+    drift = max(abs(r["fourth_quarter"] - r["third_quarter"]) / r["predicted"]
+                for r in floor_rows)
+
+    # Stability: Problem 6's condition eta lambda_max(H) < 2, wherever the runs went.
+    curvature = {"start": hessian_top(params0, x, y),
+                 **{f"end_b{b}": hessian_top(ends[b], x, y) for b in BATCHES},
+                 "optimum": hessian_top(optimum_params, x, y)}
+    lambda_max = max(curvature.values())
+    n_params = sum(p.numel() for p in params0.values())
 
     return {
         "N": N,
@@ -253,22 +420,58 @@ def run(ctx: Context) -> dict:
         "epochs": EPOCHS,
         "long_epochs": LONG_EPOCHS,
         "evals_per_epoch": EVALS_PER_EPOCH,
-        "n_params": sum(p.numel() for p in params0.values()),
+        "n_params": n_params,
         "initial_loss": curves[1][0],
+        "highest_loss": highest,
+        "never_above_start": highest <= curves[1][0],
+        "curvature": curvature,
+        "lambda_max": lambda_max,
+        "eta_lambda_max": ETA * lambda_max,
+        "stable": ETA * lambda_max < 2,
         "rows": rows,
         "curves": {str(b): c for b, c in curves.items()},
         "long_final": long_curve[-1],
+        "small_batches_ahead": max(by_batch[1]["final_loss"], by_batch[16]["final_loss"])
+        < by_batch[N]["final_loss"],
+        "ahead_factor": by_batch[N]["final_loss"] / max(by_batch[1]["final_loss"],
+                                                        by_batch[16]["final_loss"]),
+        "full_batch_monotone": all(b < a for a, b in pairwise(curves[N])),
+        "b1_jitters": by_batch[1]["late_rises"] >= by_batch[1]["late_evaluations"] // 4,
+        "b1_settled_epoch": b1_settled,
         "optimum": optimum,
         "optimum_grad_norm": grad_norm,
+        "grad_to_noise": grad_norm / trace_sigma**0.5,
         "kink_distance": kink_distance,
         "descent_step": DESCENT_STEP,
         "descent_change": descent_change,
         "trace_sigma": trace_sigma,
         "excess_b1": by_batch[1]["excess"],
         "predicted_b1": by_batch[1]["predicted_excess"],
-        "excess_ratio_b1": by_batch[1]["excess"] / by_batch[1]["predicted_excess"],
+        "excess_ratio_b1": excess_ratio_b1,
+        "agreement_b1": wording.agreement(excess_ratio_b1),
+        "b16_ratio": b16_ratio,
+        "b16_relation": wording.relation(by_batch[16]["excess"], by_batch[16]["predicted_excess"]),
+        "b16_multiple": wording.times(b16_ratio) if b16_ratio > 0 else None,
         "noise_variance": NOISE**2,
-        "noise_fit_level": NOISE**2 * (1 - sum(p.numel() for p in params0.values()) / N),
+        "noise_fit_level": NOISE**2 * (1 - n_params / N),
+        "floor_steps": FLOOR_STEPS,
+        "floor_replicas": FLOOR_REPLICAS,
+        "floor_eval_every": FLOOR_EVAL_EVERY,
+        "floor_rows": floor_rows,
+        "floor_ratio_min": min(ratios),
+        "floor_ratio_max": max(ratios),
+        "floor_agreement": wording.agreement(max(ratios, key=wording.deviation_factor)),
+        "floor_exponent": exponent,
+        "floor_proportionality": (wording.proportionality(exponent) if exponent is not None
+                                  else "not testable"),
+        "shared_eta_over_b": 0.0025,
+        "shared_count": len(shared),
+        "shared_spread": shared_spread,
+        "shared_agreement": (wording.agreement(shared_spread) if shared_spread is not None
+                             else None),
+        "floor_drift": drift,
+        "floor_stationary": drift <= 0.25,
         "step_source": ctx.source(sgd_step),
+        "floor_figure": ctx.save_figure(floor_figure(floor_rows, trace_sigma), "floors"),
         "loss_figure": ctx.save_figure(loss_figure(curves, long_curve, optimum, floors), "loss"),
     }

@@ -137,3 +137,10 @@ def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> Non
     again = normalize(problem3.run(make_context(tmp_path)))
     assert again == results
     assert (tmp_path / again["regions_figure"]).is_file()
+
+
+def test_farthest_crossing_distance_is_euclidean(results: dict) -> None:
+    crossings = problem3.intersections(np.array(results["W1"]), np.array(results["b1"]))
+    assert results["crossing_radius"] == pytest.approx(np.hypot(*crossings.T).max(), rel=1e-12)
+    assert results["zoom_crossings"] == int(problem3.in_box(
+        crossings, problem3.zoom_box(crossings)).sum())

@@ -129,3 +129,20 @@ def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> Non
     assert again == results
     for name in ("errors_figure", "factor_figure"):
         assert (tmp_path / again[name]).is_file()
+
+
+def test_differences_are_rounding_except_the_slow_transient(results: dict) -> None:
+    """With a unit component along every eigenvector, only eta = 0.02 has a slower term left in
+    the window (factor 0.96 against 0.98); the exact norm (1) gives rho for every other eta."""
+    lambdas = np.linspace(results["lambda_min"], results["lambda_max"], results["dim"])
+    for row in results["rows"]:
+        factors = np.sort(np.abs(1 - row["eta"] * lambdas))[::-1]
+        t1, window = row["window_end"], results["window"]
+        norm = [np.sqrt(np.sum(factors ** (2 * t))) for t in (t1 - window, t1)]
+        exact = (norm[1] / norm[0]) ** (1 / window)
+        assert row["exact"] == pytest.approx(exact, rel=1e-14)
+        assert row["second_factor"] == pytest.approx(factors[1])
+    causes = {round(row["eta"], 4): row["cause"] for row in results["rows"]}
+    assert causes.pop(0.02) == "transient"
+    assert set(causes.values()) == {"rounding"}
+    assert results["regimes_as_predicted"] and results["star_is_smallest"]

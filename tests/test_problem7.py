@@ -169,3 +169,57 @@ def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> Non
     again = normalize(problem7.run(make_context(tmp_path)))
     assert again == results
     assert (tmp_path / again["loss_figure"]).is_file()
+
+
+def test_floor_scales_as_eta_over_b(results: dict) -> None:
+    """The runs started at the minimum: every floor near eta tr(Sigma) / (4 B), growing like
+    eta / B, and one floor for the runs that share eta / B."""
+    rows = results["floor_rows"]
+    assert len({r["eta_over_b"] for r in rows}) >= 3
+    for r in rows:
+        assert r["predicted"] == pytest.approx(
+            r["eta"] * results["trace_sigma"] / (4 * r["batch"]), rel=1e-12)
+        assert 0.5 < r["measured"] / r["predicted"] < 2
+    assert abs(results["floor_exponent"] - 1) < 0.3
+    assert results["shared_count"] >= 2 and results["shared_spread"] < 1.25
+    assert results["floor_stationary"]
+
+
+def test_step_size_is_stable_with_evidence(results: dict) -> None:
+    assert results["lambda_max"] == max(results["curvature"].values())
+    assert results["eta"] * results["lambda_max"] < 2
+    assert results["stable"] and results["never_above_start"]
+    assert results["highest_loss"] == pytest.approx(results["initial_loss"])
+
+
+def test_hessian_top_matches_a_power_iteration() -> None:
+    g = torch.Generator().manual_seed(4)
+    x, y = teacher_dataset(30, 3, 4, 1, noise=0.3, generator=g)
+    params = init_params(3, 5, 1, generator=g)
+    like = {k: v.clone() for k, v in params.items()}
+    theta = torch.cat([v.reshape(-1) for v in like.values()])
+
+    def loss_of(flat: torch.Tensor) -> torch.Tensor:
+        return mse(forward(problem7.unflatten(flat, like), x), y)
+
+    H = torch.autograd.functional.hessian(loss_of, theta)
+    v = torch.ones(len(theta), dtype=torch.float64)
+    shift = H.abs().sum(dim=1).max()  # make H + shift I positive: power iteration finds the top
+    for _ in range(3000):
+        v = (H + shift * torch.eye(len(theta), dtype=torch.float64)) @ v
+        v = v / v.norm()
+    assert problem7.hessian_top(params, x, y) == pytest.approx((v @ H @ v).item(), rel=1e-6)
+
+
+def test_every_result_is_finite(results: dict) -> None:
+    def walk(value: object) -> None:
+        if isinstance(value, float):
+            assert np.isfinite(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(results)
