@@ -73,8 +73,9 @@ def run_ci(root: Path, dist: Path, options: BuildOptions,
             for finding in result.errors:
                 echo(f"{name}: {finding.format()}")
             copied = gather(project, dest)
-            echo(f"{name}: {' '.join(result.summary())}; {len(copied)} files -> "
-                 f"{dest.relative_to(root) if dest.is_relative_to(root) else dest}")
+            shown = dest.relative_to(root) if dest.is_relative_to(root) else dest
+            echo(f"{name}: {'; '.join(result.summary(root=project.root))}; "
+                 f"{len(copied)} files -> {shown}")
             if result.errors and outcome.error is None:
                 outcome.error = CheckFailed(f"{len(result.errors)} error(s) in {name}",
                                             hint="fix each error above, then run ci again")
