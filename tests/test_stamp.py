@@ -171,6 +171,17 @@ def test_file_hashes_are_computed_once_until_forgotten(root: Path) -> None:
     assert hashes("data/") == listing_digest(root / "data")
 
 
+def test_the_listing_of_the_project_root_is_the_root_not_the_file_system(root: Path) -> None:
+    """An experiment that lists its working folder (``os.listdir(".")``) records key ``/``."""
+    hashes = FileHashes(root)
+    assert hashes.path("/") == root
+    assert hashes("/") == listing_digest(root)
+    stamp = stamp_of(root, inputs={"/": listing_digest(root)})
+    assert why_outdated(stamp, SETTINGS, FileHashes(root)) == []
+    (root / "new.txt").write_text("")
+    assert why_outdated(stamp, SETTINGS, FileHashes(root)) == ["/ changed"]
+
+
 def test_listing_digest_is_the_sorted_names_with_folders_marked(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("")
     (tmp_path / "a").mkdir()
