@@ -3,6 +3,12 @@
 Builds start in a session of their own so that a test can signal the whole process group (the
 build, its experiment workers, latexmk and pdflatex) the way a terminal's Ctrl-C does, or only
 the build's main process, the way ``kill PID`` does.
+
+Every child starts with SIGINT's default action restored. A test suite started as a background
+job (``make test &``) or from a shell that ignores SIGINT (``trap '' INT; nohup ...``) would
+otherwise hand the ignored SIGINT down to every build it starts: Python then keeps SIGINT
+ignored instead of raising KeyboardInterrupt, and a test pressing Ctrl-C would see the build go
+on instead of stopping.
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pypdf import PdfReader
+
+from hwbuild.cache import CacheEntry
+from hwbuild.stamp import FileHashes, Stamp
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_PY = REPO / "build.py"
@@ -41,6 +50,24 @@ def build_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return {name: value for name, value in env.items() if value != ""}
 
 
+def default_sigint() -> None:
+    """Runs in the child between fork and exec: SIGINT back to its default action, whatever
+    the test process inherited (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process for a moment, as a background job or ``nohup`` under a
+    shell that ignores it does; children started meanwhile inherit the ignored SIGINT unless
+    they restore it (as every build started here does)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @dataclass
 class Finished:
     returncode: int
@@ -58,7 +85,8 @@ def run_build(root: Path, *args: str, env: Mapping[str, str] | None = None,
     """Run a build to completion; its exit status and output."""
     cmd = command or build_command(root, *args)
     proc = subprocess.run(cmd, cwd=root, env=build_env(env), capture_output=True, text=True,
-                          timeout=timeout, check=False, start_new_session=True)
+                          timeout=timeout, check=False, start_new_session=True,
+                          preexec_fn=default_sigint)
     return Finished(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -74,7 +102,13 @@ class RunningBuild:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish)
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(command, cwd=root, env=build_env(env), stdout=self._out,
-                                     stderr=self._err, start_new_session=True)
+                                     stderr=self._err, start_new_session=True,
+                                     preexec_fn=default_sigint)
+
+    @property
+    def pid(self) -> int:
+        """The main process, which is also the id of the build's process group."""
+        return int(self.proc.pid)
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -89,11 +123,12 @@ class RunningBuild:
             self.proc.send_signal(sig)
 
     def finish(self, timeout: float = 120, survivors: bool = True) -> Finished:
-        """Wait for the main process; note which processes outlived it in the project (unless
-        another build runs there too), then kill what is left of the build's group."""
+        """Wait for the main process; note which processes outlived it (working in the project,
+        unless another build runs there too, or left in its process group), then kill what is
+        left of the build's group."""
         try:
             self.proc.wait(timeout=timeout)
-            left = wait_no_processes_under(self.root, timeout=3) if survivors else []
+            left = wait_no_survivors(self.root, self.pid, timeout=5) if survivors else []
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -128,32 +163,82 @@ def wait_for(condition: Callable[[], bool], build: RunningBuild, timeout: float 
     raise AssertionError(f"timed out waiting for {what}:\n{result.output}")
 
 
-def processes_under(root: Path) -> list[str]:
-    """Command lines of live processes whose working folder is inside ``root``."""
+# -- processes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Process:
+    """One entry of ``/proc``."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    state: str  # "R", "S", ..., "Z" for a zombie (dead, not yet reaped by its parent)
+    cmdline: str
+    cwd: Path | None
+
+    def __str__(self) -> str:
+        return f"{self.pid} (state {self.state}, parent {self.ppid}): {self.cmdline or '?'}"
+
+
+def process_table() -> list[Process]:
+    """Every process this one can see, zombies included (their cwd is unknown)."""
     found = []
-    resolved = root.resolve()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            cwd = Path(os.readlink(entry / "cwd"))
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
-        except OSError:
+            # The command name in parentheses may itself hold spaces and parentheses.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except (OSError, IndexError):
             continue
-        if state != "Z" and cwd.is_relative_to(resolved):
-            found.append(f"{entry.name}: {cmdline.strip()}")
+        try:
+            cwd: Path | None = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            cwd = None
+        found.append(Process(int(entry.name), int(fields[1]), int(fields[2]), fields[0],
+                             cmdline, cwd))
     return found
+
+
+def processes_under(root: Path) -> list[str]:
+    """Live processes whose working folder is inside ``root``."""
+    resolved = root.resolve()
+    return [str(p) for p in process_table()
+            if p.state != "Z" and p.cwd is not None and p.cwd.is_relative_to(resolved)]
+
+
+def group_members(pgid: int, *, zombies: bool = True) -> list[str]:
+    """Processes of process group ``pgid`` (a build started by :func:`start_build`)."""
+    return [str(p) for p in process_table()
+            if p.pgid == pgid and (zombies or p.state != "Z")]
+
+
+def wait_no_survivors(root: Path, pgid: int | None = None, timeout: float = 10) -> list[str]:
+    """Wait (a little) for every live process working in ``root`` or left in process group
+    ``pgid`` to end; return the survivors."""
+    def left() -> list[str]:
+        found = processes_under(root)
+        if pgid is not None:
+            found += [p for p in group_members(pgid, zombies=False) if p not in found]
+        return found
+
+    deadline = time.monotonic() + timeout
+    survivors = left()
+    while survivors and time.monotonic() < deadline:
+        time.sleep(0.1)
+        survivors = left()
+    return survivors
 
 
 def wait_no_processes_under(root: Path, timeout: float = 10) -> list[str]:
     """Wait (a little) for every process working in ``root`` to end; return the survivors."""
-    deadline = time.monotonic() + timeout
-    left = processes_under(root)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
-        left = processes_under(root)
-    return left
+    return wait_no_survivors(root, None, timeout)
+
+
+# -- outputs ------------------------------------------------------------------------------
 
 
 def pdf_is_complete(path: Path) -> bool:
@@ -175,35 +260,62 @@ def pdf_text(path: Path) -> str:
     return out.stdout
 
 
+def pdf_pages(path: Path) -> list[str]:
+    """The text of each page, first page first."""
+    pages = pdf_text(path).split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages
+
+
+# Every file a later build trusts, as globs relative to the project: the published PDFs and
+# SyncTeX files, the target stamps, the experiment cache entries, the results, the manifest
+# and the figures.
+TRUSTED = ("build/*.pdf", "build/*.synctex.gz", "build/*/.hwbuild-stamp.json",
+           "build/cache/*.json", "build/results/*.json", "build/manifest.json", "figures/*")
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Bytes of every file a later build trusts: PDFs, stamps, cache, results, figures."""
+    """Bytes of every file a later build trusts (:data:`TRUSTED`)."""
     files: dict[str, bytes] = {}
-    build = root / "build"
-    patterns = ["build/*.pdf", "build/*/.hwbuild-stamp", "build/cache/*.json",
-                "build/results/*.json", "figures/*"]
-    for pattern in patterns:
+    for pattern in TRUSTED:
         for path in sorted(root.glob(pattern)):
             if path.is_file() and not path.name.startswith(TEMP_PREFIX):
                 files[path.relative_to(root).as_posix()] = path.read_bytes()
-    assert build.is_dir()
+    assert (root / "build").is_dir()
     return files
+
+
+def _strict_json(path: Path) -> object:
+    def refuse(name: str) -> object:
+        raise AssertionError(f"{path}: {name} is not strict JSON")
+
+    return json.loads(path.read_bytes(), parse_constant=refuse)
 
 
 def check_trusted_files(root: Path) -> None:
     """Nothing a later build would trust is corrupt.
 
-    Every published PDF is complete, every cache entry and results file parses, a cache entry's
-    figures are the ones it recorded or it will be seen as stale (never trusted half-right),
-    and every stamp names a PDF that is complete.
+    Every published PDF is complete; every stamp, render memo, cache entry, results file and
+    the manifest is strict JSON of the right shape; a stamp or cache entry whose recorded
+    outputs (PDFs, SyncTeX, figures) all still have their recorded hashes vouches for whole
+    files, and one whose outputs do not match is seen as outdated (never trusted half-right).
     """
-    import hashlib
-
+    hashes = FileHashes(root)
     for pdf in root.glob("build/*.pdf"):
         assert pdf_is_complete(pdf), f"{pdf} is not a whole PDF"
-    for path in [*root.glob("build/cache/*.json"), *root.glob("build/results/*.json")]:
-        json.loads(path.read_text(encoding="utf-8"))
-    for stamp in root.glob("build/*/.hwbuild-stamp"):
-        _, recorded = stamp.read_text().split()
-        pdf = root / "build" / f"{stamp.parent.name}.pdf"
-        if pdf.exists() and hashlib.sha256(pdf.read_bytes()).hexdigest() == recorded:
-            assert pdf_is_complete(pdf)
+    for path in [*root.glob("build/results/*.json"), *root.glob("build/*/.hwbuild-render.json"),
+                 *root.glob("build/manifest.json"), *root.glob("build/page-map.json")]:
+        _strict_json(path)
+    stamps: list[tuple[Path, Stamp]] = []
+    for path in root.glob("build/*/.hwbuild-stamp.json"):
+        stamp = Stamp.from_json(_strict_json(path))
+        assert stamp is not None, f"{path} is not a stamp"
+        stamps.append((path, stamp))
+    for path in root.glob("build/cache/*.json"):
+        entry = CacheEntry.from_json(_strict_json(path))
+        assert entry is not None, f"{path} is not a cache entry"
+        stamps.append((path, entry.stamp))
+    for path, stamp in stamps:
+        matching = [key for key, digest in stamp.outputs.items() if hashes(key) == digest]
+        for key in matching:
+            if key.endswith(".pdf"):
+                assert pdf_is_complete(hashes.path(key)), f"{path} vouches for a broken {key}"

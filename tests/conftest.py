@@ -40,6 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             names.insert(0, "require_tex")
 
 
+# The repository's document template (it extends hwbuild's shipped default document).
 MAIN_TEMPLATE = (REPO / "templates" / "main.tex.j2").read_text(encoding="utf-8")
 
 ProjectFactory = Callable[..., Path]
@@ -47,24 +48,35 @@ ProjectFactory = Callable[..., Path]
 
 @pytest.fixture
 def make_project(tmp_path: Path) -> ProjectFactory:
-    """Write a small project: ``{id: (solution source, template source)}`` plus extra files."""
+    """Write a small project: ``{id: (solution source, template source)}`` plus extra files.
+
+    ``config`` is appended to ``hwbuild.toml`` (a ``[build]`` table, say); ``problem_config``
+    adds lines to a problem's ``[[problems]]`` entry (``{"1": "timeout = 2"}``);
+    ``main_template=None`` leaves out ``templates/main.tex.j2``, so that the shipped default
+    document is used.
+    """
 
     def factory(problems: dict[str, tuple[str, str]], *, extra: dict[str, str] | None = None,
-                name: str = "proj", title: str = "Test homework") -> Path:
+                name: str = "proj", title: str = "Test homework", config: str = "",
+                problem_config: dict[str, str] | None = None,
+                main_template: str | None = MAIN_TEMPLATE) -> Path:
         root = tmp_path / name
         (root / "solutions").mkdir(parents=True)
         (root / "templates").mkdir()
         (root / "figures").mkdir()
         (root / "solutions" / "__init__.py").write_text("")
-        (root / "templates" / "main.tex.j2").write_text(MAIN_TEMPLATE)
+        if main_template is not None:
+            (root / "templates" / "main.tex.j2").write_text(main_template)
         entries = []
         for pid, (solution, template) in problems.items():
             (root / "solutions" / f"problem{pid}.py").write_text(textwrap.dedent(solution))
             (root / "templates" / f"problem{pid}.tex.j2").write_text(textwrap.dedent(template))
-            entries.append(f'[[problems]]\nid = "{pid}"\ntitle = "Problem {pid} title"\n')
+            more = (problem_config or {}).get(pid, "")
+            entries.append(f'[[problems]]\nid = "{pid}"\ntitle = "Problem {pid} title"\n'
+                           + (more.rstrip("\n") + "\n" if more else ""))
         (root / "hwbuild.toml").write_text(
             f'[document]\ntitle = "{title}"\nauthor = "A. Student"\ndate = "1 January 2026"\n'
-            "seed = 0\n\n" + "\n".join(entries))
+            "seed = 0\n\n" + "\n".join(entries) + (f"\n{config}" if config else ""))
         for relative, text in (extra or {}).items():
             (root / relative).parent.mkdir(parents=True, exist_ok=True)
             (root / relative).write_text(textwrap.dedent(text))

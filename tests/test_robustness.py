@@ -6,20 +6,26 @@ known point and checks that
 
 - the previous PDFs, stamps and cache entries are byte-for-byte what they were,
 - nothing a later build would trust is corrupt (PDFs complete, JSON parses),
-- no process of the build is left running,
+- no process of the build is left running (nor left unreaped in its process group),
 - the next build succeeds without any cleaning, and its outputs are consistent.
 
 The fixture solution and template pause where a test tells them (a flag file), after writing a
 marker, so that a signal lands at a known point: in the experiment before or after it saved a
-figure, inside pdflatex, or (through a wrapper that patches the atomic writer) half-way through
-publishing the PDF or storing the cache entry.
+figure (an experiment returns its figures as bytes: only the build writes them, once it
+returned), inside pdflatex, or (through a wrapper that patches the atomic writer) half-way
+through writing a figure, publishing the PDF or storing the cache entry.
+
+Every killed build is started from a parent that ignores SIGINT, as a test suite run in the
+background or under ``nohup`` is: Ctrl-C must reach the build all the same.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -32,16 +38,21 @@ from buildproc import (
     Finished,
     RunningBuild,
     check_trusted_files,
+    group_members,
     pdf_is_complete,
+    pdf_pages,
     pdf_text,
     run_build,
+    sigint_ignored,
     snapshot,
     start_build,
     wait_for,
 )
 
 from hwbuild import cache
+from hwbuild.plan import load_target_stamp
 from hwbuild.project import Project
+from hwbuild.stamp import FileHashes, why_outdated
 
 pytestmark = [pytest.mark.tex, pytest.mark.slow]
 
@@ -84,9 +95,10 @@ Value << value >> in version VERSION.
 \clearpage
 See Part~\ref{part:one} on page~\pageref{part:one}.
 EXTRA
-<# latex-pause.flag makes pdflatex write a marker, then loop until it is killed. #>
+<# latex-pause.flag (in the project root, on TeX's search path) makes pdflatex write a marker,
+   then loop until it is killed. #>
 \makeatletter
-\IfFileExists{../../latex-pause.flag}{%
+\IfFileExists{latex-pause.flag}{%
   \newwrite\hwmarker\immediate\openout\hwmarker=latex-reached.txt\immediate\closeout\hwmarker
   \loop\iftrue\repeat}{}
 \makeatother
@@ -94,7 +106,8 @@ EXTRA
 
 # Runs the real CLI with the atomic writer patched: a write to $PAUSE_AT (a path relative to the
 # project) writes half its bytes to a temporary file, leaves a marker and waits to be killed,
-# which is the worst state a kill during that write can leave.
+# which is the worst state a kill during that write can leave. Every write of the build goes
+# through fsutil.atomic_write_bytes (figures, results, cache entries, PDFs, stamps).
 PAUSING_DRIVER = """\
 import os, sys, tempfile, time
 from pathlib import Path
@@ -106,14 +119,14 @@ root = Path(os.environ["PROJECT_ROOT"]).resolve()
 target = root / os.environ["PAUSE_AT"]
 
 
-def pausing_write(path, data):
+def pausing_write(path, data, *, mtime=None):
     if Path(path).resolve() == target:
         fd, _ = tempfile.mkstemp(prefix=fsutil.TEMP_PREFIX, dir=Path(path).parent)
         os.write(fd, data[: len(data) // 2])
         os.fsync(fd)
         (root / "reached-write").touch()
         time.sleep(120)
-    real_write(path, data)
+    real_write(path, data, mtime=mtime)
 
 
 if __name__ == "__main__":  # experiment workers import this module too (spawn)
@@ -184,18 +197,37 @@ def trusted(files: dict[str, bytes]) -> dict[str, bytes]:
             and not name.startswith("build/results/")}
 
 
-def assert_consistent(root: Path) -> None:
-    """After a good build: every cache entry is valid, its figures are the ones it recorded,
-    the results file holds its values, and no temporary file is left."""
+def assert_consistent(root: Path, built: tuple[str, ...] = ("homework",)) -> None:
+    """After a good build of the targets ``built``: every cache entry and their stamps hold
+    (what each read and wrote still has the hashes it recorded: figures, PDF and SyncTeX are
+    the ones it vouches for), each results file holds its entry's values, and no temporary
+    file is left. (Another target's stamp may be outdated: that target was not built.)"""
     check_trusted_files(root)
-    project = Project(root)
-    for path in project.cache_dir.glob("problem*.json"):
-        entry = cache.load(project, path.stem.removeprefix("problem"))
-        assert entry is not None and cache.figures_intact(project, entry)
-        results = json.loads((project.results_dir / path.name).read_text())
-        assert results == entry.results_document()
+    layout = Project(root).layout
+    hashes = FileHashes(root)
+    for path in layout.cache_dir.glob("problem*.json"):
+        pid = path.stem.removeprefix("problem")
+        entry = cache.load(layout, pid)
+        assert entry is not None, path
+        assert why_outdated(entry.stamp, entry.stamp.settings, hashes) == [], path
+        assert set(entry.figures) <= set(entry.stamp.outputs)
+        results = json.loads(layout.results(pid).read_text())
+        assert results == entry.values
+    for target in built:
+        stamp = load_target_stamp(layout, target)
+        assert stamp is not None, target
+        assert why_outdated(stamp, stamp.settings, hashes) == [], target
+        assert f"build/{target}.pdf" in stamp.outputs
     leftovers = list(root.rglob(f"{TEMP_PREFIX}*"))
     assert leftovers == [], f"temporary files left behind: {leftovers}"
+
+
+def start_killable(root: Path, *args: str, env: dict[str, str] | None = None,
+                   command: list[str] | None = None) -> RunningBuild:
+    """A build about to be killed, started as a suite run in the background or under nohup
+    starts it: from a parent ignoring SIGINT (buildproc restores it in the child)."""
+    with sigint_ignored():
+        return start_build(root, *args, env=env, command=command)
 
 
 EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
@@ -264,8 +296,11 @@ def test_latex_error_after_a_label_keeps_everything(project: Path) -> None:
     assert result.returncode == 0, result.output
     text = pdf_text(project / "build" / "homework.pdf")
     assert "version two" in text and "Last page" in text
-    assert "See Part 0.1 on page 2" in " ".join(text.split()), text
     assert "??" not in text
+    # The reference resolves to the page the label is on, as a clean build would print it.
+    pages = pdf_pages(project / "build" / "homework.pdf")
+    labelled = next(n for n, page in enumerate(pages, start=1) if "Part one" in page)
+    assert f"See Part 0.1 on page {labelled}" in " ".join(text.split()), text
     assert_consistent(project)
 
 
@@ -273,49 +308,47 @@ def test_latex_error_after_a_label_keeps_everything(project: Path) -> None:
 
 
 @pytest.mark.parametrize(("point", "sig", "whole_group"), [
-    ("before-figure", signal.SIGINT, True),
-    ("after-figure", signal.SIGTERM, False),
+    pytest.param("before-figure", signal.SIGINT, True, id="before-figure-SIGINT-group"),
+    pytest.param("after-figure", signal.SIGTERM, False, id="after-figure-SIGTERM-main"),
 ])
 def test_kill_during_experiment(project: Path, point: str, sig: int, whole_group: bool) -> None:
     before = snapshot(project)
     edit_solution(project, NEW_VALUE)
     (project / "pause.flag").write_text(point)
-    build = start_build(project, "-j", "1")
+    build = start_killable(project, "-j", "1")
     wait_for((project / f"reached-{point}").exists, build, what=f"the experiment at {point}")
     kill_and_check(build, sig, whole_group, before)
+    # The experiment had not returned: nothing of its run reached the project, not even the
+    # figure it had saved (an experiment hands its figures to the build as bytes).
+    assert snapshot(project) == before
 
     if point == "after-figure":
-        # The killed run overwrote the figure its old cache entry vouches for: going back to the
-        # old solution must not trust that entry, and must give back the very same PDF.
-        assert (project / "figures/problem1-curve.pdf").read_bytes() != \
-            before["figures/problem1-curve.pdf"]
+        # Going back to the old solution finds every old output still vouched for: nothing
+        # reruns, nothing recompiles, and every byte is what it was.
         edit_solution(project, BASE_VALUE)
         result = run_build(project, "-j", "1")
         assert result.returncode == 0, result.output
-        assert "ran 1" in result.stdout
-        after = snapshot(project)
-        entry = "build/cache/problem1.json"
-        assert {**after, entry: b""} == {**before, entry: b""}
-        old, new = (json.loads(files[entry]) for files in (before, after))
-        assert {**new, "seconds": 0} == {**old, "seconds": 0}  # all but its duration
+        assert "cached 1" in result.stdout and "homework: up to date" in result.stdout
+        assert snapshot(project) == before
     else:
         result = run_build(project, "-j", "1")
         assert result.returncode == 0, result.output
+        assert "ran 1" in result.stdout
         assert f"Value {NEW_VALUE}" in pdf_text(project / "build" / "homework.pdf")
     assert_consistent(project)
 
 
 @pytest.mark.parametrize(("sig", "whole_group", "tear"), [
-    (signal.SIGKILL, True, False),
-    (signal.SIGTERM, False, False),
-    (signal.SIGINT, True, True),
+    pytest.param(signal.SIGKILL, True, False, id="SIGKILL-group"),
+    pytest.param(signal.SIGTERM, False, False, id="SIGTERM-main"),
+    pytest.param(signal.SIGINT, True, True, id="SIGINT-group-torn-work-files"),
 ])
 def test_kill_during_latex(project: Path, sig: int, whole_group: bool, tear: bool) -> None:
     before = snapshot(project)
     edit_template(project, "two")
     (project / "latex-pause.flag").touch()
     workdir = project / "build" / "homework"
-    build = start_build(project, "-j", "1")
+    build = start_killable(project, "-j", "1")
     wait_for((workdir / "latex-reached.txt").exists, build, what="pdflatex")
     kill_and_check(build, sig, whole_group, before)
     if tear:
@@ -334,28 +367,34 @@ def test_kill_during_latex(project: Path, sig: int, whole_group: bool, tear: boo
 
 
 @pytest.mark.parametrize(("pause_at", "sig", "whole_group"), [
-    ("build/homework.pdf", signal.SIGKILL, True),
-    ("build/cache/problem1.json", signal.SIGTERM, False),
+    pytest.param("build/homework.pdf", signal.SIGKILL, True, id="pdf-SIGKILL-group"),
+    pytest.param("build/cache/problem1.json", signal.SIGTERM, False, id="cache-SIGTERM-main"),
+    pytest.param("figures/problem1-curve.pdf", signal.SIGINT, True, id="figure-SIGINT-group"),
 ])
 def test_kill_while_writing_outputs(project: Path, pause_at: str, sig: int,
                                     whole_group: bool) -> None:
     before = snapshot(project)
     driver = project.parent / "pausing_build.py"
     driver.write_text(PAUSING_DRIVER)
-    if pause_at.startswith("build/cache/"):
+    new_value = not pause_at.endswith("homework.pdf")
+    if new_value:
         edit_solution(project, NEW_VALUE)
     else:
         edit_template(project, "two")
     command = [sys.executable, str(driver), "--project", str(project), "-j", "1"]
-    build = start_build(project, command=command, env={
+    build = start_killable(project, command=command, env={
         "PROJECT_ROOT": str(project), "PAUSE_AT": pause_at, "PYTHONPATH": str(REPO)})
     wait_for((project / "reached-write").exists, build, what=f"the write of {pause_at}")
     kill_and_check(build, sig, whole_group, before)
+    # The file being written when the build was killed is the one it was: only a temporary
+    # file beside it holds the half-written bytes.
+    assert (project / pause_at).read_bytes() == before[pause_at]
+    assert list((project / pause_at).parent.glob(f"{TEMP_PREFIX}*")) != []
 
     result = run_build(project, "-j", "1")
     assert result.returncode == 0, result.output
     text = pdf_text(project / "build" / "homework.pdf")
-    assert ("version two" in text) if pause_at.endswith(".pdf") else (f"Value {NEW_VALUE}" in text)
+    assert (f"Value {NEW_VALUE}" in text) if new_value else ("version two" in text)
     assert_consistent(project)
 
 
@@ -381,7 +420,7 @@ def test_lock_of_a_killed_build_is_released(project: Path) -> None:
     one recompiles from scratch over the killed compile's work files."""
     edit_template(project, "two")
     (project / "latex-pause.flag").touch()
-    holder = start_build(project, "-j", "1")
+    holder = start_killable(project, "-j", "1")
     wait_for((project / "build/homework/latex-reached.txt").exists, holder, what="pdflatex")
     (project / "latex-pause.flag").unlink()
     waiter = start_build(project, "-j", "1")
@@ -395,3 +434,157 @@ def test_lock_of_a_killed_build_is_released(project: Path) -> None:
     assert "waiting for another build" in result.stderr
     assert "version two" in pdf_text(project / "build" / "homework.pdf")
     assert_consistent(project)
+
+
+# -- processes --------------------------------------------------------------------------------
+
+# Runs the real CLI, then, when the command has returned and before this process exits, lists
+# its children (zombies too) and the other members of its process group: what the build left.
+LEFTOVERS_DRIVER = """\
+import json, os, sys
+from pathlib import Path
+
+from hwbuild.cli import main
+
+
+def leftovers():
+    me, group = os.getpid(), os.getpgid(0)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[1]) == me or int(fields[2]) == group:
+            found.append(f"{entry.name} (state {fields[0]}): {cmdline.strip()}")
+    return found
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:], prog_name="build.py", standalone_mode=False)
+    finally:
+        print("LEFTOVERS " + json.dumps(leftovers()), file=sys.stderr)
+"""
+
+QUICK = "import os\n\ndef run(ctx):\n    return {{'value': {value}, 'pid': os.getpid()}}\n"
+
+
+def test_a_build_leaves_no_process_behind(make_project) -> None:
+    """Experiments on two local workers: when the command returns, every worker (and every
+    helper process multiprocessing started) is gone and reaped, none left in the group."""
+    root = make_project({"1": (QUICK.format(value=1), "One << value >>.\n"),
+                         "2": (QUICK.format(value=2), "Two << value >>.\n")})
+    driver = root.parent / "leftovers_build.py"
+    driver.write_text(LEFTOVERS_DRIVER)
+    command = [sys.executable, str(driver), "--project", str(root), "--executor", "local",
+               "-j", "2"]
+    build = start_build(root, command=command, env={"PYTHONPATH": str(REPO)})
+    result = build.finish(survivors=False)
+    assert result.returncode == 0, result.output
+    assert re.search(r"experiments: ran [12] \(.*, [12] \(", result.stdout), result.stdout
+    # Each experiment ran in a worker process of its own, not in the build's.
+    pids = {json.loads((root / f"build/results/problem{p}.json").read_text())["pid"]
+            for p in ("1", "2")}
+    assert len(pids) == 2 and build.pid not in pids
+    line = next(x for x in result.stderr.splitlines() if x.startswith("LEFTOVERS "))
+    assert json.loads(line.removeprefix("LEFTOVERS ")) == [], result.stderr
+    # And once it has exited: nothing of its process group, not even a zombie.
+    assert group_members(build.pid) == []
+    assert result.survivors == []
+
+
+def test_builds_get_sigint_back_when_the_suite_ignores_it(tmp_path: Path) -> None:
+    """A suite run in the background (or `trap '' INT; nohup ...`) ignores SIGINT and its
+    children inherit that; the builds these tests start get SIGINT's default action back, so
+    that Python raises KeyboardInterrupt in them on Ctrl-C."""
+    show = [sys.executable, "-c", "import signal; handler = signal.getsignal(signal.SIGINT); "
+            "print('ignored' if handler == signal.SIG_IGN else handler.__name__)"]
+    with sigint_ignored():
+        inherited = subprocess.run(show, capture_output=True, text=True, check=True)
+        restored = run_build(tmp_path, command=show)
+    assert inherited.stdout.strip() == "ignored"  # what a plain child of such a suite gets
+    assert restored.stdout.strip() == "default_int_handler", restored.output
+
+
+DIES = """\
+import os, signal
+
+def run(ctx):
+    {how}
+    return {{"value": 0}}
+"""
+
+
+@pytest.mark.parametrize(("how", "shown"), [
+    pytest.param("os._exit(3)", "exit 3", id="exit-3"),
+    pytest.param("os.kill(os.getpid(), signal.SIGSEGV)", "signal SIGSEGV", id="SIGSEGV"),
+])
+def test_a_worker_that_dies_keeps_the_other_problems_results(make_project, how: str,
+                                                             shown: str) -> None:
+    root = make_project({"1": (QUICK.format(value=1), "One << value >>.\n"),
+                         "2": (DIES.format(how=how), "Two << value >>.\n")})
+    build = start_build(root, "--executor", "local", "-j", "2")
+    result = build.finish()
+    assert result.returncode == 5, result.output
+    assert f"problem 2: the experiment process died ({shown})" in result.stderr
+    assert "solutions/problem2.py" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.survivors == []
+    assert group_members(build.pid) == []
+    layout = Project(root).layout
+    kept = cache.load(layout, "1")
+    assert kept is not None and kept.values["value"] == 1
+    assert cache.load(layout, "2") is None and not (root / "build" / "homework.pdf").exists()
+
+    (root / "solutions" / "problem2.py").write_text(QUICK.format(value=2))
+    again = run_build(root, "--executor", "local", "-j", "2")
+    assert again.returncode == 0, again.output
+    assert "ran 2 (" in again.stdout and "cached 1" in again.stdout
+    assert_consistent(root)
+
+
+LOOPS = "def run(ctx):\n    while True:\n        pass\n"
+
+
+@pytest.mark.parametrize("limit", ["option", "build-table", "problem-entry"])
+def test_an_experiment_past_its_time_limit_is_stopped(make_project, limit: str) -> None:
+    """--timeout, [build] experiment_timeout or the problem's own timeout: the looping worker
+    is killed, the build exits 5 naming the limit, the other problem's result is kept."""
+    root = make_project(
+        {"1": (QUICK.format(value=1), "One << value >>.\n"), "2": (LOOPS, "Two.\n")},
+        config="[build]\nexperiment_timeout = 1.5\n" if limit == "build-table" else "",
+        problem_config={"2": "timeout = 1.5"} if limit == "problem-entry" else None)
+    args = ("--timeout", "1.5") if limit == "option" else ()
+    started = time.monotonic()
+    build = start_build(root, "--executor", "local", "-j", "2", *args)
+    result = build.finish(timeout=60)
+    assert result.returncode == 5, result.output
+    assert time.monotonic() - started < 30
+    assert "problem 2: the experiment did not finish within 1.5 s" in result.stderr
+    assert "solutions/problem2.py" in result.stderr
+    assert result.survivors == []
+    assert group_members(build.pid) == []
+    assert cache.load(Project(root).layout, "1") is not None
+
+
+def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(make_project) -> None:
+    r"""--latex-timeout: TeX is interrupted (SIGINT), so that its log says where it looped;
+    the error is at that template line, latexmk and TeX are gone, the old PDF is kept."""
+    root = make_project({"1": (QUICK.format(value=1), "Fine << value >>.\n")})
+    assert run_build(root, "--executor", "inprocess").returncode == 0
+    before = snapshot(root)
+    (root / "templates" / "problem1.tex.j2").write_text(
+        "Fine << value >>.\n\\def\\spin{\\spin}\nNow \\spin forever.\n")
+    build = start_build(root, "--executor", "inprocess", "--latex-timeout", "2")
+    result = build.finish(timeout=90)
+    assert result.returncode == 7, result.output
+    assert "LaTeX did not finish within 2 s: interrupted here" in result.stderr
+    assert "templates/problem1.tex.j2:3" in result.stderr, result.stderr
+    log = (root / "build" / "homework" / "homework.log").read_text(errors="replace")
+    assert "problem1.tex:3: Interruption" in log  # TeX's own word for where it was
+    assert result.survivors == [] and group_members(build.pid) == []
+    assert trusted(snapshot(root)) == trusted(before)
