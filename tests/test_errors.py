@@ -1,4 +1,10 @@
-"""Every failure is one clear message: category, file:line, the line, what to do; no traceback."""
+"""Every failure is one clear message: category, file:line, the line, what to do; no traceback.
+
+Template lines are exact: each rendered line carries the template line that printed it, through
+includes, blocks and extends, so an error is reported at the real file (``templates/...``, the
+project's own ``.tex`` files) and line. The builds here are cheap: their experiments run in this
+process (``--executor inprocess``) unless worker processes are the point.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from hwbuild import errors
+from hwbuild import errors, render
 from hwbuild.cli import main
 
 OK_SOLUTION = "def run(ctx):\n    return {'alpha': 0.5, 'beta': [1.0, 2.0]}\n"
@@ -16,7 +22,8 @@ OK_TEMPLATE = "Alpha is << alpha | fixed(2) >>.\n"
 
 
 def invoke(root: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, ["--project", str(root), "-q", *args], env=env)
+    return CliRunner().invoke(main, ["--project", str(root), "-q", "--executor", "inprocess",
+                                     *args], env=env)
 
 
 def assert_clean_failure(result: Result, code: int, category: str, location: str) -> str:
@@ -32,16 +39,16 @@ def test_jinja_syntax_error_names_template_line(make_project) -> None:
     template = "Line one.\n<% if alpha %>\nOpen block never closed << alpha >>\n"
     root = make_project({"1": (OK_SOLUTION, template)})
     out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
-                               "templates/problem1.tex.j2:")
-    assert "syntax error" in out
-    assert "endif" in out or "end of template" in out
+                               "templates/problem1.tex.j2:2: <% if %> is never closed")
+    assert "| <% if alpha %>" in out
+    assert "hint: close it with <% endif %>" in out
 
 
 def test_jinja_syntax_error_shows_the_line(make_project) -> None:
     template = "Fine.\nBroken << alpha | >>\nFine.\n"
     root = make_project({"1": (OK_SOLUTION, template)})
     out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
-                               "templates/problem1.tex.j2:2")
+                               "templates/problem1.tex.j2:2: syntax error")
     assert "| Broken << alpha | >>" in out
 
 
@@ -49,9 +56,9 @@ def test_undefined_variable_names_it_and_the_returned_ones(make_project) -> None
     template = "One.\nTwo.\nGamma is << gamma | fixed(2) >>.\n"
     root = make_project({"1": (OK_SOLUTION, template)})
     out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
-                               "templates/problem1.tex.j2:3")
-    assert "'gamma'" in out
-    assert "alpha, beta" in out
+                               "templates/problem1.tex.j2:3: undefined variable 'gamma'")
+    assert "| Gamma is << gamma | fixed(2) >>." in out
+    assert "hint: the experiment returned: alpha, beta" in out
 
 
 def test_printing_a_list_asks_for_a_filter(make_project) -> None:
@@ -95,8 +102,9 @@ def test_bad_config_names_file_and_line(make_project) -> None:
     root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE)})
     config = root / "hwbuild.toml"
     config.write_text(config.read_text() + "\n[[problems]]\nid = 2\ntitle = \n")
+    line = config.read_text().splitlines().index("title = ") + 1
     out = assert_clean_failure(invoke(root), errors.EXIT_CONFIG, "Configuration error",
-                               "hwbuild.toml:")
+                               f"hwbuild.toml:{line}")
     assert "not valid TOML" in out
 
 
@@ -123,27 +131,31 @@ def test_missing_latexmk_prints_install_command(make_project, tmp_path: Path) ->
 
 
 LATEX_CASES = [
-    # (template, expected line, message fragment)
-    ("Intro text.\n\nHere \\undefinedmacro{} goes.\n\nMore.\n", 3, "Undefined control sequence"),
+    # (template, template line, rendered line, message fragment): the rendered line differs
+    # where block tags (<% if %>) took their own line away.
+    ("Intro text.\n\nHere \\undefinedmacro{} goes.\n\nMore.\n", 3, 3,
+     "Undefined control sequence"),
     ("Intro.\n<% if alpha > 0 %>\nPositive << alpha | fixed(1) >>.\n<% endif %>\n"
-     "Power x^2 outside maths.\n", 5, "Missing $ inserted"),
-    ("A.\n\\textbf{unclosed\n\nB.\n", 2, ""),
-    ("Fig.\n\n\\includegraphics{figures/nothing-here.pdf}\n", 3, "not found"),
+     "Power x^2 outside maths.\n", 5, 3, "Missing $ inserted"),
+    ("A.\n\\textbf{unclosed\n\nB.\n", 2, 2, "File ended while scanning use of \\textbf"),
+    ("Fig.\n\n\\includegraphics{figures/nothing-here.pdf}\n", 3, 3,
+     "Package pdftex.def Error: File `figures/nothing-here.pdf' not found"),
 ]
 
 
 @pytest.mark.tex
-@pytest.mark.parametrize(("template", "line", "fragment"), LATEX_CASES,
+@pytest.mark.parametrize(("template", "line", "rendered", "fragment"), LATEX_CASES,
                          ids=["undefined-macro", "missing-dollar", "unbalanced-brace",
                               "missing-figure"])
 def test_latex_error_maps_to_template_line(make_project, template: str, line: int,
-                                           fragment: str) -> None:
+                                           rendered: int, fragment: str) -> None:
     root = make_project({"1": (OK_SOLUTION, template)})
     out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
-                               f"templates/problem1.tex.j2:{line}")
-    assert fragment in out
-    assert "rendered: build/homework/problem1.tex:" in out
-    assert "log: " in out and "homework.log" in out
+                               f"templates/problem1.tex.j2:{line}: {fragment}")
+    source = template.splitlines()[line - 1]
+    assert f"| {source}" in out
+    assert f"rendered: build/homework/problem1.tex:{rendered}\n" in out
+    assert "log: build/homework/homework.log" in out
 
 
 @pytest.mark.tex
@@ -159,5 +171,100 @@ def test_latex_error_after_substitution_lines_maps_past_them(make_project) -> No
         "Then \\nosuchmacro here.\n"
     )
     root = make_project({"1": (solution, template)})
-    assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
-                         "templates/problem1.tex.j2:7")
+    out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                               "templates/problem1.tex.j2:7: Undefined control sequence")
+    assert "| Then \\nosuchmacro here." in out
+
+
+# -- errors in other files: included parts, plain .tex files, the document template --------
+
+PART_TEMPLATE = "Problem two starts.\n<% include \"problem2/part_b.tex.j2\" %>\nIt ends.\n"
+
+
+def two_part_project(make_project, part_b: str, **more: str):  # type: ignore[no-untyped-def]
+    return make_project({"1": (OK_SOLUTION, OK_TEMPLATE), "2": (OK_SOLUTION, PART_TEMPLATE)},
+                        extra={"templates/problem2/part_b.tex.j2": part_b, **more})
+
+
+def test_undefined_variable_in_an_included_part_names_the_part(make_project) -> None:
+    root = two_part_project(make_project, "Part b.\n\nIts value << alpha >>, then << nope >>.\n")
+    out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
+                               "templates/problem2/part_b.tex.j2:3: undefined variable 'nope'")
+    assert "| Its value << alpha >>, then << nope >>." in out
+
+
+def test_syntax_error_in_an_included_part_names_the_part(make_project) -> None:
+    root = two_part_project(make_project, "Part b.\n<% for x in %>\nX\n<% endfor %>\n")
+    out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
+                               "templates/problem2/part_b.tex.j2:2: syntax error")
+    assert "| <% for x in %>" in out
+
+
+def test_missing_included_part_names_the_including_line(make_project) -> None:
+    root = make_project({"1": (OK_SOLUTION, "One.\n\n<% include \"problem1/gone.tex.j2\" %>\n")})
+    out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
+                               "templates/problem1.tex.j2:3: template 'problem1/gone.tex.j2' "
+                               "not found (looked for templates/problem1/gone.tex.j2)")
+    assert '| <% include "problem1/gone.tex.j2" %>' in out
+
+
+@pytest.mark.tex
+def test_latex_error_in_an_included_part_names_the_part(make_project) -> None:
+    root = two_part_project(make_project, "Part b, line one.\n<% if alpha %>\nValue << alpha >>."
+                                          "\n<% endif %>\nHere \\nosuchmacro{} breaks.\n")
+    out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                               "templates/problem2/part_b.tex.j2:5: Undefined control sequence")
+    assert "| Here \\nosuchmacro{} breaks." in out
+    # problem2.tex: "Problem two starts.", then the part's three printed lines.
+    assert "rendered: build/homework/problem2.tex:4\n" in out
+
+
+@pytest.mark.tex
+def test_latex_error_in_an_input_tex_file_names_that_file(make_project) -> None:
+    """A plain .tex file of the project, brought in with a path relative to the root."""
+    root = make_project(
+        {"1": (OK_SOLUTION, "One.\n\\input{templates/snippet.tex}\nAfter.\n")},
+        extra={"templates/snippet.tex": "Snippet line one.\n\nSnippet \\brokenmacro{} three.\n"})
+    out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                               "templates/snippet.tex:3: Undefined control sequence")
+    assert "| Snippet \\brokenmacro{} three." in out
+    assert "rendered:" not in out  # not a rendered file: there is nothing to map back
+
+
+@pytest.mark.tex
+def test_latex_error_in_the_document_template_block_names_its_line(make_project) -> None:
+    """An error in the project's main.tex.j2 (a preamble block over the shipped document)."""
+    main_template = ('<% extends "hwbuild/document.tex.j2" %>\n'
+                     "<% block preamble %>\n"
+                     "\\newcommand{\\R}{\\mathbb{R}}\n"
+                     "\\notapreamblemacro\n"
+                     "<% endblock %>\n")
+    root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE)}, main_template=main_template)
+    out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                               "templates/main.tex.j2:4: Undefined control sequence")
+    assert "| \\notapreamblemacro" in out
+    assert "rendered: build/homework/homework.tex:" in out
+
+
+@pytest.mark.tex
+def test_latex_error_in_the_shipped_document_is_shown_at_its_path(make_project) -> None:
+    """A line of hwbuild's own document template (outside the project) is named by its real
+    path: here \\maketitle, broken by a project's preamble block."""
+    shipped = Path(render.__file__).parent / "templates" / "document.tex.j2"
+    line = shipped.read_text().splitlines().index("\\maketitle") + 1
+    main_template = ('<% extends "hwbuild/document.tex.j2" %>\n'
+                     "<% block preamble %>\n"
+                     "\\renewcommand{\\maketitle}{\\nosuchtitlemacro}\n"
+                     "<% endblock %>\n")
+    root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE)}, main_template=main_template)
+    out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                               f"{shipped}:{line}: Undefined control sequence")
+    assert "| \\maketitle" in out
+
+
+def test_experiment_past_its_time_limit(make_project) -> None:
+    root = make_project({"1": ("def run(ctx):\n    while True:\n        pass\n", OK_TEMPLATE)})
+    out = assert_clean_failure(invoke(root, "--timeout", "0.5"), errors.EXIT_EXPERIMENT,
+                               "Experiment failed", "solutions/problem1.py: problem 1: the "
+                               "experiment did not finish within 0.5 s")
+    assert "hint: look for an endless loop; or raise timeout = N" in out
