@@ -1,5 +1,6 @@
-"""Safe by default: TeX runs no shell commands and writes only in its work folder, and no path
-from the config, the command line or a figure name leads outside ``build/`` and ``figures/``."""
+"""Safe by default: TeX runs no shell commands, reads only the project and TeX's own files, and
+writes only in its work folder; no path from the config, the command line or a figure name
+leads outside ``build/`` and ``figures/``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from hwbuild.context import Context
 from hwbuild.errors import ConfigError
 
 RUN = "def run(ctx):\n    return {'value': 1}\n"
+# The builds here need no worker processes: their experiments run in the build's own process.
+INPROCESS = ("--executor", "inprocess")
 
 # A hostile environment: a texmf.cnf or shell that turns shell escape on and lets TeX write
 # anywhere. The build must override both.
@@ -33,7 +36,7 @@ def test_write18_runs_nothing(make_project, tmp_path: Path) -> None:
     After.
     """
     root = make_project({"1": (RUN, template)})
-    result = run_build(root, "-j", "1", env=HOSTILE_ENV)
+    result = run_build(root, *INPROCESS, env=HOSTILE_ENV)
     assert result.returncode == 0, result.output
     assert files_named(tmp_path, "pwned") == []
     log = (root / "build" / "homework" / "homework.log").read_text(errors="replace")
@@ -54,7 +57,7 @@ def test_tex_writes_nowhere_but_its_work_folder(make_project, tmp_path: Path) ->
         template.write_text("\\newwrite\\out\\immediate\\openout\\out=" + target
                             + " \\immediate\\write\\out{x}\\immediate\\closeout\\out\n"
                             "Written.\n")
-        result = run_build(root, "-j", "1", env=HOSTILE_ENV)
+        result = run_build(root, *INPROCESS, env=HOSTILE_ENV)
         assert result.returncode == 7, result.output
         assert "can't write on file" in result.output
         assert files_named(tmp_path, "escaped") == []
@@ -67,14 +70,14 @@ def test_latexmk_reads_no_rc_file_from_the_work_folder(make_project, tmp_path: P
     any command) is never read (-norc). TeX itself cannot plant one: it would name the file
     latexmkrc.tex, and .latexmkrc is a dotfile, refused by openout_any=p."""
     root = make_project({"1": (RUN, "Version one.")})
-    assert run_build(root, "-j", "1").returncode == 0
+    assert run_build(root, *INPROCESS).returncode == 0
     workdir = root / "build" / "homework"
     for name in ("latexmkrc", ".latexmkrc"):
         (workdir / name).write_text(
             f'system("touch {tmp_path}/pwned-{name}");\n'
             f'$pdflatex = "touch {tmp_path}/pwned-pdflatex-{name}; pdflatex %O %S";\n')
     (root / "templates" / "problem1.tex.j2").write_text("Version two.\n")
-    result = run_build(root, "-j", "1")
+    result = run_build(root, *INPROCESS)
     assert result.returncode == 0, result.output
     assert files_named(tmp_path, "pwned") == []
 
@@ -84,7 +87,7 @@ def test_problem_path_on_the_command_line_is_a_usage_error(make_project, tmp_pat
                                                            problem: str) -> None:
     root = make_project({"1": (RUN, "x")})
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    result = run_build(root, "--problem", problem)
+    result = run_build(root, *INPROCESS, "--problem", problem)
     assert result.returncode == 2, result.output
     assert "unknown problem" in result.stderr
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")
@@ -106,10 +109,33 @@ def test_config_with_a_path_as_id_fails_the_build(make_project, tmp_path: Path) 
     root = make_project({"1": (RUN, "x")})
     config = root / "hwbuild.toml"
     config.write_text(config.read_text().replace('id = "1"', 'id = "../../x"'))
-    result = run_build(root)
+    result = run_build(root, *INPROCESS)
     assert result.returncode == 3, result.output
     assert "letters or digits" in result.stderr
     assert not (tmp_path / "x").exists() and not (root / "build" / "homework.pdf").exists()
+
+
+@pytest.mark.tex
+@pytest.mark.parametrize("where", ["parent", "absolute"])
+def test_tex_reads_nothing_outside_the_project(make_project, tmp_path: Path, where: str) -> None:
+    """openin_any=p: a template cannot bring in a file from outside the project, by a ../ path
+    or an absolute one, even one that exists; the error says to use project-relative paths."""
+    secret = tmp_path / "secret.tex"
+    secret.write_text("SECRET-CONTENT\n")
+    name = "../../secret.tex" if where == "parent" else str(secret)
+    root = make_project({"1": (RUN, f"Before.\n\\input{{{name}}}\nAfter.\n")})
+    result = run_build(root, *INPROCESS)
+    assert result.returncode == 7, result.output
+    assert "templates/problem1.tex.j2:2:" in result.stderr
+    assert "not found" in result.stderr
+    assert "write the path relative to the project root" in result.stderr
+    assert not (root / "build" / "homework.pdf").exists()
+    log = (root / "build" / "homework" / "homework.log").read_text(errors="replace")
+    assert "SECRET-CONTENT" not in log
+
+
+def _context(root: Path) -> Context:
+    return Context(problem="1", seed=0, device="cpu", project_root=root)
 
 
 @pytest.mark.parametrize("name", ["../evil", "../../evil", "/tmp/evil", "a/b", "evil.pdf",
@@ -120,8 +146,7 @@ def test_figure_name_cannot_be_a_path(tmp_path: Path, name: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ctx = Context(problem="1", seed=0, device="cpu", figures_dir=tmp_path / "figures",
-                  project_root=tmp_path)
+    ctx = _context(tmp_path)
     fig = plt.figure()
     try:
         with pytest.raises(ValueError, match="figure name"):
@@ -129,16 +154,25 @@ def test_figure_name_cannot_be_a_path(tmp_path: Path, name: str) -> None:
     finally:
         plt.close(fig)
     assert list(tmp_path.rglob("*")) == []
-    assert ctx.figures == []
+    assert ctx.figures == {}
 
 
-def test_figure_name_that_is_plain_is_saved_in_figures(tmp_path: Path) -> None:
+def test_a_plain_figure_name_is_kept_for_the_build_to_write(tmp_path: Path) -> None:
+    """save_figure writes nothing: it keeps the PDF's bytes under figures/problem<id>-<name>.pdf
+    for the build, which writes them once the experiment has returned."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ctx = Context(problem="1", seed=0, device="cpu", figures_dir=tmp_path / "figures",
-                  project_root=tmp_path)
+    ctx = _context(tmp_path)
     assert ctx.save_figure(plt.figure(), "loss-curve-2") == "figures/problem1-loss-curve-2.pdf"
-    assert (tmp_path / "figures" / "problem1-loss-curve-2.pdf").is_file()
+    assert list(ctx.figures) == ["figures/problem1-loss-curve-2.pdf"]
+    assert ctx.figures["figures/problem1-loss-curve-2.pdf"].startswith(b"%PDF-")
+    assert list(tmp_path.rglob("*")) == []
+    again = plt.figure()
+    try:
+        with pytest.raises(ValueError, match="saved twice"):
+            ctx.save_figure(again, "loss-curve-2")
+    finally:
+        plt.close(again)
