@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from hwbuild.clean import clean
 from hwbuild.cli import main
+from hwbuild.executors import InProcessExecutor
+from hwbuild.fsutil import build_lock
+from hwbuild.layout import Layout
+from hwbuild.plan import BuildOptions, plan_build
 from hwbuild.project import Project
+from hwbuild.report import Reporter
+from hwbuild.run import run_experiments
 
 RUN = "def run(ctx):\n    return {}\n"
 
 
-def _generated(root) -> None:
+def _generated(root: Path) -> None:
     (root / "build" / "homework").mkdir(parents=True)
     (root / "build" / "homework" / "homework.log").write_text("log")
     (root / "build" / "homework.pdf").write_bytes(b"%PDF")
@@ -44,3 +54,57 @@ def test_clean_command_lists_what_it_removed_and_is_idempotent(make_project) -> 
     assert "removed figures/problem1-loss.pdf" in first.output
     second = runner.invoke(main, ["--project", str(root), "clean"])
     assert second.exit_code == 0 and second.output == ""
+
+
+def test_clean_keeps_the_lock_and_needs_no_valid_config(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    _generated(root)
+    (root / "build" / ".lock").write_text("")
+    (root / "hwbuild.toml").write_text("this is [not toml\n")
+    removed = {p.relative_to(root).as_posix() for p in clean(Project(root))}
+    assert "build/.lock" not in removed and (root / "build" / ".lock").exists()
+    assert sorted(p.name for p in (root / "build").iterdir()) == [".lock"]
+
+
+def test_clean_waits_for_a_build_in_progress(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    _generated(root)
+    layout = Layout(root)
+    events: list[str] = []
+    locked = threading.Event()
+
+    def building() -> None:
+        with build_lock(layout.lock):
+            locked.set()
+            time.sleep(0.3)
+            events.append("build done")
+
+    thread = threading.Thread(target=building)
+    thread.start()
+    locked.wait(5)
+    clean(Project(root))
+    events.append("cleaned")
+    thread.join()
+    assert events == ["build done", "cleaned"]
+
+
+def test_after_clean_every_experiment_runs_again(make_project) -> None:
+    solution = ("import matplotlib.pyplot as plt\n\n"
+                "def run(ctx):\n"
+                "    fig, ax = plt.subplots()\n"
+                "    return {'fig': ctx.save_figure(fig, 'empty')}\n")
+    root = make_project({"1": (solution, "x\n"), "2": (RUN, "y\n")})
+    options = BuildOptions(executor="inprocess", device="cpu")
+
+    def stale() -> list[str]:
+        plan = plan_build(Project(root), options)
+        run_experiments(plan, InProcessExecutor, Reporter())
+        return [p.problem.id for p in plan.reruns]
+
+    assert stale() == ["1", "2"] and stale() == []
+    assert (root / "figures" / "problem1-empty.pdf").is_file()
+    removed = {p.relative_to(root).as_posix() for p in clean(Project(root))}
+    assert {"build/cache", "build/results", "figures/problem1-empty.pdf"} <= removed
+    assert plan_build(Project(root), options).explain()[:2] == [
+        "problem 1: reruns: never run", "problem 2: reruns: never run"]
+    assert stale() == ["1", "2"]
