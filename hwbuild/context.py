@@ -15,28 +15,6 @@ from typing import Any
 
 FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")  # \Z: "$" would let "a\n" through
 
-# Matplotlib settings that make figures match the document (Computer Modern, like lmodern) and make
-# the saved files byte-identical from run to run.
-FIGURE_RCPARAMS: dict[str, Any] = {
-    "font.family": "serif",
-    "font.serif": ["cmr10"],
-    "mathtext.fontset": "cm",
-    "axes.formatter.use_mathtext": True,
-    "axes.unicode_minus": True,
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "figure.figsize": (4.8, 3.0),
-    "figure.dpi": 100,
-    "savefig.bbox": "tight",
-    "savefig.pad_inches": 0.02,
-    "pdf.fonttype": 42,
-    "path.simplify": False,
-}
-
 # Keys that matplotlib would otherwise fill with the date and its own version.
 FIGURE_METADATA: dict[str, Any] = {"CreationDate": None, "ModDate": None, "Producer": None,
                                    "Creator": None}

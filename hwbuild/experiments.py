@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import logging
 import math
 import os
@@ -24,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwbuild.context import FIGURE_RCPARAMS, Context
+from hwbuild.context import Context
 from hwbuild.errors import UsageError
 from hwbuild.pause import pause
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
+MATPLOTLIBRC = Path(__file__).resolve().parent / "matplotlibrc"
 DEVICES = ("auto", "cpu", "cuda")
 # Libraries a warm worker may keep imported between builds (see hwbuild.executors).
 HEAVY_LIBRARIES = ("torch", "numpy", "matplotlib.pyplot", "scipy", "pandas")
@@ -141,33 +144,89 @@ def resolve_device(requested: str) -> str:
 def prepare_environment() -> None:
     """Settings that must be in place before the libraries are imported."""
     os.environ["MPLBACKEND"] = "Agg"
+    os.environ["MATPLOTLIBRC"] = str(MATPLOTLIBRC)  # read by matplotlib whenever it is imported
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    # fontTools warns about the old timestamps inside matplotlib's Computer Modern fonts.
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    _install_seeding()
+
+
+def _seed_numpy(numpy: Any, seed: int, device: str) -> None:
+    numpy.random.seed(seed % 2**32)
+
+
+def _seed_torch(torch: Any, seed: int, device: str) -> None:
+    torch.manual_seed(seed)
+    # One thread: reductions then add in the same order whatever the machine or --jobs.
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(device == "cuda")
+
+
+_SEEDERS = {"numpy": _seed_numpy, "torch": _seed_torch}
+_seeding: tuple[int, str] | None = None  # (seed, device) of the experiment running here
+
+
+class _SeededLoader(importlib.abc.Loader):
+    """Runs a library's own loader, then seeds the library: a solution that imports numpy or
+    torch only inside ``run`` draws the same numbers as one that imported them at the top."""
+
+    def __init__(self, loader: Any, name: str) -> None:
+        self._loader, self._name = loader, name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._loader, attribute)
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = module.__spec__.loader = self._loader  # the library sees its own
+        self._loader.exec_module(module)
+        if _seeding is not None:
+            _SEEDERS[self._name](module, *_seeding)
+
+
+class _SeedOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname not in _SEEDERS or _seeding is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _SeededLoader(spec.loader, fullname)
+        return spec
+
+
+def _install_seeding() -> None:
+    if not any(isinstance(finder, _SeedOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SeedOnImport())
+
+
+def _stop_seeding() -> None:
+    global _seeding
+    _seeding = None
 
 
 def configure_imported(seed: int, device: str) -> None:
-    """Seed and configure whichever of random, numpy, torch and matplotlib are imported.
+    """Seed and configure whichever of random, numpy, torch and matplotlib are imported; the
+    others are seeded (numpy, torch) or configured (matplotlib, through MATPLOTLIBRC) when the
+    solution imports them, while an experiment runs.
 
-    Called after the solution is imported and before ``run``: draws made inside ``run`` are
-    the same whichever executor runs it and whatever it ran before.
+    Called before the solution is imported and again before ``run``: draws are the same
+    whichever executor runs the experiment and whatever ran in its process before.
     """
+    global _seeding
+    _seeding = (seed, device)
     random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(seed % 2**32)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-        # One thread: reductions then add in the same order whatever the machine or --jobs.
-        torch.set_num_threads(1)
-        torch.use_deterministic_algorithms(device == "cuda")
+    for name, seeder in _SEEDERS.items():
+        module = sys.modules.get(name)
+        if module is not None:
+            seeder(module, seed, device)
     if "matplotlib" in sys.modules:
         import matplotlib
 
         matplotlib.use("Agg", force=True)
         matplotlib.rcdefaults()
-        matplotlib.rcParams.update(FIGURE_RCPARAMS)  # type: ignore[arg-type]
-        # fontTools warns about the old timestamps inside matplotlib's Computer Modern fonts.
-        logging.getLogger("fontTools").setLevel(logging.ERROR)
+        matplotlib.rc_file(MATPLOTLIBRC)
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:
             pyplot.close("all")
@@ -233,6 +292,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
         device = resolve_device(task.device)
         with _in_project(root, task.package), recording(root) as recorder:
             pause("experiment-before-import")
+            configure_imported(task.seed, device)
             module = importlib.import_module(task.module)
             pause("experiment-after-import")
             run = getattr(module, "run", None)
@@ -262,6 +322,8 @@ def run_task(task: ExperimentTask) -> TaskResult:
         return TaskResult(problem_id=task.problem_id, ok=False,
                           seconds=time.perf_counter() - started,
                           error=error_report(exc, root, task.solution))
+    finally:
+        _stop_seeding()  # imports after the experiment (in this process) are not its own
 
 
 def error_report(exc: BaseException, root: Path, solution: str) -> dict[str, Any]:

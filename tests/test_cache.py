@@ -375,12 +375,6 @@ for _ in range(2):
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: configure_imported applies the document's matplotlib settings "
-    "(FIGURE_RCPARAMS) only when matplotlib is already imported before run(ctx) is called; a "
-    "solution that imports matplotlib inside run gets matplotlib's defaults on the first run "
-    "in a process and the document's on later runs, so its figure bytes depend on what the "
-    "worker ran before"))
 def test_a_figure_is_the_same_whether_matplotlib_is_imported_inside_run_or_not(
         make_project) -> None:
     root = make_project({"1": (LAZY_FIGURE, "x\n")})
