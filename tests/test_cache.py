@@ -383,3 +383,27 @@ def test_a_figure_is_the_same_whether_matplotlib_is_imported_inside_run_or_not(
     first, second = out.stdout.splitlines()
     assert first.startswith("['serif']")  # the document's fonts, from the first run on
     assert first == second
+
+
+LIBRARIES_PROBE = """\
+import sys
+import numpy  # imported by an earlier experiment of this worker, or by the build itself
+from hwbuild.experiments import ExperimentTask, run_task
+task = ExperimentTask("1", "solutions.problem1", "solutions", sys.argv[1], 0, "cpu", 60,
+                      "solutions/problem1.py")
+result = run_task(task)
+assert result.ok, result.error
+print(result.libraries)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine bug: TaskResult.libraries (kept in the entry as the heavy libraries the run "
+    "imported, which watch preloads) lists every heavy library already in sys.modules, so an "
+    "in-process run, or a task on a worker that ran another task before, records libraries "
+    "the solution never imported"))
+def test_an_entry_lists_only_the_libraries_its_experiment_imported(make_project) -> None:
+    root = make_project({"1": ("def run(ctx):\n    return {}\n", "x\n")})
+    out = subprocess.run([sys.executable, "-c", LIBRARIES_PROBE, str(root)],
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

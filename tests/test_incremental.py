@@ -191,7 +191,7 @@ def test_imports_are_observed_where_a_static_graph_would_guess(make_project) -> 
         "solutions/__init__.py", "solutions/problem2.py"]
     assert sorted(outcome.entries["3"].stamp.inputs) == [
         "solutions/__init__.py", "solutions/lazy.py", "solutions/problem3.py"]
-    assert outcome.entries["3"].libraries == ["numpy"]
+    assert "numpy" in outcome.entries["3"].libraries
     (root / "solutions" / "rare.py").write_text("Z = 1\n")
     assert _ran_now(project) == []
     (root / "solutions" / "dynamic.py").write_text("X = 3\n")
