@@ -1,4 +1,8 @@
-"""``new``: the scaffolded problem's files, the config entry, refusals, and the first PDF."""
+"""``new``: the scaffolded problem's files, the config entry, refusals, and the first PDF.
+
+``new ID`` for a problem already in hwbuild.toml needs no title: it writes only the files that
+problem lacks, and refuses (exit 2) when it has them all.
+"""
 
 from __future__ import annotations
 
@@ -67,32 +71,72 @@ def test_scaffold_writes_three_files_and_the_entry(make_project) -> None:
                         ).problem_ids == ["1", "4"]
 
 
-@pytest.mark.parametrize(("pid", "existing", "message"), [
-    ("1", None, "problem 1 is already in hwbuild.toml"),
-    ("5", "solutions/problem5.py", "solutions/problem5.py already exists"),
-    ("5", "tests/test_problem5.py", "tests/test_problem5.py already exists"),
-    ("../x", None, "must be 1-32 letters or digits"),
+EVERY_FILE = ("solutions/problem1.py, templates/problem1.tex.j2, tests/test_problem1.py "
+              "already exist")
+
+
+@pytest.mark.parametrize(("pid", "existing", "title", "message"), [
+    ("1", "tests/test_problem1.py", "Title", EVERY_FILE),
+    ("1", "tests/test_problem1.py", None, EVERY_FILE),
+    ("5", "solutions/problem5.py", "Title", "solutions/problem5.py already exists"),
+    ("5", "tests/test_problem5.py", "Title", "tests/test_problem5.py already exists"),
+    ("5", None, None, "a new problem needs a title"),
+    ("5", None, "  ", "a new problem needs a title"),
+    ("../x", None, "Title", "must be 1-32 letters or digits"),
 ])
-def test_refusals_write_nothing(make_project, pid: str, existing: str | None,
+def test_refusals_write_nothing(make_project, pid: str, existing: str | None, title: str | None,
                                 message: str) -> None:
     root = make_project({"1": (RUN, "x\n")}, extra={existing: "keep me\n"} if existing else None)
     config = (root / "hwbuild.toml").read_text()
     before = sorted(p for p in root.rglob("*") if p.is_file())
     with pytest.raises(UsageError) as info:
-        scaffold(root, pid, "Title")
+        scaffold(root, pid, title)
     assert message in info.value.message
     assert info.value.exit_code == EXIT_USAGE
     assert (root / "hwbuild.toml").read_text() == config
     assert sorted(p for p in root.rglob("*") if p.is_file()) == before
 
 
-def test_cli_refusal_exits_2(make_project) -> None:
+def test_a_configured_problem_gets_only_its_missing_files(make_project) -> None:
+    """Problem 1 is configured and has its solution and template, not its test: new 1 writes
+    the test alone, with the config's title, and leaves hwbuild.toml and the rest alone."""
     root = make_project({"1": (RUN, "x\n")})
-    result = CliRunner().invoke(main, ["--project", str(root), "new", "1", "--title", "Again"])
-    assert result.exit_code == EXIT_USAGE
-    assert "problem 1 is already in hwbuild.toml" in result.output
-    missing_title = CliRunner().invoke(main, ["--project", str(root), "new", "2"])
+    config = (root / "hwbuild.toml").read_text()
+    solution = (root / "solutions" / "problem1.py").read_text()
+    made = scaffold(root, "1", None)
+    assert made.files == (root / "tests" / "test_problem1.py",)
+    assert not made.registered
+    assert "from solutions import problem1" in made.test.read_text()
+    assert (root / "hwbuild.toml").read_text() == config
+    assert (root / "solutions" / "problem1.py").read_text() == solution
+
+    # Its template gone too: both come back, the template under the config's title.
+    (root / "templates" / "problem1.tex.j2").unlink()
+    made.test.unlink()
+    again = scaffold(root, "1", "A title that is ignored")
+    assert set(again.files) == {root / "templates" / "problem1.tex.j2", made.test}
+    assert (root / "solutions" / "problem1.py").read_text() == solution
+
+
+def test_cli_refusal_exits_2_and_a_configured_problem_needs_no_title(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    runner = CliRunner()
+    # Problem 1 lacks only its test: new 1 (no title needed) writes it.
+    result = runner.invoke(main, ["--project", str(root), "new", "1", "--no-build"])
+    assert result.exit_code == 0, result.output
+    assert "created tests/test_problem1.py" in result.output
+    assert "added problem" not in result.output
+    assert "next: replace the TODOs in solutions/problem1.py and templates/problem1.tex.j2, " \
+           "then `hwbuild check`" in result.output
+    # Now it has every file: a second new 1 is refused.
+    again = runner.invoke(main, ["--project", str(root), "new", "1", "--title", "Again"])
+    assert again.exit_code == EXIT_USAGE
+    assert EVERY_FILE in again.output
+    assert "new never overwrites a file" in again.output
+    missing_title = runner.invoke(main, ["--project", str(root), "new", "2"])
     assert missing_title.exit_code == EXIT_USAGE
+    assert "a new problem needs a title" in missing_title.output
+    assert "Traceback" not in again.output + missing_title.output
 
 
 @pytest.mark.slow
@@ -121,10 +165,12 @@ def test_the_scaffolded_test_passes_and_is_lint_clean(make_project) -> None:
 def test_new_builds_a_pdf_that_says_what_to_fill_in_and_check_flags_it(make_project) -> None:
     root = make_project({"1": (RUN, "x\n")})
     runner = CliRunner()
-    result = runner.invoke(main, ["--project", str(root), "new", "4", "--title", "Momentum"])
+    result = runner.invoke(main, ["--project", str(root), "--executor", "inprocess", "new", "4",
+                                  "--title", "Momentum"])
     assert result.exit_code == 0, result.output
     assert "created solutions/problem4.py" in result.output
-    assert "problem-4.pdf" in result.output
+    assert "added problem 4 to hwbuild.toml" in result.output
+    assert "problem-4: " in result.output and "-> build/problem-4.pdf" in result.output
     pdf = root / "build" / "problem-4.pdf"
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
