@@ -27,9 +27,16 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin/`` folder of a fresh environment with hwbuild installed from a wheel."""
     base = tmp_path_factory.mktemp("installed")
+    # Built from a copy: setuptools writes its build/ folder beside the sources.
+    source = base / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "hwbuild", source / "hwbuild",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     wheels = base / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(wheels), str(REPO)],
+                    "--no-build-isolation", "--wheel-dir", str(wheels), str(source)],
                    check=True, capture_output=True, text=True)
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -1,0 +1,181 @@
+"""Experiments on every executor: in this process, on local workers, on a Dask cluster.
+
+Homework 1 is built from clean with each (``--reproducible``), the Dask one against a real
+``dask scheduler`` and ``dask worker`` started on 127.0.0.1 by the test: the results, the figures
+and the PDF must be byte-identical. Then what each executor does with a task that fails, dies or
+hangs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from buildproc import run_build
+from conftest import copy_repo_project
+
+from hwbuild.executors import DaskExecutor, InProcessExecutor, LocalExecutor
+from hwbuild.experiments import ExperimentTask
+
+pytestmark = [pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A Dask scheduler and two single-threaded workers on 127.0.0.1, stopped afterwards."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    # A task whose worker dies is given up at once (the default retries it on 3 more workers).
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", str(port), "--no-dashboard"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            break
+        time.sleep(0.2)
+    processes.append(subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+         "--nworkers", "2", "--no-dashboard", "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    try:
+        from distributed import Client
+
+        client = Client(address, timeout="60s")
+        client.wait_for_workers(2, timeout=120)
+        client.close()
+        yield address
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+EXECUTORS = {"inprocess": ("--executor", "inprocess"), "local": ("--executor", "local"),
+             "dask": ("--executor", "dask")}
+
+
+@pytest.fixture(scope="module")
+def homeworks(tmp_path_factory: pytest.TempPathFactory, scheduler: str) -> dict[str, Path]:
+    """Homework 1 built from clean with each executor."""
+    built = {}
+    for name, options in EXECUTORS.items():
+        root = copy_repo_project(tmp_path_factory.mktemp(name))
+        extra = ("--scheduler", scheduler) if name == "dask" else ()
+        done = run_build(root, *options, *extra, "--reproducible", timeout=600)
+        assert done.returncode == 0, f"{name}:\n{done.output}"
+        assert "experiments: ran" in done.output and "cached" not in done.output
+        built[name] = root
+    return built
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    files = {}
+    for pattern in ("build/homework.pdf", "build/results/*.json", "figures/*.pdf"):
+        for path in sorted(root.glob(pattern)):
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+@pytest.mark.tex
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_every_executor_gives_the_same_bytes(homeworks: dict[str, Path], executor: str) -> None:
+    reference = _outputs(homeworks["inprocess"])
+    assert len([k for k in reference if k.startswith("figures/")]) >= 5
+    assert len([k for k in reference if k.startswith("build/results/")]) == 6
+    other = _outputs(homeworks[executor])
+    assert sorted(other) == sorted(reference)
+    differing = [name for name in reference if other[name] != reference[name]]
+    assert differing == [], f"{executor} differs from inprocess in {differing}"
+
+
+@pytest.mark.tex
+def test_a_cached_build_is_a_noop_whichever_executor_made_it(
+        homeworks: dict[str, Path], scheduler: str) -> None:
+    again = run_build(homeworks["dask"], "--executor", "local", "--reproducible")
+    assert again.returncode == 0, again.output
+    assert "experiments: cached 1, 2, 3, 6, 7, 10" in again.output
+    assert "homework: up to date" in again.output
+
+
+def _task(root: Path, body: str, *, timeout: float = 60, name: str = "1") -> ExperimentTask:
+    package = root / "solutions"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / f"problem{name}.py").write_text(f"def run(ctx):\n    {body}\n")
+    return ExperimentTask(problem_id=name, module=f"solutions.problem{name}",
+                          package="solutions", project_root=str(root), seed=0, device="cpu",
+                          timeout=timeout, solution=f"solutions/problem{name}.py")
+
+
+def _run(executor: object, tasks: list[ExperimentTask]) -> dict[str, object]:
+    results = {r.problem_id: r for r in executor.run(tasks, lambda task: None)}  # type: ignore[attr-defined]
+    executor.close()  # type: ignore[attr-defined]
+    return results  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda address: InProcessExecutor(), id="inprocess"),
+    pytest.param(lambda address: LocalExecutor(jobs=2), id="local"),
+    pytest.param(lambda address: LocalExecutor(jobs=2, warm=True), id="local-warm"),
+    pytest.param(lambda address: DaskExecutor(scheduler=address, jobs=2), id="dask"),
+])
+def test_values_errors_and_time_limits_come_back_as_results(tmp_path: Path, scheduler: str,
+                                                            make: object) -> None:
+    tasks = [_task(tmp_path, "return {'x': [1, 2.5], 'name': 'a'}", name="1"),
+             _task(tmp_path, "raise ValueError('broken on purpose')", name="2"),
+             _task(tmp_path, "import time\n    time.sleep(60)", name="3", timeout=1.5)]
+    results = _run(make(scheduler), tasks)  # type: ignore[operator]
+    assert results["1"].ok and results["1"].values == {"x": [1, 2.5], "name": "a"}  # type: ignore[attr-defined]
+    assert results["2"].error["kind"] == "exception"  # type: ignore[attr-defined]
+    assert results["2"].error["file"] == "solutions/problem2.py"  # type: ignore[attr-defined]
+    assert results["2"].error["line"] == 2  # type: ignore[attr-defined]
+    assert results["3"].error["kind"] == "timeout"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("body, how", [("import os; os._exit(3)", "exit 3"),
+                                       ("import ctypes; ctypes.string_at(0)", "signal SIGSEGV")])
+def test_a_local_worker_that_dies_is_named_and_the_others_finish(tmp_path: Path, body: str,
+                                                                 how: str) -> None:
+    tasks = [_task(tmp_path, body, name="1"), _task(tmp_path, "return {'x': 1}", name="2"),
+             _task(tmp_path, "return {'x': 2}", name="3")]
+    results = _run(LocalExecutor(jobs=2), tasks)
+    assert results["1"].error == {"kind": "died", "how": how,  # type: ignore[attr-defined]
+                                  "file": "solutions/problem1.py"}
+    assert results["2"].values == {"x": 1} and results["3"].values == {"x": 2}  # type: ignore[attr-defined]
+
+
+def test_a_dask_worker_that_dies_is_reported(tmp_path: Path, scheduler: str) -> None:
+    from distributed import Client
+
+    results = _run(DaskExecutor(scheduler=scheduler, jobs=2),
+                   [_task(tmp_path, "import os; os._exit(3)", name="1"),
+                    _task(tmp_path, "return {'x': 1}", name="2")])
+    assert results["1"].error["kind"] == "died"  # type: ignore[attr-defined]
+    assert results["2"].values == {"x": 1}  # type: ignore[attr-defined]
+    client = Client(scheduler, timeout="60s")  # the nanny restarts the workers it lost
+    client.wait_for_workers(2, timeout=120)
+    client.close()
