@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hwbuild.progress import LiveReporter, make_progress_reporter, make_watch_reporter
-from hwbuild.report import PlainReporter, Reporter
+from hwbuild.report import BuildReport, PlainReporter, Reporter, TargetReport, summary
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("rich", "torch", "numpy", "matplotlib")
@@ -142,3 +142,46 @@ def test_noop_build_imports_none_of_rich_torch_numpy_matplotlib(make_project,
     assert first["code"] == 0 and "rich" in first["loaded"]  # type: ignore[operator]
     second = run()
     assert second == {"code": 0, "loaded": []}
+
+
+# -- the closing summary --------------------------------------------------------------------------
+
+
+def test_summary_of_a_build_that_ran_and_rebuilt(tmp_path: Path) -> None:
+    report = BuildReport(
+        ran={"2": 1.234, "3": 0.5}, cached=["1"],
+        targets=[TargetReport(name="homework", pdf=tmp_path / "build" / "homework.pdf",
+                              status="built", rendered=["templates/problem2.tex.j2"],
+                              latex_seconds=2.5),
+                 TargetReport(name="problem-1", pdf=tmp_path / "build" / "problem-1.pdf",
+                              status="up to date")],
+        stages={"plan": 0.01, "experiments": 1.75}, changed=["data/value.txt"], seconds=4.25)
+    assert summary(report, root=str(tmp_path)) == [
+        "experiments: ran 2 (1.23 s), 3 (0.50 s); cached 1",
+        "homework: re-rendered 1 file(s), latexmk 2.50 s -> build/homework.pdf",
+        "problem-1: up to date -> build/problem-1.pdf",
+        "warning: data/value.txt changed during the build; the next build redoes what read it",
+        "done in 4.25 s",
+    ]
+    timed = summary(report, timings=True, root=str(tmp_path))
+    assert timed[-4:] == ["stages:", "  plan                 0.010 s",
+                          "  experiments          1.750 s", "done in 4.25 s"]
+
+
+def test_summary_of_a_noop_build_shows_absolute_paths_outside_the_root(tmp_path: Path) -> None:
+    pdf = tmp_path / "build" / "homework.pdf"
+    report = BuildReport(cached=["1", "2"], targets=[
+        TargetReport(name="homework", pdf=pdf, status="up to date")], seconds=0.02)
+    assert summary(report, root="/somewhere/else") == [
+        "experiments: cached 1, 2", f"homework: up to date -> {pdf.as_posix()}",
+        "done in 0.02 s"]
+    assert summary(BuildReport())[0] == "experiments: none needed"
+
+
+def test_waiting_for_the_lock_is_one_plain_line_either_way() -> None:
+    for reporter_type in (PlainReporter, LiveReporter):
+        stream = FakeTerminal()
+        reporter = reporter_type(stream)
+        reporter.waiting_for_lock()
+        reporter.close()
+        assert stream.getvalue() == "waiting for another build of this project to finish...\n"
