@@ -1,48 +1,88 @@
-"""The CI workflow runs the same make targets as .ci/run, and they exist in the Makefile."""
+"""CI: the workflow runs the make targets a developer runs, `make ci` is `hwbuild ci`, and
+`hwbuild ci` gathers the artifact (every PDF, checked, with page-map.json, manifest.json and the
+results JSON) into dist/."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
+from click.testing import CliRunner
+
+from hwbuild.cli import main
+from hwbuild.errors import EXIT_CHECK, EXIT_TEMPLATE
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "build.yml"
+MAKEFILE = REPO / "Makefile"
 
 
 def make_targets() -> set[str]:
-    text = (REPO / "Makefile").read_text(encoding="utf-8")
+    text = MAKEFILE.read_text(encoding="utf-8")
     return set(re.findall(r"^([A-Za-z][\w-]*):(?!=)", text, flags=re.MULTILINE))
 
 
+def make_variables() -> dict[str, str]:
+    text = MAKEFILE.read_text(encoding="utf-8")
+    return dict(re.findall(r"^([A-Z_]+)\s*[:?]?=\s*(.*?)\s*$", text, flags=re.MULTILINE))
+
+
+def recipe(target: str) -> list[str]:
+    """The commands of a Makefile target (its tab-indented lines)."""
+    lines = MAKEFILE.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"^{target}:(?!=)", line))
+    commands = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        commands.append(line.strip())
+    return commands
+
+
+def workflow_steps() -> list[dict[str, object]]:
+    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    steps: list[dict[str, object]] = data["jobs"]["build"]["steps"]
+    return steps
+
+
 def workflow_runs() -> list[str]:
-    return [line.split("run:", 1)[1].strip()
-            for line in WORKFLOW.read_text(encoding="utf-8").splitlines()
-            if line.strip().startswith(("run:", "- run:"))]
+    return [str(step["run"]).strip() for step in workflow_steps() if "run" in step]
+
+
+# -- the contract between the workflow, the Makefile and .ci/run --------------------------
 
 
 def test_workflow_runs_make_test_then_make_ci_and_the_targets_exist() -> None:
     runs = workflow_runs()
-    assert "make test" in runs and "make ci" in runs
-    assert runs.index("make test") < runs.index("make ci")
-    assert {"test", "ci", "setup", "tex"} <= make_targets()
+    assert runs[-2:] == ["make test", "make ci"]
+    assert {"test", "ci", "setup", "tex", "clean"} <= make_targets()
     ci_run = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^make test$", ci_run, flags=re.MULTILINE)
-    text = WORKFLOW.read_text(encoding="utf-8")
-    assert "python-version: \"3.11\"" in text
-    assert "actions/upload-artifact@" in text and "path: dist/" in text
 
 
-def test_make_ci_gathers_the_artifact_set_into_dist() -> None:
-    text = (REPO / "Makefile").read_text(encoding="utf-8")
-    recipe = text.split("\nci:", 1)[1].split("\n\n", 1)[0]
-    for needed in ("check --no-build", "build/homework.pdf", "build/page-map.json",
-                   "build/manifest.json", "build/problem-$$id.pdf",
-                   "build/results/problem$$id.json", "dist/results"):
-        assert needed in recipe, needed
-    clean = text.split("\nclean:", 1)[1].split("\n\n", 1)[0]
-    assert "rm -rf dist" in clean
+def test_make_ci_is_hwbuild_ci_and_clean_removes_dist() -> None:
+    variables = make_variables()
+    assert variables["PY"] == "$(VENV)/bin/python"
+    assert variables["BUILD"] == "$(PY) build.py"  # build.py is the hwbuild command line
+    assert recipe("ci") == ["$(BUILD) $(ARGS) ci"]
+    assert "setup" in MAKEFILE.read_text(encoding="utf-8").split("\nci:", 1)[1].split("\n", 1)[0]
+    assert "rm -rf dist" in recipe("clean")
+    assert (REPO / "build.py").read_text(encoding="utf-8").count("from hwbuild.cli import main")
+
+
+def test_tex_is_installed_by_hwbuild_setup_tex_everywhere() -> None:
+    """The Makefile and the workflow install TeX with `python -m hwbuild setup-tex --all`; the
+    old scripts/ensure-tex.sh is gone and nothing names it."""
+    assert any("-m hwbuild setup-tex --all" in line for line in recipe("tex"))
+    install = [run for run in workflow_runs() if "setup-tex" in run]
+    assert len(install) == 1 and "-m hwbuild setup-tex --all" in install[0]
+    assert workflow_runs().index(install[0]) < workflow_runs().index("make test")
+    assert not (REPO / "scripts" / "ensure-tex.sh").exists()
+    for path in (MAKEFILE, WORKFLOW, REPO / ".ci" / "run"):
+        assert "ensure-tex" not in path.read_text(encoding="utf-8"), path
 
 
 def test_workflow_is_valid_yaml_with_push_and_pull_request_triggers() -> None:
@@ -50,12 +90,99 @@ def test_workflow_is_valid_yaml_with_push_and_pull_request_triggers() -> None:
     # YAML 1.1 reads the key `on` as True.
     triggers = data.get("on", data.get(True))
     assert set(triggers) == {"push", "pull_request"}
-    steps = data["jobs"]["build"]["steps"]
-    uses = [s["uses"].split("@")[0] for s in steps if "uses" in s]
+    assert data["jobs"]["build"]["env"]["CI"] == "true"  # a missing TeX fails, never skips
+    steps = workflow_steps()
+    uses = [str(s["uses"]).split("@")[0] for s in steps if "uses" in s]
     assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-artifact"]
-    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
-    assert str(setup["with"]["python-version"]) == "3.11"
-    runs = [s["run"] for s in steps if "run" in s]
-    assert runs[-2:] == ["make test", "make ci"]
+    checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0  # type: ignore[index]  # dates from git log
+    setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
+    assert str(setup["with"]["python-version"]) == "3.11"  # type: ignore[index]
     upload = steps[-1]
-    assert upload["with"]["path"] == "dist/"
+    assert str(upload["uses"]).startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "dist/"  # type: ignore[index]
+    assert upload["with"]["if-no-files-found"] == "error"  # type: ignore[index]
+    assert "cancelled()" in str(upload["if"])  # gathered even when check fails
+
+
+# -- hwbuild ci ---------------------------------------------------------------------------
+
+FIGURE_RUN = """\
+def run(ctx):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    return {"value": 1.5, "fig": ctx.save_figure(fig, "line")}
+"""
+RUN = "def run(ctx):\n    return {'value': 2.5}\n"
+FIGURE_TEMPLATE = "One << value >>.\n\n\\includegraphics[width=3cm]{<< fig >>}\n"
+
+
+def files_under(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def run_ci(root: Path, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, ["--project", str(root), "--executor", "inprocess",
+                                     "ci", *args])
+
+
+ARTIFACT = {"homework.pdf", "problem-1.pdf", "problem-2.pdf", "page-map.json", "manifest.json",
+            "results/problem1.json", "results/problem2.json"}
+
+
+@pytest.mark.tex
+@pytest.mark.slow
+def test_hwbuild_ci_gathers_the_artifact_set_into_dist(make_project) -> None:
+    root = make_project({"1": (FIGURE_RUN, FIGURE_TEMPLATE), "2": (RUN, "Two << value >>.\n")})
+    result = run_ci(root)
+    assert result.exit_code == 0, result.output
+    dist = root / "dist"
+    assert files_under(dist) == ARTIFACT
+    build = root / "build"
+    for name in ARTIFACT:
+        assert (dist / name).read_bytes() == (build / name).read_bytes(), name
+    pages = json.loads((dist / "page-map.json").read_text())
+    assert pages["pdf"] == "build/homework.pdf"
+    assert [p["id"] for p in pages["problems"]] == ["1", "2"]
+    manifest = json.loads((dist / "manifest.json").read_text())
+    listed = {a["path"] for a in manifest["artifacts"]}
+    assert {"build/homework.pdf", "build/problem-1.pdf", "build/problem-2.pdf",
+            "figures/problem1-line.pdf", "build/results/problem1.json"} <= listed
+    assert json.loads((dist / "results/problem2.json").read_text()) == {"value": 2.5}
+    assert "check homework.pdf" in result.output and f"{len(ARTIFACT)} files -> dist" in \
+        result.output
+
+    # Run again: dist/ is gathered afresh (a stale file does not survive), nothing rebuilds.
+    (dist / "stale.txt").write_text("old\n")
+    again = run_ci(root)
+    assert again.exit_code == 0, again.output
+    assert files_under(dist) == ARTIFACT
+
+
+@pytest.mark.tex
+@pytest.mark.slow
+def test_ci_gathers_the_pdfs_even_when_check_fails(make_project) -> None:
+    root = make_project({"1": (RUN, "TODO: write this.\n"), "2": (RUN, "Two.\n")})
+    result = run_ci(root)
+    assert result.exit_code == EXIT_CHECK, result.output
+    assert "placeholder 'TODO' left in the text" in result.output
+    assert files_under(root / "dist") == ARTIFACT
+
+
+@pytest.mark.tex
+@pytest.mark.slow
+def test_ci_tries_every_document_and_exits_with_the_first_failure(make_project,
+                                                                  tmp_path: Path) -> None:
+    """A repository of two documents: each gets dist/<folder>/; one that fails to build does
+    not stop the other, and ci exits with its code."""
+    good = make_project({"1": (RUN, "One << value >>.\n")}, name="repo/hw1")
+    make_project({"1": (RUN, "Broken << nope >>.\n")}, name="repo/hw2")
+    repo = good.parent
+    result = CliRunner().invoke(main, ["--project", str(repo), "--executor", "inprocess", "ci"])
+    assert result.exit_code == EXIT_TEMPLATE, result.output
+    assert "hw2: FAILED" in result.output and "undefined variable 'nope'" in result.output
+    assert files_under(repo / "dist" / "hw1") == {
+        "homework.pdf", "problem-1.pdf", "page-map.json", "manifest.json",
+        "results/problem1.json"}
+    assert not (repo / "dist" / "hw2" / "homework.pdf").exists()
