@@ -130,6 +130,33 @@ def test_missing_latexmk_prints_install_command(make_project, tmp_path: Path) ->
     assert "apt-get install -y --no-install-recommends latexmk" in result.output
 
 
+def test_missing_problem_file_hint_names_the_hwbuild_command(make_project) -> None:
+    root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE)})
+    (root / "templates" / "problem1.tex.j2").unlink()
+    out = assert_clean_failure(invoke(root), errors.EXIT_CONFIG, "Configuration error",
+                               "hwbuild.toml:7: problem 1 is configured but "
+                               "templates/problem1.tex.j2 is missing")
+    assert "hint: `hwbuild new 1` writes the missing files" in out
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["watch"], ["check"], ["new"], ["init"],
+                                     ["export"], ["ci"], ["test"], ["setup-tex"], ["docs"],
+                                     ["clean"]])
+def test_help_says_hwbuild_not_build_py(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"], prog_name="hwbuild")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Usage: hwbuild {' '.join(command)}".rstrip())
+    assert "build.py" not in result.output
+
+
+def test_version() -> None:
+    from hwbuild import __version__
+
+    result = CliRunner().invoke(main, ["--version"], prog_name="hwbuild")
+    assert result.exit_code == 0
+    assert result.output == f"hwbuild, version {__version__}\n"
+
+
 LATEX_CASES = [
     # (template, template line, rendered line, message fragment): the rendered line differs
     # where block tags (<% if %>) took their own line away.
