@@ -91,7 +91,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from hwbuild.pipeline import source_date_epoch
+    from hwbuild.plan import source_date_epoch
     from hwbuild.project import Project
 
     epoch = source_date_epoch(Project(REPO))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -112,8 +113,30 @@ def test_results_files_hold_the_documented_keys(homework: Path) -> None:
 
 def test_rendered_tex_stays_beside_its_log(homework: Path) -> None:
     work = homework / "build" / "homework"
-    for name in ("homework.tex", "homework.log", "problem1.tex", "problem10.tex"):
+    for name in ("homework.tex", "homework.log", "problem1.tex", "problem10.tex",
+                 ".hwbuild-render.json"):
         assert (work / name).is_file(), name
+
+
+def test_each_pdf_has_its_stamp_and_synctex_and_each_problem_its_cache_entry(
+        homework: Path) -> None:
+    """The published files and what vouches for them: a JSON stamp per target recording the
+    PDF's and the SyncTeX file's hashes, a format-2 cache entry per problem."""
+    for target in ("homework", "problem-1"):
+        stamp = json.loads((homework / "build" / target / ".hwbuild-stamp.json").read_text())
+        assert set(stamp) == {"settings", "inputs", "outputs"}
+        pdf, synctex = f"build/{target}.pdf", f"build/{target}.synctex.gz"
+        assert set(stamp["outputs"]) == {pdf, synctex}
+        for name in (pdf, synctex):
+            digest = hashlib.sha256((homework / name).read_bytes()).hexdigest()
+            assert stamp["outputs"][name] == digest, name
+        assert "templates/main.tex.j2" in stamp["inputs"]
+    for pid in ("1", "2", "3", "6", "7", "10"):
+        entry = json.loads((homework / f"build/cache/problem{pid}.json").read_text())
+        assert entry["format"] == 2
+        assert f"solutions/problem{pid}.py" in entry["stamp"]["inputs"]
+        assert entry["values"] == json.loads(
+            (homework / f"build/results/problem{pid}.json").read_text())
 
 
 def test_second_build_is_a_noop(homework: Path) -> None:

@@ -1,5 +1,6 @@
 """Byte-identical PDFs: two clean builds of the same sources give the same bytes, wherever the
-project lives, whatever the clock, the hash seed, or how the epoch was given."""
+project lives, whatever the clock, the hash seed, how the epoch was given, or where the
+experiment ran (a local worker process or the build's own process)."""
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ def source(make_project) -> Path:
 
 
 def test_two_clean_builds_are_byte_identical(source: Path, tmp_path: Path) -> None:
-    """Different folders (and path lengths), different hash seeds, different mtimes, and the
-    epoch given once as $SOURCE_DATE_EPOCH and once as the date of a git commit."""
+    """Different folders (and path lengths), different hash seeds, different mtimes, the
+    epoch given once as $SOURCE_DATE_EPOCH and once as the date of a git commit, and the
+    experiment run once in a worker process and once in the build's process."""
     first = tmp_path / "a" / "proj"
     second = tmp_path / "second-copy" / "deeper" / "project"
     shutil.copytree(source, first)
@@ -80,7 +82,7 @@ def test_two_clean_builds_are_byte_identical(source: Path, tmp_path: Path) -> No
     for path in second.rglob("*"):
         os.utime(path, (EPOCH + 12345, EPOCH + 12345))
 
-    built = run_build(first, "--reproducible", "-j", "1",
+    built = run_build(first, "--reproducible", "--executor", "local", "-j", "1",
                       env={"SOURCE_DATE_EPOCH": str(EPOCH), "PYTHONHASHSEED": "1"})
     assert built.returncode == 0, built.output
     if shutil.which("git") is not None:
@@ -88,7 +90,7 @@ def test_two_clean_builds_are_byte_identical(source: Path, tmp_path: Path) -> No
         env = {"SOURCE_DATE_EPOCH": "", "PYTHONHASHSEED": "2"}
     else:
         env = {"SOURCE_DATE_EPOCH": str(EPOCH), "PYTHONHASHSEED": "2"}
-    built = run_build(second, "--reproducible", "-j", "1", env=env)
+    built = run_build(second, "--reproducible", "--executor", "inprocess", env=env)
     assert built.returncode == 0, built.output
 
     assert outputs(first) == outputs(second)
@@ -113,9 +115,12 @@ def test_a_new_epoch_gives_the_pdf_a_clean_build_would(source: Path, tmp_path: P
     shutil.copytree(source, clean)
     old = {"SOURCE_DATE_EPOCH": str(EPOCH)}
     new = {"SOURCE_DATE_EPOCH": str(EPOCH + 86400)}
-    assert run_build(source, "--reproducible", "-j", "1", env=old).returncode == 0
+    options = ("--reproducible", "--executor", "inprocess")
+    assert run_build(source, *options, env=old).returncode == 0
     before = outputs(source)["build/homework.pdf"]
-    assert run_build(source, "--reproducible", "-j", "1", env=new).returncode == 0
-    assert run_build(clean, "--reproducible", "-j", "1", env=new).returncode == 0
+    again = run_build(source, *options, env=new)
+    assert again.returncode == 0, again.output
+    assert "cached 1" in again.stdout  # the experiment does not depend on the date
+    assert run_build(clean, *options, env=new).returncode == 0
     assert outputs(source) == outputs(clean)
     assert outputs(source)["build/homework.pdf"] != before
