@@ -119,7 +119,7 @@ class _Renderer:
     def produce(self, name: str, template: str, variables: dict[str, Any],
                 returned: list[str] | None) -> RenderedFile:
         settings = {"variables": digest(variables), "template": template,
-                    "engine": engine_hash("render")}
+                    "hwbuild": engine_hash("render")}
         recorded = self.memo.get(name)
         if isinstance(recorded, dict):
             stamp = Stamp.from_json(recorded.get("stamp"))

@@ -363,7 +363,14 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
     details = []
     location = None
     source_line = None
-    if source is not None and file is not None and line:
+    loader = _loading_line(file, sources, workdir) if file is not None else None
+    if loader is not None and file is not None:
+        # An error inside a package the document loads: the line to fix is the one loading it.
+        details.append(f"raised in {shown(file)}:{line}, while loading it")
+        origin_path, origin_line = loader
+        location = Location(shown(origin_path), origin_line)
+        source_line = _line_of(origin_path, origin_line)
+    elif source is not None and file is not None and line:
         details.append(f"rendered: {shown(file)}:{line}")
         origin_path, origin_line = source.origins[min(line, len(source.origins)) - 1]
         location = Location(shown(origin_path), origin_line)
@@ -379,11 +386,35 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
         hint=_hint(diagnostic.message, file, root))
 
 
+_LOADS = re.compile(r"\\(?:usepackage|RequirePackage|documentclass)\s*(?:\[[^\]]*\])?\s*"
+                    r"\{([^}]*)\}")
+
+
+def _loading_line(file: Path, sources: Mapping[str, Source],
+                  workdir: Path) -> tuple[Path, int] | None:
+    """The template line that loads package or class ``file`` (outside the project), if any."""
+    if file.suffix not in (".sty", ".cls") or file.parent == workdir:
+        return None
+    for name, source in sources.items():
+        try:
+            lines = (workdir / name).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for number, text in enumerate(lines, 1):
+            for match in _LOADS.finditer(text.split("%", 1)[0]):
+                if file.stem in (p.strip() for p in match.group(1).split(",")):
+                    return source.origins[min(number, len(source.origins)) - 1]
+    return None
+
+
 def _hint(message: str, file: Path | None, root: Path) -> str:
     lowered = message.lower()
     if "not set up for use with latex" in lowered:
         return ('pdflatex cannot print this character: set engine = "xelatex" or "lualatex" '
                 "in [document] of hwbuild.toml")
+    if "option clash" in lowered:
+        return ("the document already loads this package with other options: set them with "
+                "the package's own command (\\geometry{...}, \\hypersetup{...}) instead")
     if "missing character" in lowered:
         return "the font has no glyph for this character: choose a font that has it"
     if "undefined control sequence" in lowered:

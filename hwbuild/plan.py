@@ -189,7 +189,7 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "seed": problem.seed,
         "device": device,
         "libraries": library_versions(),
-        "engine": engine_hash("experiment"),
+        "hwbuild": engine_hash("experiment"),
     }
 
 
@@ -239,12 +239,12 @@ def target_settings(plan: Plan, target: Target,
     """Everything a target's PDF depends on that is not a file it read."""
     options = plan.options
     return {
-        "engine": engine_hash("render") + engine_hash("compile"),
-        "tex": plan.project.config.document.engine,
-        "epoch": plan.epoch,
+        "hwbuild": engine_hash("render") + engine_hash("compile"),
+        "tex engine": plan.project.config.document.engine,
+        "date": plan.epoch,
         "document": plan.document,
         "parts": parts(plan.project, target),
-        "values": {p.id: digest(entries[p.id].values) for p in target.problems},
+        "problem results": {p.id: digest(entries[p.id].values) for p in target.problems},
         "measured": None if options.reproducible
         else {p.id: entries[p.id].measurements for p in target.problems},
     }

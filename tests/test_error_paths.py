@@ -1,0 +1,299 @@
+"""Every failure is one message: the error paths of issue 11, each with real files and processes.
+
+Each case starts from a project with a good build, breaks one thing, and checks the one message
+(category, ``file:line`` where there is one, what to do), the exit code, that the last good PDF is
+untouched, and that the build after the fix works.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from buildproc import Finished, build_env, pdf_text, run_build
+
+from hwbuild.errors import (
+    EXIT_CONFIG,
+    EXIT_EXPERIMENT,
+    EXIT_LATEX,
+    EXIT_OUTPUT,
+    EXIT_TEMPLATE,
+)
+
+pytestmark = [pytest.mark.tex]
+
+GOOD = 'def run(ctx):\n    return {"value": 1.5}\n'
+TEMPLATE = "Problem value << value >>.\n"
+
+
+@pytest.fixture
+def built(make_project) -> Path:
+    root = make_project({"1": (GOOD, TEMPLATE),
+                         "2": ('def run(ctx):\n    return {"value": 2.5}\n', TEMPLATE)})
+    first = run_build(root, "--executor", "inprocess")
+    assert first.returncode == 0, first.output
+    return root
+
+
+def _pdf(root: Path) -> bytes:
+    return (root / "build" / "homework.pdf").read_bytes()
+
+
+def _fails(root: Path, code: int, *args: str) -> Finished:
+    done = run_build(root, *args)
+    assert done.returncode == code, done.output
+    assert "Traceback" not in done.output
+    return done
+
+
+def _recovers(root: Path, *args: str) -> None:
+    again = run_build(root, *args)
+    assert again.returncode == 0, again.output
+
+
+# -- 1: an experiment process that dies -------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("body", "how"), [("import os; os._exit(3)", "exit 3"),
+                                           ("import ctypes; ctypes.string_at(0)",
+                                            "signal SIGSEGV")])
+def test_an_experiment_process_that_dies_is_named(built: Path, body: str, how: str) -> None:
+    before = _pdf(built)
+    (built / "solutions" / "problem1.py").write_text(f"def run(ctx):\n    {body}\n")
+    (built / "solutions" / "problem2.py").write_text('def run(ctx):\n    return {"value": 7}\n')
+    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local", "-j", "2")
+    assert "Experiment failed" in done.stderr
+    assert f"solutions/problem1.py: problem 1: the experiment process died ({how})" in done.stderr
+    assert _pdf(built) == before
+    # The other problem's result is kept: its entry is recorded, it does not run again.
+    results = json.loads((built / "build" / "results" / "problem2.json").read_text())
+    assert results == {"value": 7}
+    (built / "solutions" / "problem1.py").write_text(GOOD.replace("1.5", "1.75"))
+    again = run_build(built, "--executor", "local")
+    assert again.returncode == 0 and "ran 1" in again.output and "cached 2" in again.output
+    assert "Problem value 1.750." in pdf_text(built / "build" / "homework.pdf")
+
+
+# -- 2: build/ that cannot be written -----------------------------------------------------------
+
+
+NAMESPACE_SCRIPT = """\
+import json, os, subprocess, sys
+root, mode, command = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+build = os.path.join(root, "build")
+if mode == "full":
+    os.makedirs(build, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", build], check=True)
+    first = subprocess.run(command, capture_output=True, text=True)
+    pdf = open(os.path.join(build, "homework.pdf"), "rb").read()
+    with open(os.path.join(root, "solutions", "problem1.py"), "w") as out:
+        out.write("def run(ctx):\\n    return {'value': 3.5, 'big': list(range(400000))}\\n")
+else:
+    subprocess.run(["mount", "--bind", build, build], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", build], check=True)
+    first, pdf = None, open(os.path.join(build, "homework.pdf"), "rb").read()
+second = subprocess.run(command, capture_output=True, text=True)
+left = sorted(name for folder, _, names in os.walk(build) for name in names
+              if name.startswith(".hwbuild-tmp-"))
+print(json.dumps({"first": first.returncode if first else None,
+                  "first_output": (first.stdout + first.stderr) if first else "",
+                  "code": second.returncode, "output": second.stdout + second.stderr,
+                  "pdf_kept": open(os.path.join(build, "homework.pdf"), "rb").read() == pdf,
+                  "temp_files": left}))
+"""
+
+
+def _in_mount_namespace(root: Path, mode: str) -> dict[str, object]:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    command = [sys.executable, str(Path(__file__).parents[1] / "build.py"), "--project",
+               str(root), "--executor", "inprocess"]
+    done = subprocess.run([unshare, "--mount", "--map-root-user", sys.executable, "-c",
+                           NAMESPACE_SCRIPT, str(root), mode, json.dumps(command)],
+                          capture_output=True, text=True, env=build_env(), timeout=300)
+    if done.returncode != 0 and ("Operation not permitted" in done.stderr
+                                 or "unshare failed" in done.stderr):
+        pytest.skip(f"no mount namespace here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_a_full_disk_is_one_message_and_leaves_nothing_half_written(make_project) -> None:
+    root = make_project({"1": (GOOD, TEMPLATE)})
+    result = _in_mount_namespace(root, "full")
+    assert result["first"] == 0, result["first_output"]
+    assert result["code"] == EXIT_OUTPUT, result["output"]
+    output = str(result["output"])
+    assert "Cannot write outputs" in output and "the disk is full" in output
+    assert "build/results/problem1.json" in output or "build/cache/problem1.json" in output
+    assert "Traceback" not in output
+    assert result["pdf_kept"] and result["temp_files"] == []
+
+
+def test_a_read_only_build_folder_is_one_message(built: Path) -> None:
+    result = _in_mount_namespace(built, "readonly")
+    assert result["code"] == EXIT_OUTPUT, result["output"]
+    output = str(result["output"])
+    assert "Cannot write outputs" in output and "build/.lock" in output
+    assert "read-only" in output and "Traceback" not in output
+    assert result["pdf_kept"] and result["temp_files"] == []
+
+
+# -- 3: sources that are not UTF-8 ------------------------------------------------------------
+
+
+def test_a_template_or_config_that_is_not_utf8_names_the_byte(built: Path) -> None:
+    before = _pdf(built)
+    template = built / "templates" / "problem1.tex.j2"
+    template.write_bytes("Caf\xe9 << value >>.\n".encode("latin-1"))
+    done = _fails(built, EXIT_TEMPLATE)
+    assert "templates/problem1.tex.j2:1:4: not valid UTF-8" in done.stderr
+    assert "save the file as UTF-8" in done.stderr
+    template.write_text(TEMPLATE)
+    config = built / "hwbuild.toml"
+    good = config.read_bytes()
+    config.write_bytes(good.replace(b'title = "Test homework"', b'title = "Caf\xe9"'))
+    done = _fails(built, EXIT_CONFIG)
+    assert "hwbuild.toml:2:13: not valid UTF-8" in done.stderr
+    config.write_bytes(good)
+    assert _pdf(built) == before
+    _recovers(built)
+
+
+# -- 5, 13: LaTeX errors in files TeX read, and reading outside the project ------------------------
+
+
+def test_latex_errors_in_other_files_name_their_real_path(built: Path) -> None:
+    template = built / "templates" / "problem1.tex.j2"
+    (built / "templates" / "snippet.tex").write_text("A line.\n\\undefinedmacro here\n")
+    template.write_text(TEMPLATE + "\\input{templates/snippet.tex}\n")
+    done = _fails(built, EXIT_LATEX)
+    assert "templates/snippet.tex:2: Undefined control sequence." in done.stderr
+    assert "| \\undefinedmacro here" in done.stderr
+
+    main = built / "templates" / "main.tex.j2"
+    original = main.read_text()
+    main.write_text('<% extends "hwbuild/document.tex.j2" %>\n<% block preamble %>\n'
+                    "\\usepackage[foo=bar]{siunitx}\n<% endblock %>\n")
+    template.write_text(TEMPLATE)
+    done = _fails(built, EXIT_LATEX)
+    assert "templates/main.tex.j2:3: LaTeX Error: Unknown option 'foo' for package siunitx" \
+        in done.stderr
+    assert "raised in /" in done.stderr and "siunitx.sty:" in done.stderr
+    main.write_text(original)
+    _recovers(built)
+
+
+@pytest.mark.parametrize("path", ["/etc/hostname", "../../hwbuild.toml"])
+def test_reading_outside_the_project_is_refused(built: Path, path: str) -> None:
+    before = _pdf(built)
+    template = built / "templates" / "problem1.tex.j2"
+    template.write_text(TEMPLATE + f"\\input{{{path}}}\n")
+    done = _fails(built, EXIT_LATEX)
+    assert "templates/problem1.tex.j2:2:" in done.stderr and "not found" in done.stderr
+    assert "TeX may read only files of the project" in done.stderr
+    assert _pdf(built) == before
+    hostname = Path("/etc/hostname")
+    if hostname.is_file() and hostname.read_text().strip():
+        assert hostname.read_text().strip() not in pdf_text(built / "build" / "homework.pdf")
+    template.write_text(TEMPLATE)
+    _recovers(built)
+
+
+# -- 6, 7, 8: templates, returned values, a problem with no files -------------------------------
+
+
+def test_an_unclosed_block_is_reported_where_it_opened(built: Path) -> None:
+    template = built / "templates" / "problem1.tex.j2"
+    template.write_text("First.\n<% if value > 1 %>\nBig.\nMore.\nEnd.\n")
+    done = _fails(built, EXIT_TEMPLATE)
+    assert "templates/problem1.tex.j2:2: <% if %> is never closed" in done.stderr
+    assert "| <% if value > 1 %>" in done.stderr and "<% endif %>" in done.stderr
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('float("nan")', "result['x'] is nan"),
+    ('float("inf")', "result['x'] is inf"),
+    ('[1, float("-inf")]', "result['x'][1] is -inf"),
+    ("{1, 2}", "result['x'] is a set"),
+    ("complex(1, 2)", "result['x'] is the complex number (1+2j)"),
+])
+def test_values_json_cannot_hold_name_the_key_and_the_solution(built: Path, value: str,
+                                                               message: str) -> None:
+    before = _pdf(built)
+    solution = built / "solutions" / "problem1.py"
+    solution.write_text(f"def run(ctx):\n    return {{'value': 1, 'x': {value}}}\n")
+    done = _fails(built, EXIT_EXPERIMENT, "--executor", "inprocess")
+    assert f"solutions/problem1.py: problem 1: ResultError: {message}" in done.stderr
+    assert _pdf(built) == before
+    solution.write_text(GOOD)
+    _recovers(built)
+
+
+def test_the_hint_for_a_problem_without_files_works_as_printed(built: Path) -> None:
+    config = built / "hwbuild.toml"
+    config.write_text(config.read_text() + '\n[[problems]]\nid = "42"\ntitle = "Later"\n')
+    done = _fails(built, EXIT_CONFIG)
+    assert "problem 42 is configured but solutions/problem42.py is missing" in done.stderr
+    assert "`hwbuild new 42` writes the missing files" in done.stderr
+    new = run_build(built, "new", "42", "--no-build")
+    assert new.returncode == 0, new.output
+    assert "created solutions/problem42.py" in new.output
+    assert "added problem" not in new.output  # it was configured already
+    _recovers(built, "--executor", "inprocess")
+
+
+# -- 9: hangs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_experiment_that_never_ends_hits_its_time_limit(built: Path) -> None:
+    before = _pdf(built)
+    solution = built / "solutions" / "problem1.py"
+    solution.write_text("def run(ctx):\n    while True:\n        pass\n")
+    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local", "--timeout", "2")
+    assert ("solutions/problem1.py: problem 1: the experiment did not finish within 2 s"
+            in done.stderr)
+    assert "timeout = N" in done.stderr
+    config = built / "hwbuild.toml"
+    config.write_text(config.read_text().replace('title = "Problem 1 title"',
+                                                 'title = "Problem 1 title"\ntimeout = 1.5'))
+    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local")
+    assert "did not finish within 1.5 s" in done.stderr
+    assert _pdf(built) == before
+    solution.write_text(GOOD)
+    _recovers(built)
+
+
+def test_latex_that_never_ends_is_interrupted_where_it_loops(built: Path) -> None:
+    before = _pdf(built)
+    template = built / "templates" / "problem1.tex.j2"
+    template.write_text(TEMPLATE + "Loop:\n\\def\\x{\\x}\\x\n")
+    done = _fails(built, EXIT_LATEX, "--latex-timeout", "3")
+    assert ("templates/problem1.tex.j2:3: LaTeX did not finish within 3 s: interrupted here"
+            in done.stderr)
+    assert "| \\def\\x{\\x}\\x" in done.stderr
+    assert _pdf(built) == before
+    template.write_text(TEMPLATE)
+    _recovers(built)
+
+
+def test_time_limits_come_from_the_config_too(make_project) -> None:
+    root = make_project({"1": (GOOD, TEMPLATE + "\\def\\x{\\x}\\x\n")})
+    config = root / "hwbuild.toml"
+    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 2\n")
+    done = _fails(root, EXIT_LATEX)
+    assert "LaTeX did not finish within 2 s" in done.stderr
+
+
+def test_cli_reference_lists_every_exit_code() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    for code in (1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143):
+        assert f"| {code} |" in text, code
