@@ -101,6 +101,19 @@ def decode_origins(runs: Any) -> list[tuple[str, int]] | None:
         return None
 
 
+def _end_paragraph(result: Any) -> None:
+    """End a problem's last paragraph inside its own file (a blank last line): TeX records a
+    paragraph's lines where the paragraph ends, and SyncTeX would send a click on them to the
+    document instead of the problem's template."""
+    if result.text.endswith("\n\n") or not result.origins:
+        return
+    last = result.origins[-1]
+    if not result.text.endswith("\n"):
+        result.text += "\n"
+    result.text += "\n"
+    result.origins.append(last)
+
+
 class _Renderer:
     """Renders the files of one target, reusing what its memo vouches for."""
 
@@ -117,7 +130,7 @@ class _Renderer:
         return stamp_key(path, self.plan.project.root)
 
     def produce(self, name: str, template: str, variables: dict[str, Any],
-                returned: list[str] | None) -> RenderedFile:
+                returned: list[str] | None, *, end_paragraph: bool = False) -> RenderedFile:
         settings = {"variables": digest(variables), "template": template,
                     "hwbuild": engine_hash("render")}
         recorded = self.memo.get(name)
@@ -144,6 +157,8 @@ class _Renderer:
 
         result = render(self.env, template, variables, returned=returned,
                         shown=self.layout.relative)
+        if end_paragraph:
+            _end_paragraph(result)
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
         origins = [(self.key(loader.path(t)), line) for t, line in result.origins]
@@ -189,7 +204,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
         variables = problem_variables(plan, problem.id, problem.title, entry)
         name = layout.problem_tex(problem.id)
         composed.files[name] = renderer.produce(name, problem.template_name, variables,
-                                                sorted(entry.values))
+                                                sorted(entry.values), end_paragraph=True)
         composed.embedded[layout.embedded_results(problem.id)] = cache.results_text(
             entry.values).encode("utf-8")
     main = layout.main_tex(target.target.name)
