@@ -8,6 +8,7 @@ last, after the figures and results they vouch for.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from hwbuild.layout import Layout
 from hwbuild.stamp import Stamp
 
 ENTRY_FORMAT = 2
+# What ctx.save_figure names (Layout.figure); an entry listing any other path is not trusted.
+FIGURE_PATH = re.compile(r"^figures/problem[A-Za-z0-9]+-[a-z0-9]+(-[a-z0-9]+)*\.pdf\Z")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class CacheEntry:
                 or not isinstance(measurements, dict)
                 or not all(isinstance(v, (int, float)) for v in measurements.values())
                 or not _strings(figures) or not _strings(libraries)
+                or not all(FIGURE_PATH.match(f) for f in figures or [])  # the engine deletes
                 or not isinstance(seconds, (int, float)) or not isinstance(signature, str)):
             return None
         return cls(stamp=stamp, values=values, measurements=dict(measurements),

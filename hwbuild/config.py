@@ -159,6 +159,8 @@ class KeyLines:
 
 
 def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) in (types.UnionType, typing.Union):  # optional: X | None
+        return _type_name(next(k for k in typing.get_args(kind) if k is not type(None)))
     if kind is float:
         return "number"
     if kind is str:
@@ -198,7 +200,8 @@ def _read_table(raw: Any, cls: type, where: str, table: tuple[Any, ...], path: P
     """``raw`` (a TOML table) as an instance of dataclass ``cls``, validated field by field."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table, not {type(raw).__name__}",
-                          location=Location(path, lines.table(table)))
+                          location=Location(path, lines.table(table)  # or a key: build = 3
+                                            or lines.key((), str(table[0]))))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     for key in raw:

@@ -218,7 +218,13 @@ class LocalExecutor:
         return None
 
     def close(self) -> None:
-        pass  # every worker is stopped when its run ends; the fork server ends with us
+        # Every worker is stopped when its run ends; the fork server ends with us. Spawning
+        # started multiprocessing's resource tracker, which would outlive the build (it ends
+        # only when this process exits): stop and reap it too.
+        if self._context is not None and not self.warm:
+            from multiprocessing import resource_tracker
+
+            resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
 
 
 def _kill(worker: _Worker) -> None:

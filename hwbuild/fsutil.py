@@ -97,9 +97,14 @@ def dump_json(value: Any) -> str:
 def read_json(path: Path) -> Any:
     """The JSON in ``path``, or None when it is missing or unreadable (a cache miss)."""
     try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        # Strict, as dump_json writes: NaN or Infinity in a file is damage, never a value.
+        return json.loads(path.read_bytes(), parse_constant=_not_json)
+    except (OSError, ValueError, RecursionError):
         return None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -80,6 +80,8 @@ class FileHashes:
         self._known: dict[str, str | None] = {}
 
     def path(self, key: str) -> Path:
+        if key == LISTING:  # the listing of the project root itself (not the file system's)
+            return self.root
         return Path(key) if key.startswith("/") else self.root / key.rstrip(LISTING)
 
     def __call__(self, key: str) -> str | None:
