@@ -276,8 +276,18 @@ def _in_project(root: Path, package: str) -> Iterator[None]:
             del sys.modules[name]
 
 
-def _imported_libraries() -> list[str]:
-    return [name for name in HEAVY_LIBRARIES if name in sys.modules]
+def _imported_libraries(before: set[str], package: str) -> list[str]:
+    """The heavy libraries this experiment used: imported while it ran, or referenced by the
+    project's modules (a warm worker has them imported already)."""
+    used = {name for name in HEAVY_LIBRARIES if name in sys.modules and name not in before}
+    for module_name in _project_modules(package):
+        for value in vars(sys.modules[module_name]).values():
+            origin = getattr(value, "__name__", None) if isinstance(value, type(sys)) \
+                else getattr(value, "__module__", None)
+            if isinstance(origin, str):
+                used.update(name for name in HEAVY_LIBRARIES
+                            if origin == name or origin.startswith(name.split(".")[0] + "."))
+    return [name for name in HEAVY_LIBRARIES if name in used]
 
 
 def run_task(task: ExperimentTask) -> TaskResult:
@@ -288,6 +298,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
     started = time.perf_counter()
     context: Context | None = None
     prepare_environment()
+    before = set(sys.modules)
     try:
         device = resolve_device(task.device)
         with _in_project(root, task.package), recording(root) as recorder:
@@ -303,6 +314,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
                               project_root=root)
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
+            libraries = _imported_libraries(before, task.package)
         if not isinstance(returned, dict):
             raise ResultError(f"run(ctx) must return a dict, not {type(returned).__name__}")
         clashes = RESERVED_KEYS & returned.keys()
@@ -313,8 +325,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
             measurements=dict(context.measurements), inputs=inputs,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
-            seconds=time.perf_counter() - started, device=device,
-            libraries=_imported_libraries())
+            seconds=time.perf_counter() - started, device=device, libraries=libraries)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
                           error={"kind": "usage", "message": exc.message, "hint": exc.hint})

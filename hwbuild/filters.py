@@ -77,6 +77,12 @@ _ASCII_ESCAPES: dict[str, str] = {
 # ``--``, ``---`` and ``,,`` are ligatures (dashes, a low quote) in T1 fonts, and so are ``?``
 # and ``!`` before an opening quote (Spanish inverted marks): split them.
 _LIGATURE = re.compile(r"[-,](?=[-,])|[?!](?=\u2018)")
+# Under xelatex and lualatex (fontspec's Ligatures=TeX) the escaped quotes and angle brackets are
+# plain characters that ligature too, and LuaTeX ligatures across an empty group: a kern breaks
+# every one of them.
+_UNICODE_LIGATURE = re.compile(
+    r"[-,](?=[-,])|[?!](?=\\textasciigrave|\u2018)"
+    r"|\\text(?:less|greater|quotesingle|asciigrave)\{\}(?=\\text(?:less|greater|quotesingle|asciigrave))")
 
 # Non-ASCII characters that inputenc's utf8 option maps to T1/TS1/OT1/OMS glyphs in LaTeX
 # 2022 (checked by compiling each one with lmodern; see tests/test_filters.py).
@@ -128,6 +134,16 @@ MATH_CHARS: dict[str, str] = {
 }  # fmt: skip
 """Characters with no text glyph that :func:`escape_tex` prints as ``\\ensuremath{...}``."""
 
+UNICODE_SUBSTITUTES: dict[str, str] = {
+    "ẞ": "SS", "―": "—", "⁎": r"\ensuremath{\ast}", "₱": "P", "◯": r"\ensuremath{\bigcirc}",
+    "⟨": r"\ensuremath{\langle}", "⟩": r"\ensuremath{\rangle}", "〈": r"\ensuremath{\langle}",
+    "〉": r"\ensuremath{\rangle}", "ﬅ": "ſt", "ﬆ": "st", "ϖ": r"\ensuremath{\varpi}",
+    # unicode-math prints \setminus as U+29F5, which Latin Modern Math lacks.
+    "∖": r"\ensuremath{\smallsetminus}",
+}  # fmt: skip
+"""Under a Unicode engine, what stands for the characters pdflatex prints that the default
+document's font (CMU Serif) has no glyph for."""
+
 # Greek capitals that look Latin, and omicron, have no TeX command of their own.
 _LOOKALIKES = dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧο", "ABEZHIKMNOPTXo", strict=True))
 
@@ -137,14 +153,19 @@ _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Mn", "Mc", "Me"})
 def _escape_char(char: str, *, approximate: bool = True) -> str:
     if char in _ASCII_ESCAPES:
         return _ASCII_ESCAPES[char]
+    unicode = _UNICODE.get()
+    if unicode and char in UNICODE_SUBSTITUTES:
+        return UNICODE_SUBSTITUTES[char]
     if " " <= char <= "~" or char in TEXT_CHARS:
         return char
     if char.isspace():
         return " "
-    if _UNICODE.get():
-        return "" if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") else char
-    if char in MATH_CHARS:
+    # Symbols come from the maths font, which has them whatever the text font lacks; under a
+    # Unicode engine Greek stays text (the default document's CMU Serif has it).
+    if char in MATH_CHARS and not (unicode and "\u0370" <= char <= "\u03ff"):
         return rf"\ensuremath{{{MATH_CHARS[char]}}}"
+    if unicode:
+        return "" if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") else char
     if char in _LOOKALIKES:
         return _LOOKALIKES[char]
     if unicodedata.category(char) in _DROPPED_CATEGORIES:
@@ -168,6 +189,8 @@ def _escape_char(char: str, *, approximate: bool = True) -> str:
 def escape_tex(text: str) -> str:
     """Escape ``text`` so that TeX prints it literally in text mode (see module docs)."""
     escaped = "".join(_escape_char(char) for char in unicodedata.normalize("NFC", text))
+    if _UNICODE.get():
+        return _UNICODE_LIGATURE.sub(lambda match: match.group(0) + r"\kern0pt{}", escaped)
     return _LIGATURE.sub(lambda match: match.group(0) + "{}", escaped)
 
 

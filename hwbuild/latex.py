@@ -431,7 +431,8 @@ def _hint(message: str, file: Path | None, root: Path) -> str:
                 "figures with ctx.save_figure and use the path it returns")
     if "fontspec" in lowered or ("cannot be found" in lowered and "font" in lowered):
         return "a font is not installed: `hwbuild setup-tex` installs the engine's fonts"
-    if "runaway argument" in lowered or "emergency stop" in lowered or "missing }" in lowered:
+    if ("runaway argument" in lowered or "emergency stop" in lowered or "missing }" in lowered
+            or "file ended while scanning" in lowered):
         return "a brace or environment is not closed"
     if file is not None and not file.is_relative_to(root):
         return "the error surfaced inside a package: check the options and code that use it"

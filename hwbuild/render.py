@@ -137,6 +137,22 @@ class OriginCodeGenerator(CodeGenerator):
             literal = isinstance(node, nodes.TemplateData)
             self.write(f", {self.name!r}, {node.lineno}, {literal})")
 
+    def visit_FilterBlock(self, node: nodes.FilterBlock, frame: Frame) -> None:
+        # A filter block's output is one printed value: located at its <% filter %> line.
+        filter_frame = frame.inner()
+        filter_frame.symbols.analyze_node(node)
+        self.enter_frame(filter_frame)
+        self.buffer(filter_frame)
+        self.blockvisit(node.body, filter_frame)
+        self.start_write(frame, node)
+        if frame.buffer is None:
+            self.write("environment.hwbuild_piece(")
+        self.visit_Filter(node.filter, filter_frame)
+        if frame.buffer is None:
+            self.write(f", {self.name!r}, {node.lineno}, False)")
+        self.end_write(frame)
+        self.leave_frame(filter_frame)
+
 
 def line_origins(pieces: Iterable[str]) -> tuple[str, list[tuple[str, int]]]:
     """The rendered text, and for each of its lines the (template, line) that printed it: the

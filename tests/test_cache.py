@@ -397,11 +397,6 @@ print(result.libraries)
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: TaskResult.libraries (kept in the entry as the heavy libraries the run "
-    "imported, which watch preloads) lists every heavy library already in sys.modules, so an "
-    "in-process run, or a task on a worker that ran another task before, records libraries "
-    "the solution never imported"))
 def test_an_entry_lists_only_the_libraries_its_experiment_imported(make_project) -> None:
     root = make_project({"1": ("def run(ctx):\n    return {}\n", "x\n")})
     out = subprocess.run([sys.executable, "-c", LIBRARIES_PROBE, str(root)],

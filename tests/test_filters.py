@@ -882,11 +882,7 @@ LIGATURE_TEXTS = ["a--b", "c---d", "e,,f", "<<g>>", "h-–i"]
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", [
     "xelatex",
-    pytest.param("lualatex", marks=pytest.mark.xfail(strict=True, reason=(
-        "engine bug: escape_tex splits ligature-forming pairs with an empty group (a-{}-b), "
-        "which breaks TeX ligatures under pdflatex and xelatex but not under lualatex, whose "
-        "fonts (fontspec's Ligatures=TeX) ligature across the empty group: data text 'a--b' "
-        "prints an en dash and '<<g>>' guillemets"))),
+    "lualatex",
 ])
 def test_ligature_pairs_in_data_stay_literal_under_a_unicode_engine(require_tex: None,
                                                                     tmp_path: Path,
@@ -916,11 +912,6 @@ def test_every_supported_character_compiles_in_the_shipped_document(require_tex:
 @pytest.mark.tex
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", UNICODE_ENGINES)
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: under a Unicode engine escape_tex passes MATH_CHARS through as text, and "
-    "CMU Serif (the shipped document's font) has no glyph for most of them (≤ ≥ ∞ ∇ ∈ ∀ ℓ ⇒ "
-    "...), so data text that pdflatex prints (as \\ensuremath{\\leq}) fails to compile with "
-    "'Missing character' under xelatex and lualatex"))
 def test_every_character_pdflatex_prints_also_prints_under_a_unicode_engine(
         require_tex: None, tmp_path: Path, engine: str) -> None:
     if shutil.which(engine) is None:

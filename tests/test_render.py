@@ -626,11 +626,6 @@ def test_macro_output_maps_to_where_it_is_printed(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: the output of a <% filter %> block is not tagged with its origin "
-    "(OriginCodeGenerator tags template data and printed values, not a filter block's "
-    "result), so its lines take the origin of whatever was printed before, and at the start "
-    "of a template the empty template name ('', 1)"))
 def test_a_filter_block_maps_to_its_own_lines(tmp_path: Path) -> None:
     result = rendered(tmp_path, "<% filter upper %>\nabc\ndef\n<% endfilter %>\nlast\n")
     assert result.text == "ABC\nDEF\nlast\n"
