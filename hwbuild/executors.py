@@ -315,15 +315,30 @@ class DaskExecutor:
                 for future in done:
                     pending.discard(future)
                     yield self._result(future, futures[future][0])
-                for late in [f for f in pending if time.monotonic()
-                             >= futures[f][1] + futures[f][0].timeout]:
-                    late.cancel()
-                    pending.discard(late)
-                    task, started = futures[late]
+                late = [f for f in pending
+                        if time.monotonic() >= futures[f][1] + futures[f][0].timeout]
+                if late:
+                    self._stop_running(client, late)
+                for future in late:
+                    pending.discard(future)
+                    task, started = futures[future]
                     yield timed_out(task, time.monotonic() - started)
         finally:
             for future in pending:
                 future.cancel()
+
+    @staticmethod
+    def _stop_running(client: Any, futures: list[Any]) -> None:
+        """Cancel ``futures``; restart the workers still running one (Dask cannot stop a task
+        that has started, and a hung experiment would hold its worker for ever)."""
+        keys = {future.key for future in futures}
+        processing = client.processing()
+        workers = [worker for worker, running in processing.items() if keys & set(running)]
+        for future in futures:
+            future.cancel()
+        if workers:
+            with contextlib.suppress(Exception):  # a worker without a nanny cannot restart
+                client.restart_workers(workers, timeout=60, raise_for_error=False)
 
     @staticmethod
     def _result(future: Any, task: ExperimentTask) -> TaskResult:

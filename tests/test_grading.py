@@ -566,7 +566,7 @@ def render_problem(pid: str, results: dict[str, Any]) -> str:
     env = make_environment(REPO / "templates")
     variables = {**results, "problem": {"id": pid, "title": "t"}, "doc": {},
                  "measured": dict.fromkeys(("epoch_b1", "epoch_b16", f"epoch_b{problem7.N}"))}
-    return render(env, f"problem{pid}.tex.j2", variables)
+    return render(env, f"problem{pid}.tex.j2", variables).text
 
 
 @pytest.mark.slow
