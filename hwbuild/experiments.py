@@ -10,6 +10,7 @@ solution does.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import importlib.abc
@@ -21,7 +22,7 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,18 +277,33 @@ def _in_project(root: Path, package: str) -> Iterator[None]:
             del sys.modules[name]
 
 
-def _imported_libraries(before: set[str], package: str) -> list[str]:
-    """The heavy libraries this experiment used: imported while it ran, or referenced by the
-    project's modules (a warm worker has them imported already)."""
-    used = {name for name in HEAVY_LIBRARIES if name in sys.modules and name not in before}
-    for module_name in _project_modules(package):
-        for value in vars(sys.modules[module_name]).values():
-            origin = getattr(value, "__name__", None) if isinstance(value, type(sys)) \
-                else getattr(value, "__module__", None)
-            if isinstance(origin, str):
-                used.update(name for name in HEAVY_LIBRARIES
-                            if origin == name or origin.startswith(name.split(".")[0] + "."))
-    return [name for name in HEAVY_LIBRARIES if name in used]
+@contextlib.contextmanager
+def _import_statements(is_project_file: Callable[[str], bool]) -> Iterator[set[str]]:
+    """The modules the project's code names in ``import`` statements while the block runs,
+    imported already or not (a warm worker, or an earlier experiment, may have imported them).
+    Libraries importing each other do not count."""
+    named: set[str] = set()
+    original = builtins.__import__
+
+    def recording_import(name: str, globals: Any = None, locals: Any = None,
+                         fromlist: Any = (), level: int = 0) -> Any:
+        where = globals.get("__file__") if isinstance(globals, dict) else None
+        if level == 0 and isinstance(where, str) and is_project_file(where):
+            named.add(name)
+            named.update(f"{name}.{item}" for item in fromlist or () if isinstance(item, str))
+        return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = recording_import
+    try:
+        yield named
+    finally:
+        builtins.__import__ = original
+
+
+def _used_libraries(before: set[str], named: set[str]) -> list[str]:
+    """The heavy libraries an experiment used: imported while it ran, or named by it."""
+    return [name for name in HEAVY_LIBRARIES
+            if name in sys.modules and (name not in before or name in named)]
 
 
 def run_task(task: ExperimentTask) -> TaskResult:
@@ -301,7 +317,8 @@ def run_task(task: ExperimentTask) -> TaskResult:
     before = set(sys.modules)
     try:
         device = resolve_device(task.device)
-        with _in_project(root, task.package), recording(root) as recorder:
+        with _in_project(root, task.package), recording(root) as recorder, \
+                _import_statements(lambda path: recorder.key(path) is not None) as named:
             pause("experiment-before-import")
             configure_imported(task.seed, device)
             module = importlib.import_module(task.module)
@@ -314,7 +331,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
                               project_root=root)
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
-            libraries = _imported_libraries(before, task.package)
+            libraries = _used_libraries(before, named)
         if not isinstance(returned, dict):
             raise ResultError(f"run(ctx) must return a dict, not {type(returned).__name__}")
         clashes = RESERVED_KEYS & returned.keys()

@@ -126,11 +126,12 @@ def test_training_reduces_the_batch_loss(results: dict) -> None:
 
 def test_rerun_with_same_seed_is_identical_and_writes_figures(results: dict,
                                                                tmp_path: Path) -> None:
-    again = problem1.run(make_context(tmp_path))
+    ctx = make_context(tmp_path)
+    again = problem1.run(ctx)
     assert json.dumps(to_plain(again), sort_keys=True) == json.dumps(to_plain(results),
                                                                     sort_keys=True)
     for rel in (again["train_figure"], again["logistic"]["figure"]):
-        assert (tmp_path / rel).read_bytes().startswith(b"%PDF")
+        assert ctx.figures[rel].startswith(b"%PDF")  # the build writes the bytes
 
 
 # --- Part 2: the instance and its forward pass -------------------------------------------------
