@@ -36,7 +36,7 @@ problem-%: setup
 test: setup
 	$(PY) -m ruff check hwbuild solutions tests build.py scripts
 	$(PY) -m mypy
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n auto $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check hwbuild solutions tests build.py scripts

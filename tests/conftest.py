@@ -33,11 +33,37 @@ def require_tex() -> None:
     pytest.skip(message)
 
 
+# Test modules that share the session's builds of Homework 1 (``homework_builds``): one worker
+# runs them all, so the homework is built once per executor.
+HOMEWORK_MODULES = frozenset({"test_end_to_end.py", "test_executors.py", "test_grading.py"})
+# The slowest modules first, so that two workers finish together instead of one waiting.
+HEAVY_FIRST = ("test_end_to_end.py", "test_executors.py", "test_grading.py",
+               "test_new_homework.py", "test_robustness.py", "test_error_paths.py",
+               "test_reproducible.py", "test_incremental.py", "test_filters.py",
+               "test_races.py", "test_problem7.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", None)
         if item.get_closest_marker("tex") and names is not None and "require_tex" not in names:
             names.insert(0, "require_tex")
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under ``-n``: each test module on one worker (its module fixtures are made once), the
+    modules sharing the homework's builds together, in the order collected (heaviest first)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "homework" if Path(module).name in HOMEWORK_MODULES else module
+
+    config.option.loadscopereorder = False
+    return ByModule(config, log)  # type: ignore[arg-type]
 
 
 # The repository's document template (it extends hwbuild's shipped default document).
@@ -94,6 +120,31 @@ def copy_repo_project(dest: Path) -> Path:
                         ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "figures").mkdir(exist_ok=True)
     return dest
+
+
+HomeworkBuilds = Callable[[str], Path]
+
+
+@pytest.fixture(scope="session")
+def homework_builds(tmp_path_factory: pytest.TempPathFactory) -> HomeworkBuilds:
+    """Homework 1 built from clean (``--reproducible``) with an executor, once per session:
+    ``homework_builds("local")`` is the project folder. Modules that use it share the
+    ``homework`` xdist group, so that one worker builds each executor's copy once."""
+    from buildproc import run_build
+
+    built: dict[str, Path] = {}
+
+    def build(executor: str, *extra: str) -> Path:
+        if executor not in built:
+            root = copy_repo_project(tmp_path_factory.mktemp(f"homework-{executor}"))
+            done = run_build(root, "--executor", executor, *extra, "--reproducible",
+                             timeout=900)
+            assert done.returncode == 0, f"{executor}:\n{done.output}"
+            assert "experiments: ran" in done.output and "cached" not in done.output
+            built[executor] = root
+        return built[executor]
+
+    return build
 
 
 # Property tests explore new inputs on every local run; under CI they replay a fixed,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from conftest import REPO, copy_repo_project
+from buildproc import build_env
+from conftest import REPO, HomeworkBuilds
 
 pytestmark = [pytest.mark.tex, pytest.mark.slow]
 
@@ -23,18 +24,18 @@ def pdf_text(pdf: Path) -> str:
 
 
 def run_build(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The environment (and so the clock) of the session's build of the homework.
     proc = subprocess.run([sys.executable, str(REPO / "build.py"), "--project", str(root), *args],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=build_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
 
 @pytest.fixture(scope="module")
-def homework(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One copy of the homework, built whole and as Problem 1 alone."""
-    root = copy_repo_project(tmp_path_factory.mktemp("homework"))
-    run_build(root)
-    run_build(root, "--problem", "1")
+def homework(homework_builds: HomeworkBuilds) -> Path:
+    """The homework built whole (the session's local build), and as Problem 1 alone."""
+    root = homework_builds("local")
+    run_build(root, "--problem", "1", "--reproducible")
     return root
 
 
@@ -141,7 +142,7 @@ def test_each_pdf_has_its_stamp_and_synctex_and_each_problem_its_cache_entry(
 
 def test_second_build_is_a_noop(homework: Path) -> None:
     before = (homework / "build/homework.pdf").read_bytes()
-    out = run_build(homework).stdout
+    out = run_build(homework, "--reproducible").stdout  # the options it was built with
     assert "experiments: cached 1, 2, 3, 6, 7, 10" in out
     assert "homework: up to date" in out
     assert (homework / "build/homework.pdf").read_bytes() == before

@@ -30,12 +30,34 @@ GOOD = 'def run(ctx):\n    return {"value": 1.5}\n'
 TEMPLATE = "Problem value << value >>.\n"
 
 
-@pytest.fixture
-def built(make_project) -> Path:
-    root = make_project({"1": (GOOD, TEMPLATE),
-                         "2": ('def run(ctx):\n    return {"value": 2.5}\n', TEMPLATE)})
+@pytest.fixture(scope="module")
+def prebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-problem project after a good build, made once; each test gets a copy."""
+    from conftest import MAIN_TEMPLATE
+
+    root = tmp_path_factory.mktemp("prebuilt") / "proj"
+    for pid, value in (("1", "1.5"), ("2", "2.5")):
+        (root / "solutions").mkdir(parents=True, exist_ok=True)
+        (root / "templates").mkdir(exist_ok=True)
+        (root / "solutions" / f"problem{pid}.py").write_text(GOOD.replace("1.5", value))
+        (root / "templates" / f"problem{pid}.tex.j2").write_text(TEMPLATE)
+    (root / "solutions" / "__init__.py").write_text("")
+    (root / "templates" / "main.tex.j2").write_text(MAIN_TEMPLATE)
+    (root / "hwbuild.toml").write_text(
+        '[document]\ntitle = "Test homework"\nauthor = "A. Student"\n'
+        'date = "1 January 2026"\nseed = 0\n\n[[problems]]\nid = "1"\n'
+        'title = "Problem 1 title"\n\n[[problems]]\nid = "2"\ntitle = "Problem 2 title"\n')
     first = run_build(root, "--executor", "inprocess")
     assert first.returncode == 0, first.output
+    return root
+
+
+@pytest.fixture
+def built(prebuilt: Path, tmp_path: Path) -> Path:
+    """A copy of the built project: stamps and cache entries name files relative to it."""
+    root = tmp_path / "proj"
+    shutil.copytree(prebuilt, root, symlinks=True)
+    assert run_build(root).output.count("up to date") == 1  # the copy is a good build
     return root
 
 

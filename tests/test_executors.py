@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from buildproc import run_build
-from conftest import copy_repo_project
+from conftest import HomeworkBuilds
 
 from hwbuild.executors import DaskExecutor, InProcessExecutor, LocalExecutor
 from hwbuild.experiments import ExperimentTask
@@ -74,22 +74,11 @@ def scheduler() -> Iterator[str]:
                 process.wait()
 
 
-EXECUTORS = {"inprocess": ("--executor", "inprocess"), "local": ("--executor", "local"),
-             "dask": ("--executor", "dask")}
-
-
 @pytest.fixture(scope="module")
-def homeworks(tmp_path_factory: pytest.TempPathFactory, scheduler: str) -> dict[str, Path]:
-    """Homework 1 built from clean with each executor."""
-    built = {}
-    for name, options in EXECUTORS.items():
-        root = copy_repo_project(tmp_path_factory.mktemp(name))
-        extra = ("--scheduler", scheduler) if name == "dask" else ()
-        done = run_build(root, *options, *extra, "--reproducible", timeout=600)
-        assert done.returncode == 0, f"{name}:\n{done.output}"
-        assert "experiments: ran" in done.output and "cached" not in done.output
-        built[name] = root
-    return built
+def homeworks(homework_builds: HomeworkBuilds, scheduler: str) -> dict[str, Path]:
+    """Homework 1 built from clean with each executor (the Dask one on the scheduler above)."""
+    return {"inprocess": homework_builds("inprocess"), "local": homework_builds("local"),
+            "dask": homework_builds("dask", "--scheduler", scheduler)}
 
 
 def _outputs(root: Path) -> dict[str, bytes]:

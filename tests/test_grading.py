@@ -18,7 +18,6 @@ import json
 import math
 import re
 import subprocess
-import sys
 from dataclasses import asdict
 from itertools import pairwise
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, copy_repo_project
+from conftest import REPO, HomeworkBuilds
 
 from hwbuild.context import Context
 from hwbuild.experiments import normalize, prepare_context
@@ -300,11 +299,8 @@ def flat(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = copy_repo_project(tmp_path_factory.mktemp("graded"))
-    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "--project", str(root)],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def built(homework_builds: HomeworkBuilds) -> dict[str, Any]:
+    root = homework_builds("local")  # the session's build of the homework
     pdf = root / "build" / "homework.pdf"
     raw = pdf_text(pdf)
     return {
