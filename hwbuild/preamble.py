@@ -13,6 +13,23 @@ plain compile of the same document. Measured on Homework 1 (``scripts/preamble_b
 So a dump costs about one plain pass and pays for itself from the third compile of the same
 preamble.
 
+How the engine uses it
+======================
+
+Per compile of a target (``homework.tex`` in ``build/homework/``), with a
+``FormatCache(build/cache/preamble)``::
+
+    fmt = usable_format(cache, workdir, "homework.tex", engine="pdflatex", env=env)
+    options = latexmk_engine_option("pdflatex", fmt.fmt) if fmt else []
+    latexmk ... -norc -quiet *options homework.tex          # env: compile_environment(env)
+    if fmt is None and the compile succeeded:
+        after_plain_compile(cache, workdir, "homework.tex", pdf, engine="pdflatex", env=env,
+                            timeout=...)                   # dump + verify: ~0.65 s, once
+
+A preamble error is reported by the plain compile as today (a new preamble has no format yet),
+so errors keep their template locations; :func:`dump_format` reports its own errors as
+:class:`PreambleError` with file and line for callers that dump first.
+
 How it works
 ============
 
@@ -548,7 +565,7 @@ def verify_format(result: FormatResult, workdir: Path, tex_name: str, reference_
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir()
     stem = Path(tex_name).stem
-    for work in workdir.glob(f"{stem}.*"):
+    for work in [*workdir.glob(f"{stem}.*"), *workdir.glob("*.aux")]:
         if work.suffix not in (".tex", ".pdf", ".log", ".fls", ".fdb_latexmk") and work.is_file():
             shutil.copyfile(work, outdir / work.name)
     command = [result.engine, f"-fmt={result.fmt}", "-interaction=nonstopmode",
@@ -651,3 +668,65 @@ class FormatCache:
                 entries.append((manifest.stat().st_mtime_ns, path))
         for _, path in sorted(entries, reverse=True)[max(self.keep - 1, 0):]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def usable_format(cache: FormatCache, workdir: Path, tex_name: str, *, engine: str,
+                  env: Mapping[str, str]) -> FormatResult | None:
+    """The verified format to compile ``workdir/tex_name`` with, or None: compile it plainly.
+
+    None when the engine has no formats, the preamble cannot be precompiled, it was refused
+    before (same key), or its format is missing, stale or not yet verified; after a successful
+    plain compile, :func:`after_plain_compile` makes the next compile able to use one.
+    """
+    key = _document_key(workdir, tex_name, engine=engine, env=env)
+    if key is None or cache.refused(key) is not None:
+        return None
+    result = cache.lookup(key, workdir)
+    return result if result is not None and result.verified else None
+
+
+def after_plain_compile(cache: FormatCache, workdir: Path, tex_name: str, pdf: Path, *,
+                        engine: str, env: Mapping[str, str], timeout: float,
+                        verify: bool = True) -> FormatResult | None:
+    """After a successful plain compile of ``tex_name`` into ``pdf``: make its format ready.
+
+    Dumps the format if there is none for the preamble (about one pass), then checks it with
+    :func:`verify_format` against ``pdf`` (one more pass). A preamble the driver refuses, a dump
+    that fails although the plain compile passed, or a format whose PDF differs is remembered for
+    its key (:meth:`FormatCache.refused` says why), so it is not tried again until the preamble,
+    the TeX installation or the environment changes. Returns the verified format, or None.
+    """
+    key = _document_key(workdir, tex_name, engine=engine, env=env)
+    if key is None or cache.refused(key) is not None:
+        return None
+    result = cache.lookup(key, workdir)
+    if result is not None and result.verified:
+        return result
+    try:
+        if result is None:
+            result = cache.dump(workdir, tex_name, engine=engine, env=env, key=key,
+                                timeout=timeout)
+    except PreambleUnsupported as exc:
+        cache.refuse(key, str(exc))
+        return None
+    except PreambleError as exc:
+        cache.refuse(key, f"the dump failed where a plain compile passed: {exc}")
+        return None
+    if verify and not verify_format(result, workdir, tex_name, pdf, env=env, timeout=timeout):
+        cache.refuse(key, "a compile with the format gave another PDF than the plain compile")
+        return None
+    return cache.mark_verified(result)
+
+
+def _document_key(workdir: Path, tex_name: str, *, engine: str,
+                  env: Mapping[str, str]) -> str | None:
+    if engine not in ENGINES:
+        return None
+    try:
+        split = split_preamble((workdir / tex_name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if split is None:
+        return None
+    return format_key(split[0], engine=engine, jobname=Path(tex_name).stem, env=env,
+                      installation=installation_fingerprint(engine))

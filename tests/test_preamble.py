@@ -338,3 +338,29 @@ def test_cache_refusals_are_per_key(tmp_path: Path) -> None:
     assert cache.refused("a") == "uses \\pdfobj"
     assert cache.refused("b") is None
     assert os.listdir(tmp_path / "formats") == ["a.refused"]
+
+
+@pytest.mark.tex
+def test_engine_flow_plain_then_verified_format(tmp_path: Path, tex_env: dict[str, str]) -> None:
+    work = tmp_path / "build" / "homework"
+    write_document(work)
+    cache = P.FormatCache(tmp_path / "build" / "formats")
+    assert P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env) is None
+    reference = latexmk(work, tex_env).read_bytes()
+    made = P.after_plain_compile(cache, work, "homework.tex", work / "homework.pdf",
+                                 engine="pdflatex", env=tex_env, timeout=120)
+    assert made is not None and made.verified
+    found = P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env)
+    assert found == made
+    assert latexmk(work, tex_env, P.latexmk_engine_option("pdflatex", made.fmt)).read_bytes() \
+        == reference
+    # Not for other engines; and a refused preamble stays refused, without a new dump.
+    assert P.usable_format(cache, work, "homework.tex", engine="xelatex", env=tex_env) is None
+    write_document(work, preamble_extra="\\usepackage{transparent}")
+    latexmk(work, tex_env)
+    assert P.after_plain_compile(cache, work, "homework.tex", work / "homework.pdf",
+                                 engine="pdflatex", env=tex_env, timeout=120) is None
+    key = key_of(work, tex_env)
+    assert "pdfcolorstackinit" in (cache.refused(key) or "")
+    assert P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env) is None
+    assert not cache.entry(key).exists()
