@@ -591,7 +591,7 @@ class FormatCache:
     but are retried as soon as the preamble (or anything else in the key) changes.
     """
 
-    def __init__(self, root: Path, *, keep: int = 3) -> None:
+    def __init__(self, root: Path, *, keep: int = 2) -> None:
         self.root = root
         self.keep = keep
 
@@ -644,7 +644,7 @@ class FormatCache:
             fmt=final / result.fmt.name, key=key, engine=engine, jobname=result.jobname,
             inputs=result.inputs, log=final / result.log.name, seconds=result.seconds)
         self._write_manifest(result)
-        self._prune(key)
+        self._prune(result)
         return result
 
     def mark_verified(self, result: FormatResult) -> FormatResult:
@@ -659,12 +659,22 @@ class FormatCache:
 
         atomic_write_text(self.entry(result.key) / MANIFEST_NAME, dump_json(raw))
 
-    def _prune(self, current: str) -> None:
-        """Keep the ``keep`` most recently written formats (about 7 MB each)."""
+    def _prune(self, current: FormatResult) -> None:
+        """Keep the ``keep`` most recent formats of each job name (about 7 MB each).
+
+        Per job name: the whole homework and each single-problem target have formats of their
+        own (the job name is in the key), and building one must not evict the others.
+        """
         entries = []
         for path in self.root.iterdir():
             manifest = path / MANIFEST_NAME
-            if path.is_dir() and path.name != current and manifest.is_file():
+            if not path.is_dir() or path.name == current.key or not manifest.is_file():
+                continue
+            try:
+                jobname = json.loads(manifest.read_text(encoding="utf-8")).get("jobname")
+            except (OSError, ValueError):
+                jobname = None
+            if jobname in (None, current.jobname):
                 entries.append((manifest.stat().st_mtime_ns, path))
         for _, path in sorted(entries, reverse=True)[max(self.keep - 1, 0):]:
             shutil.rmtree(path, ignore_errors=True)

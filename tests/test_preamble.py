@@ -229,7 +229,7 @@ def test_format_is_reused_until_the_preamble_changes(tmp_path: Path,
     assert cache.lookup(first_key, work) is not None
     assert again.fmt == first.fmt
 
-    # The preamble changes: a new key and a new format; the old one is kept (keep=3).
+    # The preamble changes: a new key and a new format; the old one is kept (keep=2).
     write_document(work, preamble_extra="\\usepackage{mymacros}\\newcommand\\extra{}")
     second_key = key_of(work, tex_env)
     assert second_key != first_key
@@ -364,3 +364,19 @@ def test_engine_flow_plain_then_verified_format(tmp_path: Path, tex_env: dict[st
     assert "pdfcolorstackinit" in (cache.refused(key) or "")
     assert P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env) is None
     assert not cache.entry(key).exists()
+
+
+@pytest.mark.tex
+def test_cache_keeps_the_latest_formats_of_each_job(tmp_path: Path,
+                                                    tex_env: dict[str, str]) -> None:
+    cache = P.FormatCache(tmp_path / "formats", keep=2)
+    work = tmp_path / "homework"
+    work.mkdir()
+    made = []
+    for index in range(3):
+        for job in ("homework", "problem1"):
+            (work / f"{job}.tex").write_text(SIMPLE.replace("amsmath", f"amsmath}}%{index}"))
+            made.append(cache.dump(work, f"{job}.tex", engine="pdflatex", env=tex_env,
+                                   key=f"{job}-{index}", timeout=120))
+    kept = sorted(path.name for path in (tmp_path / "formats").iterdir())
+    assert kept == ["homework-1", "homework-2", "problem1-1", "problem1-2"]
