@@ -426,7 +426,7 @@ def latexmk_engine_option(engine: str, fmt: Path) -> list[str]:
     """
     if engine not in ENGINES:
         raise ValueError(f"no precompiled preamble for {engine}")
-    return [f"-{engine}={engine} -fmt={shlex.quote(str(fmt))} %O %S"]
+    return [f"-{engine}={engine} -fmt={shlex.quote(str(fmt.absolute()))} %O %S"]
 
 
 def dump_format(workdir: Path, tex_name: str, fmtdir: Path, *, engine: str,
@@ -568,7 +568,7 @@ def verify_format(result: FormatResult, workdir: Path, tex_name: str, reference_
     for work in [*workdir.glob(f"{stem}.*"), *workdir.glob("*.aux")]:
         if work.suffix not in (".tex", ".pdf", ".log", ".fls", ".fdb_latexmk") and work.is_file():
             shutil.copyfile(work, outdir / work.name)
-    command = [result.engine, f"-fmt={result.fmt}", "-interaction=nonstopmode",
+    command = [result.engine, f"-fmt={result.fmt.absolute()}", "-interaction=nonstopmode",
                "-halt-on-error", "-no-shell-escape", f"-output-directory={outdir}", tex_name]
     try:
         proc = subprocess.run(command, cwd=workdir, env=compile_environment(env),
@@ -592,7 +592,7 @@ class FormatCache:
     """
 
     def __init__(self, root: Path, *, keep: int = 2) -> None:
-        self.root = root
+        self.root = root.absolute()  # the format's path is given to TeX run in another folder
         self.keep = keep
 
     def entry(self, key: str) -> Path:

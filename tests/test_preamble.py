@@ -380,3 +380,16 @@ def test_cache_keeps_the_latest_formats_of_each_job(tmp_path: Path,
                                    key=f"{job}-{index}", timeout=120))
     kept = sorted(path.name for path in (tmp_path / "formats").iterdir())
     assert kept == ["homework-1", "homework-2", "problem1-1", "problem1-2"]
+
+
+@pytest.mark.tex
+def test_relative_folders_give_an_absolute_format(tmp_path: Path, tex_env: dict[str, str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    work = Path("build") / "homework"
+    write_document(work)
+    cache = P.FormatCache(Path("build") / "formats")
+    reference = latexmk(work, tex_env)
+    made = P.after_plain_compile(cache, work, "homework.tex", reference, engine="pdflatex",
+                                 env=tex_env, timeout=120)
+    assert made is not None and made.verified and made.fmt.is_absolute()
