@@ -109,6 +109,12 @@ PREAMBLES = {
     "tikz (drawing)": r"\usepackage{tikz}\AtBeginDocument{\tikz[opacity=.5]\fill[red] (0,0) "
                       r"circle (1);}",
     "babel": r"\usepackage[english]{babel}",
+    "lmodern": r"\usepackage{lmodern}",
+    "pgfplots": r"\usepackage{pgfplots}\pgfplotsset{compat=1.18}",
+    "cmap": r"\usepackage{cmap}",
+    "mathptmx": r"\usepackage[T1]{fontenc}\usepackage{mathptmx}",
+    "pdfpages": r"\usepackage{pdfpages}",
+    "tcolorbox": r"\usepackage{tcolorbox}\tcbuselibrary{skins}",
     "geometry+fancyhdr": r"\usepackage[margin=1in]{geometry}\usepackage{fancyhdr}"
                          r"\pagestyle{fancy}",
     "siunitx+cleveref": r"\usepackage{siunitx}\usepackage{hyperref}\usepackage{cleveref}",
