@@ -421,6 +421,12 @@ def compile_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, "MKTEXFMT": "0"}
 
 
+def _writing_into(env: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """``env`` letting TeX write into ``folder`` (and read its files by absolute path) even
+    under ``openout_any=p``/``openin_any=p``, which otherwise confine it to its folder."""
+    return {**env, "TEXMFOUTPUT": str(folder)}
+
+
 def latexmk_engine_option(engine: str, fmt: Path) -> list[str]:
     """The latexmk options that make it run ``engine`` with the format ``fmt``.
 
@@ -456,7 +462,8 @@ def dump_format(workdir: Path, tex_name: str, fmtdir: Path, *, engine: str,
     log = fmtdir / f"{jobname}.log"
     try:
         proc = subprocess.run(dump_command(engine, jobname, tex_name, fmtdir), cwd=workdir,
-                              env=compile_environment(env), stdin=subprocess.DEVNULL,
+                              env=_writing_into(compile_environment(env), fmtdir),
+                              stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, errors="replace", timeout=timeout,
                               check=False)
     except subprocess.TimeoutExpired as exc:
@@ -574,7 +581,8 @@ def verify_format(result: FormatResult, workdir: Path, tex_name: str, reference_
     command = [result.engine, f"-fmt={result.fmt.absolute()}", "-interaction=nonstopmode",
                "-halt-on-error", "-no-shell-escape", f"-output-directory={outdir}", tex_name]
     try:
-        proc = subprocess.run(command, cwd=workdir, env=compile_environment(env),
+        proc = subprocess.run(command, cwd=workdir,
+                              env=_writing_into(compile_environment(env), outdir),
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
                               check=False)
     except subprocess.TimeoutExpired:
@@ -634,7 +642,8 @@ class FormatCache:
         """Dump a format for ``key`` and store it; raises as :func:`dump_format` does."""
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.entry(key)
-        temp = self.root / f".dump-{key[:16]}-{os.getpid()}"
+        # Not a dot folder: openin_any=p refuses to read from one.
+        temp = self.root / f"dump-{key[:16]}-{os.getpid()}.tmp"
         shutil.rmtree(temp, ignore_errors=True)
         try:
             result = dump_format(workdir, tex_name, temp, engine=engine, env=env, key=key,
@@ -729,6 +738,23 @@ def after_plain_compile(cache: FormatCache, workdir: Path, tex_name: str, pdf: P
         cache.refuse(key, "a compile with the format gave another PDF than the plain compile")
         return None
     return cache.mark_verified(result)
+
+
+def note_plain_compile(cache: FormatCache, workdir: Path, tex_name: str, *, engine: str,
+                       env: Mapping[str, str]) -> int:
+    """Count one more plain compile of this preamble; return how many there were (0 when it
+    cannot be precompiled)."""
+    key = _document_key(workdir, tex_name, engine=engine, env=env)
+    if key is None or cache.refused(key) is not None:
+        return 0
+    counter = cache.root / f"{key}.plain"
+    try:
+        count = int(counter.read_text(encoding="utf-8")) + 1
+    except (OSError, ValueError):
+        count = 1
+    cache.root.mkdir(parents=True, exist_ok=True)
+    counter.write_text(str(count), encoding="utf-8")
+    return count
 
 
 def _document_key(workdir: Path, tex_name: str, *, engine: str,

@@ -169,7 +169,7 @@ def rewrite_synctex(
     raw = source.read_bytes()
     data = gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw
     out, result = _rewrite(data, maps, tex_dir if tex_dir is not None else source.parent)
-    atomic_write_bytes(destination, gzip.compress(out, compresslevel=9, mtime=0))
+    atomic_write_bytes(destination, gzip.compress(out, compresslevel=6, mtime=0))
     return result
 
 
@@ -293,6 +293,20 @@ def _rewrite(
                 new_tags.append((next_tag, name))
                 next_tag += 1
     names = {tag: name for name, tag in template_tag.items()}
+    # Each rendered line's (tag, template line), worked out once per rendered file rather than
+    # once per record (a homework has tens of thousands of records).
+    targets: dict[int, list[tuple[int, int]]] = {}
+    own_tag: dict[int, int] = {}  # the tag of each rendered file's own template
+    for tag, (_, source_map) in mapped.items():
+        own_tag[tag] = template_tag[_norm(source_map.template)]
+        norms: dict[Path, int] = {}
+        resolved = []
+        for entry in source_map.lines or (1,):
+            path, number = (source_map.template, entry) if isinstance(entry, int) else entry
+            if path not in norms:
+                norms[path] = template_tag[_norm(path)]
+            resolved.append((norms[path], number))
+        targets[tag] = resolved
 
     out: list[bytes] = []
     records = 0
@@ -303,9 +317,13 @@ def _rewrite(
             continue
         if line[:1] and line[0] in _LINKED:
             match = _LINK.match(line, 1)
-            if match and int(match.group(1)) in mapped:
-                path, number = mapped[int(match.group(1))][1].origin(int(match.group(2)))
-                new_tag = template_tag[_norm(path)]
+            resolved = targets.get(int(match.group(1))) if match else None
+            if match and resolved is not None:
+                rendered = int(match.group(2))
+                if rendered < 1:  # "no line": TeX does not record such nodes anyway
+                    new_tag, number = own_tag[int(match.group(1))], rendered
+                else:
+                    new_tag, number = resolved[min(rendered, len(resolved)) - 1]
                 line = b"%c%d,%d%s" % (line[0], new_tag, number, line[match.end():])
                 records += 1
         elif line.startswith(b"Input:"):

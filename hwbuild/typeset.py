@@ -68,6 +68,7 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
     result = compile_target(
         workdir, composed.main, engine=plan.project.config.document.engine, epoch=plan.epoch,
         project_root=root, sources=sources, shown=layout.relative,
+        formats=layout.cache_dir / "preamble",
         timeout=plan.options.latex_timeout or plan.project.config.build.latex_timeout)
     reporter.compiled(name, result.seconds)
     pause("compiled")

@@ -8,12 +8,11 @@ import re
 import subprocess
 from pathlib import Path
 
-import jinja2
 import pytest
 
 from hwbuild import preamble as P
 from hwbuild.latex import latex_environment, latexmk_command
-from hwbuild.render import SYNTAX
+from hwbuild.render import make_environment, render
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = 1700000000
@@ -114,13 +113,16 @@ def test_read_fls(tmp_path: Path) -> None:
 
 def render_main(problems: list[str], *, title: str = "Homework") -> str:
     """The project's real main template, rendered for the given problem ids."""
-    environment = jinja2.Environment(**SYNTAX)
-    template = environment.from_string((REPO / "templates" / "main.tex.j2").read_text())
-    parts = [{"id": pid, "title": f"Title {pid}", "section_heading": None, "in_section": False,
-              "results": f"results{pid}.json", "results_sha256": "0" * 64} for pid in problems]
+    environment = make_environment(REPO / "templates")
+    parts = [{"id": pid, "title": f"Title {pid}", "heading": f"Problem {pid}: Title {pid}",
+              "section": None, "section_heading": None, "section_intro": "",
+              "in_section": False, "tex": f"problem{pid}.tex", "results": f"results{pid}.json"}
+             for pid in problems]
     doc = {"title": title, "course": "Deep Learning", "author": "A. Student",
-           "date": "1 January 2026", "root_from_target": "./"}
-    return template.render(doc=doc, target={"whole": True}, parts=parts)
+           "date": "1 January 2026", "keywords": [], "engine": "pdflatex", "unicode": False}
+    return render(environment, "main.tex.j2",
+                  {"doc": doc, "target": {"name": "homework", "whole": True},
+                   "parts": parts}).text
 
 
 PROBLEM = r"""
@@ -141,7 +143,7 @@ See \href{https://example.org}{a link} and Problem~\ref{problem:1}.
 
 @pytest.fixture
 def tex_env() -> dict[str, str]:
-    return latex_environment(EPOCH)
+    return latex_environment(EPOCH, REPO)
 
 
 def write_document(folder: Path, *, preamble_extra: str = "", problem: str = PROBLEM) -> str:
