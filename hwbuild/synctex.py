@@ -317,13 +317,13 @@ def _rewrite(
             continue
         if line[:1] and line[0] in _LINKED:
             match = _LINK.match(line, 1)
-            resolved = targets.get(int(match.group(1))) if match else None
-            if match and resolved is not None:
+            target = targets.get(int(match.group(1))) if match else None
+            if match and target is not None:
                 rendered = int(match.group(2))
                 if rendered < 1:  # "no line": TeX does not record such nodes anyway
                     new_tag, number = own_tag[int(match.group(1))], rendered
                 else:
-                    new_tag, number = resolved[min(rendered, len(resolved)) - 1]
+                    new_tag, number = target[min(rendered, len(target)) - 1]
                 line = b"%c%d,%d%s" % (line[0], new_tag, number, line[match.end():])
                 records += 1
         elif line.startswith(b"Input:"):
