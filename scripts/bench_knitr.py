@@ -452,7 +452,7 @@ class Comparison:
     repetitions: int
     environment: dict[str, str]
     references: dict[str, list[float]]
-    worker_imports: dict[str, float]
+    imports: dict[str, float]
     seconds: float
 
     @property
@@ -463,7 +463,7 @@ class Comparison:
         return {"repetitions": self.repetitions, "environment": self.environment,
                 "seconds": self.seconds, "ok": self.ok, "targets": TARGETS,
                 "rows": [asdict(r) | {"target": r.target} for r in self.rows],
-                "references": self.references, "worker_imports_s": self.worker_imports,
+                "references": self.references, "code_edit_imports_s": self.imports,
                 "checks": [asdict(c) for c in self.checks]}
 
     def markdown(self) -> str:
@@ -492,6 +492,30 @@ def _checks_of(checks: Sequence[Check], scenario: str) -> str:
     bad = [c for c in mine if not c.ok]
     return (f"ok {len(mine)}/{len(mine)}" if not bad
             else f"**FAILED** {len(bad)}/{len(mine)}")
+
+
+def findings(rows: Sequence[Row]) -> list[str]:
+    """One line per target: the margin and, for the one-shot code edit, hwbuild's budget."""
+    one_shot = {row.key: row for row in rows}
+    lines = []
+    for row in rows:
+        if row.target is None or not row.hwbuild:
+            continue
+        ours, theirs = median(row.hwbuild), median(row.knitr)
+        text = (f"- {row.scenario}: {_verdict(row).replace('**', '')}, ratio {row.ratio:.2f} "
+                f"against ≤ {row.target:g} ({ours:.3f} s against {theirs:.3f} s: the target "
+                f"allows hwbuild {row.target * theirs:.3f} s).")
+        experiments = median(row.stages.get("experiments", []))
+        run = median(row.stages.get("of which run(ctx)", []))
+        if row.stages.get("experiments") and row.stages.get("of which run(ctx)"):
+            text += (f" Outside its experiments stage hwbuild takes {ours - experiments:.3f} s; "
+                     f"in it, the worker starts in {experiments - run:.3f} s (spawn, imports) "
+                     f"and `run(ctx)` takes {run:.3f} s.")
+        elif row.key.startswith("watch-") and row.key[6:] in one_shot:
+            text += (f" One-shot, the same edit takes hwbuild "
+                     f"{median(one_shot[row.key[6:]].hwbuild):.3f} s.")
+        lines.append(text)
+    return lines
 
 
 def markdown(result: Comparison) -> str:
@@ -536,14 +560,16 @@ def markdown(result: Comparison) -> str:
         parts = ", ".join(f"{k} {median(v):.3f}" for k, v in row.parts.items()) or "—"
         lines.append(f"| {row.scenario} | {_range(row.hwbuild)} / {_range(row.knitr)} | "
                      f"{stages} | {parts} |")
+    lines += ["", *findings(result.rows)]
     lines += ["", "hwbuild's stages are its `--timings` lines; `run(ctx)` is the experiment's "
               "own time as the summary prints it (`ran 1 (… s)`), so `experiments` less "
               "`run(ctx)` is the worker's start (spawn, imports), and `startup, imports, exit` "
               "is the wall time less the in-process `done in`."]
-    if result.worker_imports:
-        lines += ["", "A worker's imports (`python -X importtime`, one fresh process running "
-                  "`hwbuild.experiments.configure_libraries()`, cumulative): " + ", ".join(
-                      f"{name} {s:.3f} s" for name, s in result.worker_imports.items()) + "."]
+    if result.imports:
+        lines += ["", "Imports of one more code edit (`python -X importtime build.py`: the build "
+                  "and its worker, top-level imports of 20 ms or more, cumulative, summed by "
+                  "name): " + ", ".join(f"{name} {s:.3f} s" for name, s in
+                                        result.imports.items()) + "."]
     if result.references:
         lines += ["", "References, same runs (median s): " + "; ".join(
             f"{k} {median(v):.3f}" for k, v in result.references.items()) + "."]
@@ -652,8 +678,8 @@ class Bench:
         summary = parse_summary(run.output)
         for name, seconds in summary.stages.items():
             row.add(row.stages, name, seconds)
-        if summary.ran:
-            row.add(row.stages, "run(ctx)", sum(summary.ran.values()))
+            if name == "experiments" and summary.ran:
+                row.add(row.stages, "of which run(ctx)", sum(summary.ran.values()))
         if "in-process" in summary.stages:
             row.add(row.stages, "startup, imports, exit",
                     run.seconds - summary.stages["in-process"])
@@ -820,19 +846,26 @@ class Bench:
         row.hwbuild_peak_kib.append(peak)
         return row
 
-    def worker_imports(self) -> dict[str, float]:
-        """Cumulative import times of a worker's top-level imports above 10 ms."""
-        code = "from hwbuild.experiments import configure_libraries; configure_libraries()"
-        run = measure([PY, "-X", "importtime", "-c", code], cwd=REPO, env=self.env,
-                      what="python -X importtime")
-        found = {}
+    def code_edit_imports(self) -> dict[str, float]:
+        """What one more code edit imports, build.py and its worker together (workers inherit
+        ``-X importtime``): the top-level imports of 20 ms or more, cumulative, summed by name.
+
+        Empty if that build did not rerun the experiment (then it would not say much).
+        """
+        self.next_edit("code")
+        self.edit_code("hwbuild")
+        run = measure([PY, "-X", "importtime", str(BUILD_PY), "--project", str(self.hw)],
+                      cwd=REPO, env=self.env, what="python -X importtime build.py")
+        if set(parse_summary(run.output).ran or {}) != {"1"}:
+            return {}
+        found: dict[str, float] = {}
         for line in run.output.splitlines():
             parts = line.removeprefix("import time:").split("|")
             if len(parts) == 3 and not parts[2].startswith("  ") and parts[1].strip().isdigit():
-                seconds = int(parts[1]) / 1e6
-                if seconds >= 0.01:
-                    found[parts[2].strip()] = seconds
-        return dict(sorted(found.items(), key=lambda item: -item[1]))
+                name = parts[2].strip()
+                found[name] = found.get(name, 0.0) + int(parts[1]) / 1e6
+        return dict(sorted(((k, v) for k, v in found.items() if v >= 0.02),
+                           key=lambda item: -item[1]))
 
 
 def run_comparison(repetitions: int = 5, *, install: bool = True,
@@ -863,7 +896,7 @@ def run_comparison(repetitions: int = 5, *, install: bool = True,
         log("5/5 code edit under watch")
         rows.append(bench.watched("watch-code", "code edit under `watch`, save to PDF", "code",
                                   repetitions))
-        imports = bench.worker_imports()
+        imports = bench.code_edit_imports()
     finally:
         if keep:
             log(f"scratch kept in {scratch}")

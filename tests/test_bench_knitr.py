@@ -291,7 +291,9 @@ def comparison() -> object:
                    hwbuild_peak_kib=[22_000] * 3, knitr_peak_kib=[72_000] * 3),
             bk.Row("code", "code edit", hwbuild=[1.8, 1.9, 1.7], knitr=[0.5, 0.6, 0.55],
                    hwbuild_peak_kib=[270_000] * 3, knitr_peak_kib=[74_000] * 3,
-                   stages={"experiments": [1.4, 1.5, 1.45]}, parts={"knit": [0.2, 0.3, 0.25]}),
+                   stages={"experiments": [1.4, 1.5, 1.45],
+                           "of which run(ctx)": [0.2, 0.3, 0.25]},
+                   parts={"knit": [0.2, 0.3, 0.25]}),
             bk.Row("watch-code", "code edit under `watch`", hwbuild=[0.3, 0.3, 0.3],
                    knitr=[0.5, 0.6, 0.55], hwbuild_peak_kib=[270_000], peak_note=" *")]
     checks = [bk.Check("noop", "hwbuild", "rule", True), bk.Check("code", "knitr", "rule", False,
@@ -311,6 +313,12 @@ def test_the_markdown_section() -> None:
            "**FAILED** 1/2 |" in text
     assert "| code edit under `watch` | 0.300 | 0.550 | 0.55 | ≤ 0.6 | met | 264 * / — |" in text
     assert "| code | knitr | rule | **FAILED** 1/1: why |" in text
+    assert ("- code edit: missed (975 ms over), ratio 3.27 against ≤ 1.5 (1.800 s against "
+            "0.550 s: the target allows hwbuild 0.825 s). Outside its experiments stage hwbuild "
+            "takes 0.350 s; in it, the worker starts in 1.200 s (spawn, imports) and `run(ctx)` "
+            "takes 0.250 s.") in text
+    assert "- code edit under `watch`: met, ratio 0.55 against ≤ 0.6" in text
+    assert "One-shot, the same edit takes hwbuild 1.800 s." in text
     assert not result.ok
     assert json.loads(json.dumps(result.to_json()))["rows"][1]["target"] == 1.5
 
