@@ -608,6 +608,9 @@ def markdown(result: Comparison) -> str:
               "exactly when the chunk reran); each PDF rewritten (no-op: not even touched) "
               "with new bytes; both PDFs' text equal, word for word (`pdftotext -raw`, each "
               "figure's own words removed).",
+              "- The scratch copies are not git checkouts: hwbuild's `git` calls (a few ms per "
+              "build in a checkout, see the main benchmark) do not run. Python caches bytecode "
+              "in the scratch folder (`PYTHONPYCACHEPREFIX`).",
               f"- The comparison took {result.seconds:.0f} s.", ""]
     return "\n".join(lines)
 
