@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hwbuild.fingerprint import digest
 from hwbuild.fsutil import atomic_write_text, dump_json, read_json, write_if_changed
 from hwbuild.layout import Layout
 from hwbuild.stamp import Stamp
@@ -30,6 +31,11 @@ class CacheEntry:
     seconds: float = 0.0
     gpu_signature: str = ""
     libraries: list[str] = field(default_factory=list)  # heavy libraries the run imported
+    values_digest: str = ""  # digest(values), kept so that a no-op build need not compute it
+
+    def __post_init__(self) -> None:
+        if not self.values_digest:
+            self.values_digest = digest(self.values)
 
     @property
     def device(self) -> str | None:
@@ -40,7 +46,7 @@ class CacheEntry:
         return {"format": ENTRY_FORMAT, "stamp": self.stamp.to_json(), "values": self.values,
                 "measurements": self.measurements, "figures": sorted(self.figures),
                 "seconds": self.seconds, "gpu_signature": self.gpu_signature,
-                "libraries": sorted(self.libraries)}
+                "libraries": sorted(self.libraries), "values_digest": self.values_digest}
 
     @classmethod
     def from_json(cls, raw: Any) -> CacheEntry | None:
@@ -50,16 +56,19 @@ class CacheEntry:
         values, measurements = raw.get("values"), raw.get("measurements")
         figures, seconds = raw.get("figures"), raw.get("seconds")
         signature, libraries = raw.get("gpu_signature"), raw.get("libraries")
+        values_digest = raw.get("values_digest")
         if (stamp is None or not isinstance(values, dict)
                 or not isinstance(measurements, dict)
                 or not all(isinstance(v, (int, float)) for v in measurements.values())
                 or not _strings(figures) or not _strings(libraries)
                 or not all(FIGURE_PATH.match(f) for f in figures or [])  # the engine deletes
-                or not isinstance(seconds, (int, float)) or not isinstance(signature, str)):
+                or not isinstance(seconds, (int, float)) or not isinstance(signature, str)
+                or not isinstance(values_digest, (str, type(None)))):
             return None
         return cls(stamp=stamp, values=values, measurements=dict(measurements),
                    figures=list(figures or []), seconds=float(seconds),
-                   gpu_signature=signature, libraries=list(libraries or []))
+                   gpu_signature=signature, libraries=list(libraries or []),
+                   values_digest=values_digest or "")
 
 
 def _strings(value: Any) -> bool:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import threading
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -83,6 +82,8 @@ class HwbuildGroup(click.Group):
             with _sigterm_unwinds():
                 return super().invoke(ctx)
         except BuildError as error:
+            import traceback
+
             if ctx.params.get("traceback"):
                 click.echo(error.traceback or "".join(traceback.format_exception(error)),
                            err=True)
@@ -94,6 +95,8 @@ class HwbuildGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
+            import traceback
+
             if ctx.params.get("traceback"):
                 click.echo("".join(traceback.format_exception(exc)), err=True)
             click.secho(f"Internal error\n  {type(exc).__name__}: {exc}\n  hint: this is a bug "

@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, mtime: int | None = None) -> 
 
     ``mtime`` (seconds) sets the file's modification time before it is renamed into place.
     """
+    import tempfile  # not on the path of a build that writes nothing
+
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.cache import CacheEntry
-from hwbuild.fingerprint import digest, engine_hash, expected_device, library_versions
+from hwbuild.fingerprint import engine_hash, expected_device, library_versions
 from hwbuild.fsutil import read_json
 from hwbuild.layout import WHOLE, Layout
 from hwbuild.project import Problem, Project, find_documents
@@ -244,7 +244,7 @@ def target_settings(plan: Plan, target: Target,
         "date": plan.epoch,
         "document": plan.document,
         "parts": parts(plan.project, target),
-        "problem results": {p.id: digest(entries[p.id].values) for p in target.problems},
+        "problem results": {p.id: entries[p.id].values_digest for p in target.problems},
         "measured": None if options.reproducible
         else {p.id: entries[p.id].measurements for p in target.problems},
     }

@@ -73,4 +73,8 @@ def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset],
     for item in typeset:
         report.targets.append(publish_target(plan, item))
     report.changed = changed_during_build(plan, experiments, typeset)
-    write_manifest(plan.project, [t.name for t in report.targets])
+    # A build that ran and compiled nothing leaves the manifest as the last build wrote it:
+    # it describes the artifacts, which are the same.
+    if experiments.ran or any(t.status == "built" for t in report.targets) \
+            or not plan.layout.manifest.exists():
+        write_manifest(plan.project, [t.name for t in report.targets])

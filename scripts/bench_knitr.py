@@ -65,6 +65,7 @@ from hwbuild.latex import latex_environment, latexmk_command  # noqa: E402
 PY = sys.executable
 BUILD_PY = REPO / "build.py"
 ONEPAGE = REPO / "bench" / "onepage"
+CONFIG_COPY = "onepage.hwbuild.toml"
 TIMEOUT = 600
 WATCH_TIMEOUT = 120
 
@@ -724,6 +725,9 @@ class Bench:
     def prepare(self) -> None:
         shutil.copytree(ONEPAGE / "hwbuild", self.hw,
                         ignore=shutil.ignore_patterns("__pycache__", "build", "figures"))
+        # Kept under another name in the repository, so that `hwbuild ci` there does not take
+        # it for one of the repository's documents.
+        (self.hw / CONFIG_COPY).rename(self.hw / "hwbuild.toml")
         shutil.copytree(ONEPAGE / "knitr", self.kn, ignore=shutil.ignore_patterns(
             "cache", "figure", "*.tex", "*.pdf", "*.aux", "*.log", "*.fls", "*.fdb_latexmk",
             "*.out"))

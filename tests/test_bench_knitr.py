@@ -81,7 +81,7 @@ def test_the_text_of_both_documents_is_the_same_around_the_printed_values() -> N
         return [line.strip() for line in text.strip().splitlines()
                 if not line.startswith(r"\includegraphics")]
 
-    title = re.search(r'(?m)^title = "(.*)"$', (ONEPAGE / "hwbuild" / "hwbuild.toml").read_text(
+    title = re.search(r'(?m)^title = "(.*)"$', (ONEPAGE / "hwbuild" / "onepage.hwbuild.toml").read_text(
         encoding="utf-8").split("[[problems]]")[1])
     assert title is not None
     after_chunk = RNW.split("\n@\n", 1)[1].removesuffix("\\end{document}\n")
