@@ -115,13 +115,19 @@ class CompileResult:
 
 def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
                    project_root: Path, timeout: float, sources: Mapping[str, Source],
-                   shown: Callable[[Path], str], formats: Path | None = None) -> CompileResult:
+                   shown: Callable[[Path], str], formats: Path | None = None,
+                   one_pass: bool = False) -> CompileResult:
     """Run latexmk on ``workdir/tex_name``; a failure raises :class:`LatexError` at the file
     and line to fix (a template's, when TeX was reading a rendered file).
 
     With ``formats`` (a folder), a pdflatex preamble compiled plainly :data:`PRECOMPILE_AFTER`
     times is dumped into a format there, checked to give the same PDF, and used by the later
     compiles (:mod:`hwbuild.preamble`): the same bytes, one preamble's work less per pass.
+
+    ``one_pass`` (the caller knows no bibliography input changed) first tries one pass of the
+    engine itself, with the format, over the last compile's work files: when that pass leaves
+    every auxiliary file as it was, it is the pass latexmk would have ended with, and latexmk is
+    not needed; otherwise latexmk takes over from there.
     """
     latexmk = require_latexmk(engine)
     env = latex_environment(epoch, project_root)
@@ -139,11 +145,16 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
         remove_stale(workdir)
     marker.touch()
     started = time.perf_counter()
-    command = latexmk_command(latexmk, tex_name, engine)
-    proc, timed_out = _run_latexmk([*command[:-1], *options, command[-1]], workdir, env,
-                                   timeout)
-    seconds = time.perf_counter() - started
     stem = tex_name.removesuffix(".tex")
+    proc: subprocess.CompletedProcess[str] | None = None
+    timed_out = False
+    if one_pass and precompiled is not None and (workdir / f"{stem}.fdb_latexmk").is_file():
+        proc, timed_out = _one_pass(engine, precompiled.fmt, workdir, tex_name, env, timeout)
+    if proc is None:  # no pass tried, or one that changed an auxiliary file: latexmk's turn
+        command = latexmk_command(latexmk, tex_name, engine)
+        proc, timed_out = _run_latexmk([*command[:-1], *options, command[-1]], workdir, env,
+                                       timeout)
+    seconds = time.perf_counter() - started
     log, pdf = workdir / f"{stem}.log", workdir / f"{stem}.pdf"
     if proc.returncode == 0 and pdf.is_file() and not timed_out:
         marker.unlink(missing_ok=True)
@@ -159,6 +170,36 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
     remove_stale(workdir)
     marker.unlink(missing_ok=True)
     raise error
+
+
+# Work files a pass of the engine may leave different, which would call for another pass (or for
+# BibTeX, biber, makeindex): latexmk's business. The others are the pass's own output.
+_PASS_OUTPUTS = (".log", ".pdf", ".synctex.gz", ".synctex(busy)", ".fls", ".fdb_latexmk", ".tex",
+                 ".json", ".blg")
+
+
+def _auxiliary_state(workdir: Path) -> dict[str, bytes]:
+    state = {}
+    for path in sorted(workdir.iterdir()):
+        if path.is_file() and not path.name.startswith(".") \
+                and not path.name.endswith(_PASS_OUTPUTS):
+            state[path.name] = path.read_bytes()
+    return state
+
+
+def _one_pass(engine: str, fmt: Path, workdir: Path, tex_name: str, env: Mapping[str, str],
+              timeout: float) -> tuple[subprocess.CompletedProcess[str] | None, bool]:
+    """One pass of ``engine`` with the format; None when it changed an auxiliary file (or
+    failed), so that latexmk runs as usual."""
+    before = _auxiliary_state(workdir)
+    command = [engine, f"-fmt={fmt}", "-interaction=nonstopmode", "-halt-on-error",
+               "-file-line-error", "-no-shell-escape", "-recorder", "-synctex=1", tex_name]
+    proc, timed_out = _run_latexmk(command, workdir, dict(env), timeout)
+    if timed_out:
+        return proc, True
+    if proc.returncode != 0 or _auxiliary_state(workdir) != before:
+        return None, False  # latexmk reruns from here and reports any error itself
+    return proc, False
 
 
 # Plain compiles of one preamble before its format is dumped: the dump and its check cost about

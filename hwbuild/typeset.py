@@ -22,6 +22,8 @@ from hwbuild.plan import Plan
 from hwbuild.report import Reporter
 from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
 
+BIBLIOGRAPHY = (".bib", ".bst", ".bbx", ".cbx", ".dbx", ".lbx")
+
 
 @dataclass
 class Typeset:
@@ -61,6 +63,7 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
     previous = composed.plan.stamp
     fresh = FileHashes(root)
     before = {key: fresh(key) for key in (previous.inputs if previous else {})}
+    moved = [key for key, digest in before.items() if previous and digest != previous.inputs[key]]
     sources = {file: Source([(fresh.path(key), line) for key, line in item.origins])
                for file, item in composed.files.items()}
     reporter.compiling(name)
@@ -69,6 +72,9 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
         workdir, composed.main, engine=plan.project.config.document.engine, epoch=plan.epoch,
         project_root=root, sources=sources, shown=layout.relative,
         formats=layout.cache_dir / "preamble",
+        # One pass may do when the last compile's work files are there and no bibliography
+        # input moved (BibTeX and biber are latexmk's to run).
+        one_pass=previous is not None and not any(key.endswith(BIBLIOGRAPHY) for key in moved),
         timeout=plan.options.latex_timeout or plan.project.config.build.latex_timeout)
     reporter.compiled(name, result.seconds)
     pause("compiled")
