@@ -248,6 +248,8 @@ def _sci(x: float, digits: int) -> str:
         return special
     if digits == 0:
         return _power_of_ten(x)
+    if x == 0:
+        return "0"  # zero has no exponent: "0.0 x 10^0" would print one
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return rf"{_unsigned_zero(mantissa)}\times 10^{{{int(exponent)}}}"
 

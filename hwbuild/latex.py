@@ -522,6 +522,9 @@ def _hint(message: str, file: Path | None, root: Path) -> str:
                     "write the path relative to the project root (figures/x.pdf)")
         return ("the file does not exist: paths are relative to the project root; save "
                 "figures with ctx.save_figure and use the path it returns")
+    if "requires either xetex or luatex" in lowered or "requires xetex or luatex" in lowered:
+        return ('this package needs a Unicode engine: set engine = "xelatex" or "lualatex" in '
+                "[document] of hwbuild.toml")
     if "fontspec" in lowered or ("cannot be found" in lowered and "font" in lowered):
         return "a font is not installed: `hwbuild setup-tex` installs the engine's fonts"
     if ("runaway argument" in lowered or "emergency stop" in lowered or "missing }" in lowered

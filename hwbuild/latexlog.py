@@ -212,7 +212,7 @@ _LUA_ERROR = re.compile(
 )
 _BANG_ERROR = re.compile(r"^! (?P<message>.*)$")
 _CONTEXT = re.compile(r"^l\.(?P<line>\d+)(?: |$)")
-_STRUCTURED_ERROR = re.compile(r"^(?:LaTeX3?|Package \S+|Class \S+|Module \S+) Error: ")
+_STRUCTURED_ERROR = re.compile(r"^(?:Fatal )?(?:LaTeX3?|Package \S+|Class \S+|Module \S+) Error: ")
 _CONTINUATION = re.compile(r"^(?:\([^()\s]+\)\s+|\s{4,})(?P<text>\S.*)$")
 _RUNAWAY = re.compile(r"^Runaway (?:argument|definition|preamble|text)\?$")
 _AT_END_OF_FILE = re.compile(

@@ -319,3 +319,16 @@ def test_cli_reference_lists_every_exit_code() -> None:
     text = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
     for code in (1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143):
         assert f"| {code} |" in text, code
+
+
+def test_a_unicode_only_package_under_pdflatex_names_its_line_and_the_engine(built: Path) -> None:
+    main = built / "templates" / "main.tex.j2"
+    original = main.read_text()
+    main.write_text('<% extends "hwbuild/document.tex.j2" %>\n<% block preamble %>\n'
+                    "\\usepackage{fontspec}\n<% endblock %>\n")
+    done = _fails(built, EXIT_LATEX)
+    assert ("templates/main.tex.j2:3: Fatal Package fontspec Error: The fontspec package "
+            "requires either XeTeX or LuaTeX." in done.stderr)
+    assert 'set engine = "xelatex" or "lualatex"' in done.stderr
+    main.write_text(original)
+    _recovers(built)

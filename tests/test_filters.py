@@ -226,8 +226,8 @@ def test_fixed(value: Any, places: int, expected: str) -> None:
         (-98765, 2, r"-9.9\times 10^{4}"),
         (5, 1, r"5\times 10^{0}"),
         (9.99, 2, r"1.0\times 10^{1}"),
-        (0, 3, r"0.00\times 10^{0}"),
-        (-0.0, 2, r"0.0\times 10^{0}"),
+        (0, 3, "0"),  # zero has no exponent
+        (-0.0, 2, "0"),
         (1e-300, 2, r"1.0\times 10^{-300}"),
         (1e-3, 0, "10^{-3}"),
         (1e5, 0, "10^{5}"),
