@@ -234,11 +234,8 @@ def _match_inputs(
     return mapped, tuple(sorted(unmatched))
 
 
-def _rewrite(
-    data: bytes,
-    maps: Mapping[str, SourceMap] | Mapping[Path, SourceMap],
-    tex_dir: Path,
-) -> tuple[bytes, RewriteResult]:
+def _split(data: bytes) -> tuple[list[bytes], bool, int, int]:
+    """The file's lines, whether it ended with a newline, and where content and postamble are."""
     lines = data.split(b"\n")
     final_newline = lines[-1] == b""
     if final_newline:
@@ -253,7 +250,75 @@ def _rewrite(
             "incomplete SyncTeX file: no 'Content:' or no 'Postamble:' "
             "(did the compile finish?)"
         ) from None
+    return lines, final_newline, content_at, postamble_at
 
+
+@dataclass
+class _Tags:
+    """Which tag each template file gets: one tag per file."""
+
+    template_tag: dict[str, int]  # normalised template path -> tag
+    reused: set[int]  # mapped tags whose Input line now names a template
+    new_tags: list[tuple[int, str]]  # tags to declare in the preamble
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {tag: name for name, tag in self.template_tag.items()}
+
+
+def _assign_tags(inputs: dict[int, bytes], recorded: dict[int, str],
+                 mapped: Mapping[int, tuple[str, SourceMap]]) -> _Tags:
+    """Files that are already inputs keep their tag; the primary template of a rendered input
+    takes that input's first tag; other files get new ones. Tags grow in the order TeX opened
+    the files, so a reused tag's Input line comes before every record that now names it; new
+    tags are declared in the preamble."""
+    unmapped_paths: dict[str, int] = {}
+    for tag in sorted(inputs):
+        if tag not in mapped:
+            unmapped_paths.setdefault(recorded[tag], tag)
+    tags = _Tags({}, set(), [])
+    next_tag = max(inputs, default=0) + 1
+    for tag in sorted(mapped):
+        for number, path in enumerate(mapped[tag][1].files()):
+            name = _norm(path)
+            if name in tags.template_tag:
+                continue
+            if name in unmapped_paths:
+                tags.template_tag[name] = unmapped_paths[name]
+            elif number == 0:
+                tags.template_tag[name] = tag
+                tags.reused.add(tag)
+            else:
+                tags.template_tag[name] = next_tag
+                tags.new_tags.append((next_tag, name))
+                next_tag += 1
+    return tags
+
+
+def _targets(mapped: Mapping[int, tuple[str, SourceMap]],
+             template_tag: dict[str, int]) -> dict[int, tuple[int, list[tuple[int, int]]]]:
+    """For each rendered file's tag: its own template's tag, and each rendered line's (tag,
+    template line), worked out once per file rather than once per record (a homework has tens
+    of thousands of records)."""
+    targets = {}
+    for tag, (_, source_map) in mapped.items():
+        norms: dict[Path, int] = {}
+        resolved = []
+        for entry in source_map.lines or (1,):
+            path, number = (source_map.template, entry) if isinstance(entry, int) else entry
+            if path not in norms:
+                norms[path] = template_tag[_norm(path)]
+            resolved.append((norms[path], number))
+        targets[tag] = (template_tag[_norm(source_map.template)], resolved)
+    return targets
+
+
+def _rewrite(
+    data: bytes,
+    maps: Mapping[str, SourceMap] | Mapping[Path, SourceMap],
+    tex_dir: Path,
+) -> tuple[bytes, RewriteResult]:
+    lines, final_newline, content_at, postamble_at = _split(data)
     inputs: dict[int, bytes] = {}
     input_at: dict[int, int] = {}  # tag -> index of its Input line
     for index, line in enumerate(lines[:postamble_at]):
@@ -264,49 +329,9 @@ def _rewrite(
             input_at.setdefault(tag, index)
     recorded = {tag: _recorded_path(name, tex_dir) for tag, name in inputs.items()}
     mapped, unmatched = _match_inputs(recorded, maps)
-
-    # One tag per template file. Files that are already inputs keep their tag; the primary
-    # template of a rendered input takes that input's first tag; other files get new ones.
-    # Tags grow in the order TeX opened the files, so a reused tag's Input line comes before
-    # every record that now names it; new tags are declared in the preamble.
-    unmapped_paths: dict[str, int] = {}
-    for tag in sorted(inputs):
-        if tag not in mapped:
-            unmapped_paths.setdefault(recorded[tag], tag)
-    template_tag: dict[str, int] = {}
-    reused: set[int] = set()  # mapped tags whose Input line now names a template
-    new_tags: list[tuple[int, str]] = []
-    next_tag = max(inputs, default=0) + 1
-    for tag in sorted(mapped):
-        source_map = mapped[tag][1]
-        for number, path in enumerate(source_map.files()):
-            name = _norm(path)
-            if name in template_tag:
-                continue
-            if name in unmapped_paths:
-                template_tag[name] = unmapped_paths[name]
-            elif number == 0:
-                template_tag[name] = tag
-                reused.add(tag)
-            else:
-                template_tag[name] = next_tag
-                new_tags.append((next_tag, name))
-                next_tag += 1
-    names = {tag: name for name, tag in template_tag.items()}
-    # Each rendered line's (tag, template line), worked out once per rendered file rather than
-    # once per record (a homework has tens of thousands of records).
-    targets: dict[int, list[tuple[int, int]]] = {}
-    own_tag: dict[int, int] = {}  # the tag of each rendered file's own template
-    for tag, (_, source_map) in mapped.items():
-        own_tag[tag] = template_tag[_norm(source_map.template)]
-        norms: dict[Path, int] = {}
-        resolved = []
-        for entry in source_map.lines or (1,):
-            path, number = (source_map.template, entry) if isinstance(entry, int) else entry
-            if path not in norms:
-                norms[path] = template_tag[_norm(path)]
-            resolved.append((norms[path], number))
-        targets[tag] = resolved
+    tags = _assign_tags(inputs, recorded, mapped)
+    names = tags.names
+    targets = _targets(mapped, tags.template_tag)
 
     out: list[bytes] = []
     records = 0
@@ -319,29 +344,30 @@ def _rewrite(
             match = _LINK.match(line, 1)
             target = targets.get(int(match.group(1))) if match else None
             if match and target is not None:
+                own, resolved = target
                 rendered = int(match.group(2))
-                if rendered < 1:  # "no line": TeX does not record such nodes anyway
-                    new_tag, number = own_tag[int(match.group(1))], rendered
-                else:
-                    new_tag, number = target[min(rendered, len(target)) - 1]
+                # Line 0 or less is "no line": TeX does not record such nodes anyway.
+                new_tag, number = (own, rendered) if rendered < 1 else \
+                    resolved[min(rendered, len(resolved)) - 1]
                 line = b"%c%d,%d%s" % (line[0], new_tag, number, line[match.end():])
                 records += 1
         elif line.startswith(b"Input:"):
             match = _INPUT.fullmatch(line)
             if match and int(match.group(1)) in mapped:
                 tag = int(match.group(1))
-                if tag not in reused or input_at[tag] != index:
+                if tag not in tags.reused or input_at[tag] != index:
                     continue  # another tag of the same file, or a template filed elsewhere
                 line = b"Input:%d:%s" % (tag, os.fsencode(names[tag]))
         out.append(line)
         if index < content_at and line.startswith(b"Input:"):
             insert_at = len(out)
-    out[insert_at:insert_at] = [b"Input:%d:%s" % (tag, os.fsencode(name)) for tag, name in new_tags]
+    out[insert_at:insert_at] = [b"Input:%d:%s" % (tag, os.fsencode(name))
+                                for tag, name in tags.new_tags]
 
     text = _recompute_anchors(out, final_newline)
     result = RewriteResult(
         inputs={os.fsdecode(inputs[tag]): mapped[tag][0] for tag in sorted(mapped)},
-        templates={name: tag for name, tag in sorted(template_tag.items())},
+        templates={name: tag for name, tag in sorted(tags.template_tag.items())},
         unmatched=unmatched,
         records=records,
     )
