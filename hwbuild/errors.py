@@ -138,6 +138,17 @@ def output_error(exc: OSError, path: Path | str) -> OutputError:
     return OutputError(f"cannot write {path}: {cause}", hint=hint)
 
 
+def source_line(path: Path | None, line: int | None) -> str | None:
+    """Line ``line`` (1-based) of ``path``, if it can be read: the line an error shows."""
+    if path is None or not line:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
 def decode_utf8(data: bytes, path: Path | str) -> str:
     """``data`` decoded as UTF-8, or a :class:`ConfigError` at the first bad byte's line:column.
 

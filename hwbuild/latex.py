@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwbuild.errors import LatexError, Location, TemplateError, ToolMissingError
+from hwbuild.errors import LatexError, Location, TemplateError, ToolMissingError, source_line
 
 BASE_PACKAGES = (
     "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
@@ -407,7 +407,7 @@ def _bibliography_error(workdir: Path, stem: str, root: Path,
             message = line.split("---line")[0]
             return LatexError(f"BibTeX: {message.strip()}",
                               location=Location(shown(path), int(bibtex.group(1))),
-                              source_line=_line_of(path, int(bibtex.group(1))),
+                              source_line=source_line(path, int(bibtex.group(1))),
                               hint="fix the entry in the .bib file", log=shown(blg))
         biber = _BIBER_ERROR.match(line)
         if biber:
@@ -417,7 +417,7 @@ def _bibliography_error(workdir: Path, stem: str, root: Path,
             number = int(line_match.group(1)) if line_match else None
             return LatexError(f"biber: {text}",
                               location=Location(shown(bib), number) if bib else None,
-                              source_line=_line_of(bib, number),
+                              source_line=source_line(bib, number),
                               hint="fix the entry in the .bib file (or \\addbibresource)",
                               log=shown(blg))
     return None
@@ -428,16 +428,6 @@ def _resolve_bib(name: str, workdir: Path, root: Path) -> Path:
         if candidate.is_absolute() and candidate.is_file():
             return Path(os.path.normpath(candidate))
     return root / Path(name).name
-
-
-def _line_of(path: Path | None, line: int | None) -> str | None:
-    if path is None or not line:
-        return None
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Source],
@@ -455,26 +445,26 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
             line = locate_runaway(diagnostic.runaway, file.read_text(errors="replace")) or line
     details = []
     location = None
-    source_line = None
+    shown_line = None
     loader = _loading_line(file, sources, workdir) if file is not None else None
     if loader is not None and file is not None:
         # An error inside a package the document loads: the line to fix is the one loading it.
         details.append(f"raised in {shown(file)}:{line}, while loading it")
         origin_path, origin_line = loader
         location = Location(shown(origin_path), origin_line)
-        source_line = _line_of(origin_path, origin_line)
+        shown_line = source_line(origin_path, origin_line)
     elif source is not None and file is not None and line:
         details.append(f"rendered: {shown(file)}:{line}")
         origin_path, origin_line = source.origins[min(line, len(source.origins)) - 1]
         location = Location(shown(origin_path), origin_line)
-        source_line = _line_of(origin_path, origin_line)
+        shown_line = source_line(origin_path, origin_line)
     elif file is not None:
         location = Location(shown(file), line)
-        source_line = _line_of(file, line)
+        shown_line = source_line(file, line)
     if diagnostic.context:
         details.append(f"TeX read: {diagnostic.context.strip()}")
     return LatexError(
-        diagnostic.message, location=location, source_line=source_line,
+        diagnostic.message, location=location, source_line=shown_line,
         details="\n".join(details) or None,
         hint=_hint(diagnostic.message, file, root))
 

@@ -29,7 +29,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from markupsafe import Markup
 
-from hwbuild.errors import BuildError, Location, TemplateError, decode_utf8
+from hwbuild.errors import BuildError, Location, TemplateError, decode_utf8, source_line
 from hwbuild.filters import FILTERS, UnprintableCharacter, escape_tex, finalize, unicode_text
 from hwbuild.fsutil import sha256_bytes
 
@@ -335,17 +335,6 @@ def _source_line(where: tuple[str, int] | None, loader: ProjectLoader) -> str | 
     if where is None:
         return None
     return source_line(loader.path(where[0]), where[1])
-
-
-def source_line(path: Path, line: int | None) -> str | None:
-    """Line ``line`` (1-based) of ``path``, if it can be read."""
-    if not line:
-        return None
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def _syntax_error(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, name: str,
