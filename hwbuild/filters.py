@@ -76,12 +76,12 @@ _ASCII_ESCAPES: dict[str, str] = {
 
 # ``--``, ``---`` and ``,,`` are ligatures (dashes, a low quote) in T1 fonts, and so are ``?``
 # and ``!`` before an opening quote (Spanish inverted marks): split them.
-_LIGATURE = re.compile(r"[-,](?=[-,])|[?!](?=\u2018)")
+_LIGATURE = re.compile(r"[-,](?=[-,])|[?!](?=\u2018)|[\u2018\u2019](?=[\u2018\u2019])")
 # Under xelatex and lualatex (fontspec's Ligatures=TeX) the escaped quotes and angle brackets are
 # plain characters that ligature too, and LuaTeX ligatures across an empty group: a kern breaks
 # every one of them.
 _UNICODE_LIGATURE = re.compile(
-    r"[-,](?=[-,])|[?!](?=\\textasciigrave|\u2018)"
+    r"[-,](?=[-,])|[?!](?=\\textasciigrave|\u2018)|[\u2018\u2019](?=[\u2018\u2019])"
     r"|\\text(?:less|greater|quotesingle|asciigrave)\{\}(?=\\text(?:less|greater|quotesingle|asciigrave))")
 
 # Non-ASCII characters that inputenc's utf8 option maps to T1/TS1/OT1/OMS glyphs in LaTeX
