@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -81,8 +81,8 @@ def test_the_text_of_both_documents_is_the_same_around_the_printed_values() -> N
         return [line.strip() for line in text.strip().splitlines()
                 if not line.startswith(r"\includegraphics")]
 
-    title = re.search(r'(?m)^title = "(.*)"$', (ONEPAGE / "hwbuild" / "onepage.hwbuild.toml").read_text(
-        encoding="utf-8").split("[[problems]]")[1])
+    config = (ONEPAGE / "hwbuild" / bk.CONFIG_COPY).read_text(encoding="utf-8")
+    title = re.search(r'(?m)^title = "(.*)"$', config.split("[[problems]]")[1])
     assert title is not None
     after_chunk = RNW.split("\n@\n", 1)[1].removesuffix("\\end{document}\n")
     assert lines(after_chunk) == [rf"\section*{{Problem 1: {title.group(1)}}}", *lines(TEMPLATE)]
@@ -135,9 +135,7 @@ def test_both_pdfs_show_the_same_text(tmp_path: Path) -> None:
     bench = bk.Bench(tmp_path, log=lambda message: None)
     # The interpreter's own bytecode caches: an empty prefix would compile all of torch.
     bench.env.pop("PYTHONPYCACHEPREFIX")
-    shutil.copytree(ONEPAGE / "hwbuild", bench.hw,
-                    ignore=shutil.ignore_patterns("build", "figures", "__pycache__"))
-    shutil.copytree(ONEPAGE / "knitr", bench.kn)
+    bench.copy_documents()
     bench.seed = 3
     bench.edit_code("hwbuild")
     bench.edit_code("knitr")
@@ -274,6 +272,20 @@ def test_watch_rules() -> None:
         "s", "code", "08:39:40 build failed (experiment):", [], OLD, OLD))
 
 
+def test_a_build_under_watch_is_cut_at_its_progress_lines() -> None:
+    events = [(10.06, "running 1 experiment(s) (1) on 1 worker(s)"),
+              (10.26, "  problem 1: done in 0.18 s"), (10.28, "compiling homework with latexmk"),
+              (10.29, "some other line")]
+    stages = [(name, round(s, 3)) for name, s in bk.watch_stages(10.0, events, 10.45)]
+    assert stages == [("→ experiment starts (file event, debounce, plan)", 0.06),
+                      ("→ experiment done (fork, import, run)", 0.2),
+                      ("→ latexmk starts (results recorded, render)", 0.02),
+                      ("→ watch's line (TeX, publish)", 0.17)]
+    text = bk.watch_stages(10.0, [(10.08, "compiling homework with latexmk")], 10.3)
+    assert [name for name, _ in text] == [
+        "→ latexmk starts (file event, debounce, plan, render)", "→ watch's line (TeX, publish)"]
+
+
 def test_checking_the_text_leaves_out_the_figures_words() -> None:
     body = ["the", "loss", "is", "222.0038.", "The", "figure"]
     figure = ["1", "2", "3", "4", "hidden", "unit", "0", "2", "4"]
@@ -349,3 +361,9 @@ def test_measure_reports_the_peak_of_the_largest_process_of_the_tree(tmp_path: P
     with pytest.raises(bk.BenchError, match=r"failed \(exit 3\)"):
         bk.measure([sys.executable, "-c", "raise SystemExit(3)"], cwd=tmp_path, env=None,
                    what="failing")
+
+
+def test_the_memory_of_a_process_tree() -> None:
+    count, peak, held = bk.tree_memory(os.getpid())
+    assert count >= 1 and peak > 0 and held > 0
+    assert os.getpid() in bk.process_tree(os.getpid())
