@@ -37,6 +37,9 @@ OnStart = Callable[[ExperimentTask], None]
 class Executor(Protocol):
     name: str
 
+    def start(self) -> None:
+        """Get ready for tasks in the background (a warm executor starts its fork server)."""
+
     def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
         """Run ``tasks``, yielding each result as it finishes (in any order)."""
 
@@ -74,6 +77,9 @@ class InProcessExecutor:
     elsewhere it is not enforced. A solution that kills its process kills the build with it."""
 
     name = "inprocess"
+
+    def start(self) -> None:
+        pass
 
     def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
         for task in tasks:
@@ -154,12 +160,20 @@ class LocalExecutor:
             if self.warm:
                 prepare_environment()  # inherited by the fork server before it imports
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["hwbuild.executors", *self.preload])
+                primer = ["hwbuild.primer"] if "matplotlib.pyplot" in self.preload else []
+                context.set_forkserver_preload(["hwbuild.executors", *self.preload, *primer])
             else:
                 # spawn, not fork: the parent may hold threads (watch mode, progress display).
                 context = multiprocessing.get_context("spawn")
             self._context = context
         return self._context
+
+    def start(self) -> None:
+        if self.warm:
+            self._mp()
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()  # returns at once; the server imports on its own
 
     def _start(self) -> _Worker:
         mp = self._mp()
@@ -269,6 +283,9 @@ class DaskExecutor:
     name: str = "dask"
     _client: Any = field(default=None, init=False, repr=False)
     _cluster: Any = field(default=None, init=False, repr=False)
+
+    def start(self) -> None:
+        pass  # connecting can fail: that belongs to a build, which reports it
 
     def _connect(self) -> Any:
         if self._client is None:

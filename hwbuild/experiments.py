@@ -160,7 +160,10 @@ def _seed_torch(torch: Any, seed: int, device: str) -> None:
     torch.manual_seed(seed)
     # One thread: reductions then add in the same order whatever the machine or --jobs.
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(device == "cuda")
+    deterministic = device == "cuda"
+    # Setting the flag imports torch's compiler configuration (0.8 s): only change it.
+    if torch.are_deterministic_algorithms_enabled() != deterministic:
+        torch.use_deterministic_algorithms(deterministic)
 
 
 _SEEDERS = {"numpy": _seed_numpy, "torch": _seed_torch}

@@ -169,7 +169,8 @@ def rewrite_synctex(
     raw = source.read_bytes()
     data = gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw
     out, result = _rewrite(data, maps, tex_dir if tex_dir is not None else source.parent)
-    atomic_write_bytes(destination, gzip.compress(out, compresslevel=6, mtime=0))
+    # Level 1: a quarter larger than level 6, and 6 ms instead of 23 ms for Homework 1's.
+    atomic_write_bytes(destination, gzip.compress(out, compresslevel=1, mtime=0))
     return result
 
 

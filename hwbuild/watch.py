@@ -387,6 +387,7 @@ def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explai
 
     echo(f"watching templates/, {Layout(root, project.layout.package).package}/, "
          f"hwbuild.toml and every file the builds read, in {root} (Ctrl-C stops)", False)
+    executor.start()
     try:
         return watch(root, run_build, on_result, stop=stop, max_builds=max_builds,
                      sources=lambda: recorded_sources(FreshProject(root)))

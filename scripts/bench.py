@@ -667,10 +667,10 @@ class Bench:
                     make.hwbuild_peak_kib.append(result.peak_kib)
                     make.add_stage("`python build.py` (the same run as above)",
                                    build.hwbuild[-1])
-                    make.add_stage("make and its `tex` prerequisite (`hwbuild setup-tex "
-                                   "--all`)", result.seconds - build.hwbuild[-1])
+                    make.add_stage("make and its `tex` prerequisite (checked once per venv: "
+                                   "`.venv/.tex-checked`)", result.seconds - build.hwbuild[-1])
                     self.references.setdefault(
-                        "`hwbuild setup-tex --all` (the Makefile's `tex`, run by `make pdf`)",
+                        "`hwbuild setup-tex --all` (the Makefile's `tex`, once per venv)",
                         []).append(run([PY, "-m", "hwbuild", "setup-tex", "--all"], cwd=REPO,
                                        env=self.env, what="setup-tex").seconds)
                 self.references.setdefault("`python -c pass` (interpreter start and exit)",

@@ -171,3 +171,17 @@ def test_a_device_change_reruns_with_old_and_new(make_project, gpu_nodes: None,
     assert _run(root, "cuda") == ["device changed (cpu -> cuda)"]
     entry = load(Project(root).layout, "1")
     assert entry is not None and entry.device == "cuda" and entry.values == {"device": "cuda"}
+
+
+def test_deterministic_algorithms_follow_the_device_the_experiment_runs_on() -> None:
+    """On for cuda, off for cpu, whatever the experiment before it in the same worker set."""
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        experiments._seed_torch(torch, 1, "cuda")
+        assert torch.are_deterministic_algorithms_enabled()
+        experiments._seed_torch(torch, 1, "cpu")
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -168,3 +168,21 @@ def test_a_dask_worker_that_dies_is_reported(tmp_path: Path, scheduler: str) -> 
     client = Client(scheduler, timeout="60s")  # the nanny restarts the workers it lost
     client.wait_for_workers(2, timeout=120)
     client.close()
+
+
+def test_a_warm_worker_draws_the_same_figure_bytes_as_a_cold_one(tmp_path: Path) -> None:
+    """The fork server draws a figure of its own first (hwbuild.primer): caches only."""
+    body = ("import matplotlib.pyplot as plt\n"
+            "    fig, ax = plt.subplots()\n"
+            "    ax.plot([0, 1, 2], [1, 0, 2], label=r'$\\eta_k \\lambda_{\\max}$')\n"
+            "    ax.set_title(r'$\\sum_i x_i^2$'); ax.legend()\n"
+            "    ctx.save_figure(fig, 'curve')\n"
+            "    return {'n': plt.gcf().number}")
+    task = _task(tmp_path, body)
+    cold = _run(LocalExecutor(jobs=1), [task])["1"]
+    warm_executor = LocalExecutor(jobs=1, warm=True, preload=("numpy", "matplotlib.pyplot"))
+    warm_executor.start()
+    warm = _run(warm_executor, [task])["1"]
+    assert cold.ok and warm.ok, (cold.error, warm.error)  # type: ignore[attr-defined]
+    assert warm.figures == cold.figures and warm.values == cold.values  # type: ignore[attr-defined]
+    assert list(cold.figures) == ["figures/problem1-curve.pdf"]  # type: ignore[attr-defined]
