@@ -203,8 +203,9 @@ def _one_pass(engine: str, fmt: Path, workdir: Path, tex_name: str, env: Mapping
 
 
 # Plain compiles of one preamble before its format is dumped: the dump and its check cost about
-# two passes, which a format earns back over about five compiles.
-PRECOMPILE_AFTER = 2
+# two passes, which a format earns back over about five compiles, so a document built only once
+# or twice (a CI run, a quick fix) never pays for it; an edit loop gets it from the fourth build.
+PRECOMPILE_AFTER = 3
 
 
 def _precompiled(formats: Path | None, workdir: Path, tex_name: str, engine: str,

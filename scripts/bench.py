@@ -82,6 +82,7 @@ import bench_knitr  # noqa: E402
 from bench_knitr import BenchError, Measured, measure, tree_memory  # noqa: E402
 
 from hwbuild.latex import (  # noqa: E402
+    PRECOMPILE_AFTER,
     STALE_AFTER_FAILURE,
     latex_environment,
     latexmk_command,
@@ -100,7 +101,9 @@ LATEXMK_ONLY = frozenset({"-pdf", "-g", "-norc", "-quiet"})
 FORCING = frozenset({"-g", "-gg"})
 # The edits alternated: of different lengths, so that no tool can take one for the other.
 VARIANTS = ("A", "BB")
-WARMUP = ("W1", "WW2", "WWW3")  # the template edits before timing: plain, plain + dump, format
+# The template edits before timing: plain compiles until the preamble is dumped, then one with
+# the format (the first build of the scenario is plain too).
+WARMUP = tuple("W" * n + str(n) for n in range(1, PRECOMPILE_AFTER + 2))
 HEAVY_MODULES = ("torch", "numpy", "matplotlib", "jinja2")
 TIMEOUT = 900
 WATCH_TIMEOUT = 120
@@ -716,8 +719,8 @@ class Bench:
         warm = Row("warm-up", "")
         try:
             with self.scenario(row):
-                # The preamble is compiled plainly twice, then dumped into a format; the later
-                # compiles use it (in one pass when the work files allow).
+                # The preamble is compiled plainly PRECOMPILE_AFTER times, then dumped into a
+                # format; the later compiles use it (in one pass when the work files allow).
                 seen = []
                 for variant in WARMUP:
                     template.write_text(base + f"% hwbuild bench: warm-up {variant}\n",
@@ -1367,9 +1370,10 @@ def render_report(bench: Bench | None, outcome: Outcome) -> str:
               "makes the same passes as a plain build would; each repetition checks that "
               "its PDF is hwbuild's, byte for byte.",
               "- The precompiled preamble: hwbuild dumps a target's preamble into a format "
-              "after two plain compiles of it, and compiles with it from then on, in one "
-              "pdflatex pass when the last compile's work files are there (falling back to "
-              "latexmk when the pass changed an auxiliary file). The template edit therefore "
+              f"after {PRECOMPILE_AFTER} plain compiles of it, and compiles with it from then "
+              "on, in one pdflatex pass when the last compile's work files are there (falling "
+              "back to latexmk when the pass changed an auxiliary file). The template edit "
+              "therefore "
               f"makes {len(WARMUP)} untimed edits first (their times are given above). *TeX "
               "ran* says, per timed build, whether latexmk ran (its database "
               "`homework.fdb_latexmk` rewritten) or one pass, and which format TeX started "

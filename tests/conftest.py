@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from recording import RecordedRun
 
 REPO = Path(__file__).resolve().parents[1]
 ON_CI = os.environ.get("CI", "").lower() == "true"
@@ -33,14 +38,18 @@ def require_tex() -> None:
     pytest.skip(message)
 
 
-# Test modules that share the session's builds of Homework 1 (``homework_builds``): one worker
-# runs them all, so the homework is built once per executor.
-HOMEWORK_MODULES = frozenset({"test_end_to_end.py", "test_executors.py", "test_grading.py"})
+# Test modules that share the session's builds and runs of Homework 1 (``homework_builds``,
+# ``problem_runs``): one worker runs them all, so the homework is built once per executor and
+# each experiment runs once in that worker's process.
+PROBLEM_MODULES = ("test_problem1.py", "test_problem2.py", "test_problem3.py",
+                   "test_problem6.py", "test_problem7.py", "test_problem10.py")
+HOMEWORK_MODULES = frozenset({"test_end_to_end.py", "test_executors.py", "test_grading.py",
+                              *PROBLEM_MODULES})
 # The slowest modules first, so that two workers finish together instead of one waiting.
-HEAVY_FIRST = ("test_end_to_end.py", "test_executors.py", "test_grading.py",
+HEAVY_FIRST = ("test_end_to_end.py", "test_executors.py", "test_grading.py", *PROBLEM_MODULES,
                "test_new_homework.py", "test_robustness.py", "test_error_paths.py",
                "test_reproducible.py", "test_incremental.py", "test_filters.py",
-               "test_races.py", "test_problem7.py")
+               "test_races.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -145,6 +154,31 @@ def homework_builds(tmp_path_factory: pytest.TempPathFactory) -> HomeworkBuilds:
         return built[executor]
 
     return build
+
+
+ProblemRuns = Callable[[str], "RecordedRun"]
+
+
+@pytest.fixture(scope="session")
+def problem_runs() -> ProblemRuns:
+    """Each experiment of Homework 1 run once per session in this process, as a build of this
+    repository prepares it (seed 0), recording what its figures show: ``problem_runs("7")``.
+    Its modules share the ``homework`` xdist group with ``homework_builds``."""
+    from recording import record
+
+    runs: dict[str, RecordedRun] = {}
+
+    def run(problem_id: str) -> RecordedRun:
+        if problem_id not in runs:
+            runs[problem_id] = record(problem_id, REPO)
+        return runs[problem_id]
+
+    return run
+
+
+def built_results(root: Path, problem_id: str) -> dict:
+    """The results a build of the project at ``root`` wrote for a problem."""
+    return json.loads((root / "build" / "results" / f"problem{problem_id}.json").read_text())
 
 
 # Property tests explore new inputs on every local run; under CI they replay a fixed,

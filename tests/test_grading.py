@@ -18,7 +18,7 @@ import json
 import math
 import re
 import subprocess
-from dataclasses import asdict
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, HomeworkBuilds
+from recording import RecordedRun, legend_crossings
 
-from hwbuild.context import Context
-from hwbuild.experiments import normalize, prepare_context
 from hwbuild.filters import sig as sig_filter
 from hwbuild.render import make_environment, render
 from solutions import problem1, problem2, problem3, problem6, problem7, problem10, wording
@@ -156,36 +155,6 @@ def test_problem3_in_box() -> None:
 # -- the figures ------------------------------------------------------------------------------
 
 
-def legend_crossings(fig: Any) -> list[str]:
-    """The lines that run through a legend of ``fig``, as ``"axes k: label"``.
-
-    A line is clipped to its axes, so only the part of the legend inside those axes can be
-    crossed; a marker-only line crosses if one of its markers lies in that part.
-    """
-    from matplotlib.transforms import Bbox
-
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    found = []
-    for k, ax in enumerate(fig.axes):
-        legend = ax.get_legend()
-        if legend is None:
-            continue
-        inside = Bbox.intersection(legend.get_window_extent(renderer),
-                                   ax.get_window_extent(renderer))
-        if inside is None:
-            continue
-        for line in ax.get_lines():
-            path = line.get_transform().transform_path(line.get_path())
-            if line.get_linestyle() in ("None", "", " "):
-                hit = any(inside.contains(px, py) for px, py in path.vertices)
-            else:
-                hit = path.intersects_bbox(inside, filled=False)
-            if hit:
-                found.append(f"axes {k}: {line.get_label()}")
-    return found
-
-
 def test_legend_check_sees_a_crossing() -> None:
     import matplotlib.pyplot as plt
 
@@ -199,34 +168,10 @@ def test_legend_check_sees_a_crossing() -> None:
     plt.close(fig)
 
 
-class RecordingContext(Context):
-    """A context that keeps what a grader sees of each figure before it is saved."""
-
-    seen: dict[str, dict[str, Any]]
-
-    def save_figure(self, fig: Any, name: str) -> str:
-        self.seen[name] = {"legend_crossings": legend_crossings(fig), "axes": [
-            {"xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(), "title": ax.get_title(),
-             "patches": [(p.get_gid(), p.get_edgecolor(), p.get_linewidth(), p.get_linestyle())
-                         for p in ax.patches],
-             "lines": [(line.get_label(), line.get_color(), line.get_linestyle(),
-                        line.get_linewidth(), line.get_marker()) for line in ax.get_lines()],
-             "spines": [s.get_edgecolor() for s in ax.spines.values()]}
-            for ax in fig.axes], "artists": len(fig.artists)}
-        return super().save_figure(fig, name)
-
-
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict]]:
-    """Every problem's results and what its figures showed, from one run each."""
-    out = {}
-    for pid, module in PROBLEMS.items():
-        root = tmp_path_factory.mktemp(f"recorded{pid}")
-        ctx = RecordingContext(**asdict(prepare_context(pid, root, 0)))
-        ctx.seen = {}
-        results = normalize(module.run(ctx))
-        out[pid] = (results, ctx.seen)
-    return out
+def recorded(problem_runs: Callable[[str], RecordedRun]) -> dict[str, tuple[dict, dict]]:
+    """Every problem's results and what its figures showed, from the session's run of each."""
+    return {pid: (problem_runs(pid).results, problem_runs(pid).context.seen) for pid in PROBLEMS}
 
 
 @pytest.mark.slow

@@ -39,14 +39,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--no-build-isolation", "--wheel-dir", str(wheels), str(source)],
                    check=True, capture_output=True, text=True)
     venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # No pip of its own (ensurepip takes seconds): this environment's pip installs into it.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     purelib = Path(sysconfig.get_paths()["purelib"])
     site = next((venv / "lib").glob("python3*/site-packages"))
     # The wheel's own files first; torch, jinja2, click... from this environment after them.
     (site / "deps.pth").write_text(f"{purelib}\n")
     wheel = next(wheels.glob("hwbuild-*.whl"))
-    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-deps", "--no-index",
-                    str(wheel)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                    "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+                   check=True, capture_output=True)
     return venv / "bin"
 
 

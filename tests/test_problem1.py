@@ -7,21 +7,15 @@ reading back the experiment's own comparison numbers, so a wrong formula fails t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import HomeworkBuilds, ProblemRuns, built_results
 
-from hwbuild.context import Context
-from hwbuild.experiments import prepare_context
 from solutions import logistic, problem1
 
 PARAMS = ("W1", "b1", "W2", "b2")
-
-
-def make_context(root: Path, seed: int = 0) -> Context:
-    return prepare_context("1", root, seed)
 
 
 def to_plain(value):
@@ -38,9 +32,8 @@ def to_plain(value):
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("problem1")
-    return problem1.run(make_context(root))
+def results(problem_runs: ProblemRuns) -> dict:
+    return problem_runs("1").raw
 
 
 @pytest.fixture(scope="module")
@@ -124,14 +117,16 @@ def test_training_reduces_the_batch_loss(results: dict) -> None:
     assert results["train_loss_last"] < 0.1 * results["train_loss_first"]
 
 
-def test_rerun_with_same_seed_is_identical_and_writes_figures(results: dict,
-                                                               tmp_path: Path) -> None:
-    ctx = make_context(tmp_path)
-    again = problem1.run(ctx)
-    assert json.dumps(to_plain(again), sort_keys=True) == json.dumps(to_plain(results),
-                                                                    sort_keys=True)
-    for rel in (again["train_figure"], again["logistic"]["figure"]):
-        assert ctx.figures[rel].startswith(b"%PDF")  # the build writes the bytes
+@pytest.mark.slow
+def test_rerun_with_same_seed_is_identical_and_writes_figures(
+        problem_runs: ProblemRuns, homework_builds: HomeworkBuilds) -> None:
+    """The session's run in this process and the build's run in a worker process, from the
+    same seed, give the same results."""
+    run = problem_runs("1")
+    assert json.dumps(to_plain(run.raw), sort_keys=True) == json.dumps(
+        built_results(homework_builds("local"), "1"), sort_keys=True)
+    for rel in (run.raw["train_figure"], run.raw["logistic"]["figure"]):
+        assert run.context.figures[rel].startswith(b"%PDF")  # the build writes the bytes
 
 
 # --- Part 2: the instance and its forward pass -------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import HomeworkBuilds, ProblemRuns, built_results
 
 from hwbuild.context import Context
 from hwbuild.experiments import normalize, prepare_context
@@ -24,8 +25,8 @@ def make_context(root: Path, seed: int = 0) -> Context:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return normalize(problem10.run(make_context(tmp_path_factory.mktemp("problem10"))))
+def results(problem_runs: ProblemRuns) -> dict:
+    return problem_runs("10").results
 
 
 def network(p: dict[str, torch.Tensor], x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -123,11 +124,14 @@ def test_reported_gradient_checks(results: dict) -> None:
     assert check["W2_size"] > 1e-3
 
 
-def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> None:
-    ctx = make_context(tmp_path)
-    again = normalize(problem10.run(ctx))
-    assert again == results
-    assert ctx.figures[again["loss_figure"]].startswith(b"%PDF")  # the build writes the bytes
+@pytest.mark.slow
+def test_rerun_with_same_seed_is_identical(results: dict, problem_runs: ProblemRuns,
+                                           homework_builds: HomeworkBuilds) -> None:
+    """The session's run in this process and the build's run in a worker process, from the
+    same seed, give the same results."""
+    run = problem_runs("10")
+    assert built_results(homework_builds("local"), "10") == results
+    assert run.context.figures[results["loss_figure"]].startswith(b"%PDF")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ProblemRuns
 
 from hwbuild.context import Context
 from hwbuild.experiments import prepare_context
@@ -32,8 +33,8 @@ def stable_loss(w: torch.Tensor, X: torch.Tensor, labels: torch.Tensor) -> float
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return problem2.run(make_context(tmp_path_factory.mktemp("problem2")))
+def results(problem_runs: ProblemRuns) -> dict:
+    return problem_runs("2").raw
 
 
 def test_required_keys_and_shapes(results: dict) -> None:

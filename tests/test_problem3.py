@@ -12,20 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import HomeworkBuilds, ProblemRuns, built_results
 
-from hwbuild.context import Context
-from hwbuild.experiments import normalize, prepare_context
 from solutions import problem3
 from solutions.network import forward, init_params
 
 
-def make_context(root: Path, seed: int = 0) -> Context:
-    return prepare_context("3", root, seed)
-
-
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return normalize(problem3.run(make_context(tmp_path_factory.mktemp("problem3"))))
+def results(problem_runs: ProblemRuns) -> dict:
+    return problem_runs("3").results
 
 
 def count_patterns(W1: np.ndarray, b1: np.ndarray, grid: int = 201, local: int = 41) -> int:
@@ -133,11 +128,14 @@ def test_reported_checks_are_at_rounding_level(results: dict) -> None:
     assert results["continuity_gap"] < 1e-10
 
 
-def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> None:
-    ctx = make_context(tmp_path)
-    again = normalize(problem3.run(ctx))
-    assert again == results
-    assert ctx.figures[again["regions_figure"]].startswith(b"%PDF")  # the build writes the bytes
+@pytest.mark.slow
+def test_rerun_with_same_seed_is_identical(results: dict, problem_runs: ProblemRuns,
+                                           homework_builds: HomeworkBuilds) -> None:
+    """The session's run in this process and the build's run in a worker process, from the
+    same seed, give the same results."""
+    run = problem_runs("3")
+    assert built_results(homework_builds("local"), "3") == results
+    assert run.context.figures[results["regions_figure"]].startswith(b"%PDF")
 
 
 def test_farthest_crossing_distance_is_euclidean(results: dict) -> None:

@@ -6,23 +6,16 @@ Predicted factors are recomputed here from the eigenvalues, not read from the ex
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import HomeworkBuilds, ProblemRuns, built_results
 
-from hwbuild.context import Context
-from hwbuild.experiments import normalize, prepare_context
 from solutions import problem6
 
 
-def make_context(root: Path, seed: int = 0) -> Context:
-    return prepare_context("6", root, seed)
-
-
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return normalize(problem6.run(make_context(tmp_path_factory.mktemp("problem6"))))
+def results(problem_runs: ProblemRuns) -> dict:
+    return problem_runs("6").results
 
 
 def rho(eta: float, lam_min: float, lam_max: float) -> float:
@@ -124,12 +117,15 @@ def test_measured_factor_recovers_a_known_rate() -> None:
     assert rate == pytest.approx(0.7, rel=1e-9)
 
 
-def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> None:
-    ctx = make_context(tmp_path)
-    again = normalize(problem6.run(ctx))
-    assert again == results
+@pytest.mark.slow
+def test_rerun_with_same_seed_is_identical(results: dict, problem_runs: ProblemRuns,
+                                           homework_builds: HomeworkBuilds) -> None:
+    """The session's run in this process and the build's run in a worker process, from the
+    same seed, give the same results."""
+    run = problem_runs("6")
+    assert built_results(homework_builds("local"), "6") == results
     for name in ("errors_figure", "factor_figure"):
-        assert ctx.figures[again[name]].startswith(b"%PDF")  # the build writes the bytes
+        assert run.context.figures[results[name]].startswith(b"%PDF")
 
 
 def test_differences_are_rounding_except_the_slow_transient(results: dict) -> None:

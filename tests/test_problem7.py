@@ -8,28 +8,23 @@ on a quadratic settles at an excess loss of about eta tr(Sigma) / (4 B).
 from __future__ import annotations
 
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import HomeworkBuilds, ProblemRuns, built_results
 
 from hwbuild.context import Context
-from hwbuild.experiments import normalize, prepare_context
 from solutions import problem7
 from solutions.network import forward, init_params, mse, teacher_dataset
 
 N = problem7.N
 
 
-def make_context(root: Path, seed: int = 0) -> Context:
-    return prepare_context("7", root, seed)
-
-
 @pytest.fixture(scope="module")
-def run_7(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Context]:
-    ctx = make_context(tmp_path_factory.mktemp("problem7"))
-    return normalize(problem7.run(ctx)), ctx
+def run_7(problem_runs: ProblemRuns) -> tuple[dict, Context]:
+    run = problem_runs("7")
+    return run.results, run.context
 
 
 @pytest.fixture(scope="module")
@@ -165,11 +160,13 @@ def test_constant_step_sgd_floor_on_a_quadratic() -> None:
 
 
 @pytest.mark.slow
-def test_rerun_with_same_seed_is_identical(results: dict, tmp_path: Path) -> None:
-    ctx = make_context(tmp_path)
-    again = normalize(problem7.run(ctx))
-    assert again == results
-    assert ctx.figures[again["loss_figure"]].startswith(b"%PDF")  # the build writes the bytes
+def test_rerun_with_same_seed_is_identical(results: dict, problem_runs: ProblemRuns,
+                                           homework_builds: HomeworkBuilds) -> None:
+    """The session's run in this process and the build's run in a worker process, from the
+    same seed, give the same results."""
+    run = problem_runs("7")
+    assert built_results(homework_builds("local"), "7") == results
+    assert run.context.figures[results["loss_figure"]].startswith(b"%PDF")
 
 
 def test_floor_scales_as_eta_over_b(results: dict) -> None:
