@@ -280,15 +280,15 @@ def test_an_experiment_that_never_ends_hits_its_time_limit(built: Path) -> None:
     before = _pdf(built)
     solution = built / "solutions" / "problem1.py"
     solution.write_text("def run(ctx):\n    while True:\n        pass\n")
-    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local", "--timeout", "2")
-    assert ("solutions/problem1.py: problem 1: the experiment did not finish within 2 s"
+    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local", "--timeout", "1")
+    assert ("solutions/problem1.py: problem 1: the experiment did not finish within 1 s"
             in done.stderr)
     assert "timeout = N" in done.stderr
     config = built / "hwbuild.toml"
     config.write_text(config.read_text().replace('title = "Problem 1 title"',
-                                                 'title = "Problem 1 title"\ntimeout = 1.5'))
+                                                 'title = "Problem 1 title"\ntimeout = 0.5'))
     done = _fails(built, EXIT_EXPERIMENT, "--executor", "local")
-    assert "did not finish within 1.5 s" in done.stderr
+    assert "did not finish within 0.5 s" in done.stderr
     assert _pdf(built) == before
     solution.write_text(GOOD)
     _recovers(built)
@@ -298,8 +298,8 @@ def test_latex_that_never_ends_is_interrupted_where_it_loops(built: Path) -> Non
     before = _pdf(built)
     template = built / "templates" / "problem1.tex.j2"
     template.write_text(TEMPLATE + "Loop:\n\\def\\x{\\x}\\x\n")
-    done = _fails(built, EXIT_LATEX, "--latex-timeout", "3")
-    assert ("templates/problem1.tex.j2:3: LaTeX did not finish within 3 s: interrupted here"
+    done = _fails(built, EXIT_LATEX, "--latex-timeout", "2")
+    assert ("templates/problem1.tex.j2:3: LaTeX did not finish within 2 s: interrupted here"
             in done.stderr)
     assert "| \\def\\x{\\x}\\x" in done.stderr
     assert _pdf(built) == before

@@ -136,7 +136,7 @@ def test_values_errors_and_time_limits_come_back_as_results(tmp_path: Path, sche
                                                             make: object) -> None:
     tasks = [_task(tmp_path, "return {'x': [1, 2.5], 'name': 'a'}", name="1"),
              _task(tmp_path, "raise ValueError('broken on purpose')", name="2"),
-             _task(tmp_path, "import time\n    time.sleep(60)", name="3", timeout=1.5)]
+             _task(tmp_path, "import time\n    time.sleep(60)", name="3", timeout=0.5)]
     results = _run(make(scheduler), tasks)  # type: ignore[operator]
     assert results["1"].ok and results["1"].values == {"x": [1, 2.5], "name": "a"}  # type: ignore[attr-defined]
     assert results["2"].error["kind"] == "exception"  # type: ignore[attr-defined]
