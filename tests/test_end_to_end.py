@@ -146,3 +146,37 @@ def test_second_build_is_a_noop(homework: Path) -> None:
     assert "experiments: cached 1, 2, 3, 6, 7, 10" in out
     assert "homework: up to date" in out
     assert (homework / "build/homework.pdf").read_bytes() == before
+
+
+# Prose words of at least this many letters are distinctive enough to find once in the PDF.
+DISTINCTIVE = re.compile(r"(?<![\\\w{])[A-Za-z]{9,}(?![\w{}])")
+
+
+@pytest.mark.parametrize("pid", ["1", "2", "3", "6", "7", "10"])
+def test_inverse_search_on_homework_1_names_each_problems_template_line(homework: Path,
+                                                                          pid: str) -> None:
+    """``synctex edit`` on words of each problem's prose: the problem's own template, within a
+    line of the line that holds the word (every word found once in the PDF and once in all the
+    templates, on lines that are prose, not commands or substitutions)."""
+    from synctexcli import require_synctex, synctex_edit, words
+
+    require_synctex("pdflatex")
+    pdf = homework / "build" / "homework.pdf"
+    in_pdf: dict[str, list] = {}
+    for word in words(pdf):
+        in_pdf.setdefault(word.text, []).append(word)
+    sources = "\n".join(path.read_text() for path in (homework / "templates").glob("*.tex.j2"))
+    template = homework / "templates" / f"problem{pid}.tex.j2"
+    source = template.read_text()
+    checked = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.lstrip().startswith(("\\", "<%", "<#", "%", "&")) or "<<" in line:
+            continue
+        for token in DISTINCTIVE.findall(line):
+            if len(in_pdf.get(token, [])) == 1 and sources.count(token) == 1:
+                found = in_pdf[token][0]
+                path, got = synctex_edit(pdf, found.page, *found.center)
+                checked.append((token, number, path.relative_to(homework).as_posix(), got))
+    assert len(checked) >= 2, checked
+    wrong = [c for c in checked if c[2] != f"templates/problem{pid}.tex.j2" or abs(c[3] - c[1]) > 1]
+    assert wrong == [], wrong
