@@ -147,9 +147,14 @@ def prepare_environment() -> None:
     os.environ["MPLBACKEND"] = "Agg"
     os.environ["MATPLOTLIBRC"] = str(MATPLOTLIBRC)  # read by matplotlib whenever it is imported
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
-    # fontTools warns about the old timestamps inside matplotlib's Computer Modern fonts.
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    quiet_font_warnings()
     _install_seeding()
+
+
+def quiet_font_warnings() -> None:
+    """fontTools warns ("'created' timestamp seems very low") about the old timestamps inside
+    matplotlib's Computer Modern fonts each time a figure embeds them: noise, in this process."""
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
 def _seed_numpy(numpy: Any, seed: int, device: str) -> None:

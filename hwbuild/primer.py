@@ -13,8 +13,11 @@ import io
 import matplotlib.pyplot as plt
 from matplotlib.backends import backend_pdf  # noqa: F401  (imported for the forks)
 
+from hwbuild.experiments import quiet_font_warnings
+
 
 def _draw_one_figure() -> None:
+    quiet_font_warnings()  # the fork server's own logging: the warnings would reach the terminal
     figure, axes = plt.subplots(figsize=(2, 1.5))
     axes.plot([0, 1], [0, 1], label=r"$\alpha_1 x^2$")
     axes.set_xlabel(r"$\eta \cdot \lambda$")

@@ -295,3 +295,20 @@ def test_experiment_past_its_time_limit(make_project) -> None:
                                "Experiment failed", "solutions/problem1.py: problem 1: the "
                                "experiment did not finish within 0.5 s")
     assert "hint: look for an endless loop; or raise timeout = N" in out
+
+
+@pytest.mark.tex
+def test_a_document_that_leaves_out_a_problem_is_an_error_not_a_silent_success(
+        make_project) -> None:
+    """A main template that \\input's only one of two configured problems compiles fine in TeX;
+    the build still fails, naming the problem left out and the document template."""
+    main_template = ("\\documentclass{article}\n\\begin{document}\n"
+                     "<% for part in parts if part.id == '1' %>\\input{<< part.tex >>}"
+                     "<% endfor %>\n\\end{document}\n")
+    root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE), "2": (OK_SOLUTION, OK_TEMPLATE)},
+                        main_template=main_template)
+    out = assert_clean_failure(invoke(root), errors.EXIT_TEMPLATE, "Template error",
+                               "templates/main.tex.j2")
+    assert "the document never \\input's problem 2 (problem2.tex)" in out
+    assert "problem 1" not in out.split("never \\input's", 1)[1].splitlines()[0]
+    assert not (root / "build" / "homework.pdf").exists()

@@ -186,3 +186,14 @@ def test_a_warm_worker_draws_the_same_figure_bytes_as_a_cold_one(tmp_path: Path)
     assert cold.ok and warm.ok, (cold.error, warm.error)  # type: ignore[attr-defined]
     assert warm.figures == cold.figures and warm.values == cold.values  # type: ignore[attr-defined]
     assert list(cold.figures) == ["figures/problem1-curve.pdf"]  # type: ignore[attr-defined]
+
+
+def test_the_fork_server_prints_nothing_while_it_primes(tmp_path: Path) -> None:
+    """Under ``watch`` the fork server's stderr is the terminal's: priming it (a figure with
+    Computer Modern text) must not print fontTools' warnings about the fonts' timestamps."""
+    env = {**os.environ, "MPLBACKEND": "Agg",
+           "MATPLOTLIBRC": str(Path(__file__).parents[1] / "hwbuild" / "matplotlibrc")}
+    done = subprocess.run([sys.executable, "-c", "import matplotlib.pyplot; import hwbuild.primer"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
