@@ -18,7 +18,6 @@ import json
 import math
 import re
 import subprocess
-from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, HomeworkBuilds
-from recording import RecordedRun, legend_crossings
+from conftest import REPO, HomeworkBuilds, ProblemRuns, built_results
+from recording import legend_crossings
 
 from hwbuild.filters import sig as sig_filter
 from hwbuild.render import make_environment, render
@@ -169,9 +168,24 @@ def test_legend_check_sees_a_crossing() -> None:
 
 
 @pytest.fixture(scope="module")
-def recorded(problem_runs: Callable[[str], RecordedRun]) -> dict[str, tuple[dict, dict]]:
+def recorded(problem_runs: ProblemRuns) -> dict[str, tuple[dict, dict]]:
     """Every problem's results and what its figures showed, from the session's run of each."""
     return {pid: (problem_runs(pid).results, problem_runs(pid).context.seen) for pid in PROBLEMS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pid", list(PROBLEMS))
+def test_a_rerun_gives_the_build_s_results_and_figure_bytes(
+        pid: str, problem_runs: ProblemRuns, homework_builds: HomeworkBuilds) -> None:
+    """Same seed, another process: the session's run here gives the results and the figure
+    bytes that the build's worker process gave."""
+    run = problem_runs(pid)
+    root = homework_builds("local")
+    assert run.results == built_results(root, pid)
+    assert run.context.figures
+    for relative, data in run.context.figures.items():
+        assert data.startswith(b"%PDF")
+        assert (root / relative).read_bytes() == data, relative
 
 
 @pytest.mark.slow

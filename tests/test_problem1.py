@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import HomeworkBuilds, ProblemRuns, built_results
+from conftest import ProblemRuns
 
 from solutions import logistic, problem1
 
@@ -115,18 +115,6 @@ def test_training_listing_is_the_train_function(results: dict) -> None:
 
 def test_training_reduces_the_batch_loss(results: dict) -> None:
     assert results["train_loss_last"] < 0.1 * results["train_loss_first"]
-
-
-@pytest.mark.slow
-def test_rerun_with_same_seed_is_identical_and_writes_figures(
-        problem_runs: ProblemRuns, homework_builds: HomeworkBuilds) -> None:
-    """The session's run in this process and the build's run in a worker process, from the
-    same seed, give the same results."""
-    run = problem_runs("1")
-    assert json.dumps(to_plain(run.raw), sort_keys=True) == json.dumps(
-        built_results(homework_builds("local"), "1"), sort_keys=True)
-    for rel in (run.raw["train_figure"], run.raw["logistic"]["figure"]):
-        assert run.context.figures[rel].startswith(b"%PDF")  # the build writes the bytes
 
 
 # --- Part 2: the instance and its forward pass -------------------------------------------------
