@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("hwbuild_bench", REPO / "scripts" / "bench.py")
+bench = load_module("hwbuild_bench", REPO / "scripts" / "bench.py")
 
 
 def test_targets_are_met_on_the_ratio_as_printed() -> None:

@@ -5,7 +5,6 @@ Fast and pure, except where marked: the tests that run R skip unless R and knitr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,21 +15,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 ONEPAGE = REPO / "bench" / "onepage"
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bk = _load("bench_knitr", REPO / "scripts" / "bench_knitr.py")
+bk = load_module("bench_knitr", REPO / "scripts" / "bench_knitr.py")
 
 SOLUTION = (ONEPAGE / "hwbuild" / "solutions" / "problem1.py").read_text(encoding="utf-8")
 TEMPLATE = (ONEPAGE / "hwbuild" / "templates" / "problem1.tex.j2").read_text(encoding="utf-8")
@@ -44,7 +35,7 @@ needs_r = pytest.mark.skipif(not bk.knitr_available(), reason="R and knitr are n
 @pytest.fixture(scope="module")
 def problem1() -> ModuleType:
     """The hwbuild side's experiment, under a name that cannot clash with solutions/."""
-    return _load("onepage_problem1", ONEPAGE / "hwbuild" / "solutions" / "problem1.py")
+    return load_module("onepage_problem1", ONEPAGE / "hwbuild" / "solutions" / "problem1.py")
 
 
 # -- the two documents ---------------------------------------------------------------------------

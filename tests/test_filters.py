@@ -164,15 +164,22 @@ def test_escape_output_is_inert(text: str) -> None:
         escaped = escape_tex(text)
     except UnprintableCharacter:
         return
+    rest = _inert_rest(escaped)
+    assert all(" " <= c <= "~" or c in TEXT_CHARS for c in rest)
+
+
+def _inert_rest(escaped: str) -> str:
+    """Check that ``escaped`` holds no active character, no ligature-forming pair and balanced
+    braces; return what is left once commands and escaped brackets are removed."""
     rest = _skeleton(escaped).replace("{}", "").replace("{[}", "").replace("{]}", "")
     assert not set(rest) & set("\\{}$&#^_%~\n\r\t")
-    assert all(" " <= c <= "~" or c in TEXT_CHARS for c in rest)
     assert "--" not in escaped and ",," not in escaped
     depth = 0
     for char in _TEX_COMMAND.sub("", escaped):
         depth += {"{": 1, "}": -1}.get(char, 0)
         assert depth >= 0
     assert depth == 0
+    return rest
 
 
 def test_tex_filter() -> None:
@@ -795,15 +802,8 @@ def test_escape_output_is_inert_for_a_unicode_engine(text: str) -> None:
     no active character, balanced braces, no ligature-forming pair."""
     with unicode_text():
         escaped = escape_tex(text)
-    rest = _skeleton(escaped).replace("{}", "").replace("{[}", "").replace("{]}", "")
-    assert not set(rest) & set("\\{}$&#^_%~\n\r\t")
+    rest = _inert_rest(escaped)
     assert all(unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn") for c in rest)
-    assert "--" not in escaped and ",," not in escaped
-    depth = 0
-    for char in _TEX_COMMAND.sub("", escaped):
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        assert depth >= 0
-    assert depth == 0
 
 
 def test_unicode_text_is_per_context_and_nests() -> None:

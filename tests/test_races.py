@@ -102,35 +102,32 @@ def test_a_solution_edited_after_the_worker_imported_it_reruns_next_time(
     _settles(project)
 
 
-def test_a_template_edited_while_the_build_compiles_reaches_the_next_pdf(
-        project: Path, tmp_path: Path) -> None:
-    template = project / "templates" / "problem2.tex.j2"
-    _replace(template, "TPL-A", "TPL-B")  # a real edit, so that this build renders
-    build, release = _held_build(project, tmp_path, "rendered")
-    _replace(template, "TPL-B", "TPL-C")
+def _edited_while_held(project: Path, tmp_path: Path, relative: str, point: str,
+                       printed: str, marker: str) -> None:
+    """Edit ``relative`` (``marker``-A to -B, a real edit, so that the build reads it), hold the
+    build at ``point``, edit it again (-B to -C) and let it go: that build prints -B and warns,
+    the next one rebuilds for that file and prints -C, and then all is up to date."""
+    source = project / relative
+    _replace(source, f"{marker}-A", f"{marker}-B")
+    build, release = _held_build(project, tmp_path, point)
+    _replace(source, f"{marker}-B", f"{marker}-C")
     release.touch()
     done = build.finish()
     assert done.returncode == 0, done.output
-    assert "warning: templates/problem2.tex.j2 changed during the build" in done.output
-    assert "template TPL-B" in _pdf(project)
+    assert f"warning: {relative} changed during the build" in done.output
+    assert f"{printed} {marker}-B" in _pdf(project)
     again = run_build(project, "--explain")
-    assert "homework: rebuilds: templates/problem2.tex.j2 changed" in again.output
-    assert "template TPL-C" in _pdf(project)
+    assert f"homework: rebuilds: {relative} changed" in again.output, again.output
+    assert f"{printed} {marker}-C" in _pdf(project)
     _settles(project)
+
+
+def test_a_template_edited_while_the_build_compiles_reaches_the_next_pdf(
+        project: Path, tmp_path: Path) -> None:
+    _edited_while_held(project, tmp_path, "templates/problem2.tex.j2", "rendered",
+                       "template", "TPL")
 
 
 def test_a_file_tex_read_edited_during_the_compile_reaches_the_next_pdf(
         project: Path, tmp_path: Path) -> None:
-    snippet = project / "templates" / "snippet.tex"
-    _replace(snippet, "SNIP-A", "SNIP-B")
-    build, release = _held_build(project, tmp_path, "compiled")
-    _replace(snippet, "SNIP-B", "SNIP-C")
-    release.touch()
-    done = build.finish()
-    assert done.returncode == 0, done.output
-    assert "warning: templates/snippet.tex changed during the build" in done.output
-    assert "Snippet SNIP-B" in _pdf(project)
-    again = run_build(project, "--explain")
-    assert "homework: rebuilds: templates/snippet.tex changed" in again.output, again.output
-    assert "Snippet SNIP-C" in _pdf(project)
-    _settles(project)
+    _edited_while_held(project, tmp_path, "templates/snippet.tex", "compiled", "Snippet", "SNIP")
