@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from hwbuild import __version__
+from hwbuild.config import VARIANTS
 from hwbuild.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -27,6 +28,7 @@ from hwbuild.errors import (
     BuildError,
     CheckFailed,
 )
+from hwbuild.layout import SOLUTIONS
 from hwbuild.plan import BuildOptions
 from hwbuild.project import Project, find_project
 from hwbuild.report import Reporter, summary
@@ -124,6 +126,10 @@ def make_reporter(verbosity: int) -> Reporter:
 @click.version_option(__version__, "--version", prog_name="hwbuild")
 @click.option("-p", "--problem", "problems", multiple=True, metavar="ID",
               help="Build only this problem, as build/problem-ID.pdf. Repeatable.")
+@click.option("--variant", type=click.Choice(VARIANTS), default=SOLUTIONS, show_default=True,
+              help="What to build from the templates: the solutions (build/homework.pdf), the "
+                   "students' handout (build/handout.pdf: no solution blocks) or the graders' "
+                   "rubric (build/rubric.pdf: solutions, points and rubric notes).")
 @click.option("--list", "list_problems", is_flag=True, help="List the problems and exit.")
 @click.option("--force", is_flag=True, help="Rerun the experiments even when cached.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -156,7 +162,8 @@ def main(ctx: click.Context, /, **options: Any) -> None:
     """hwbuild: homework as code. Builds the document's PDF from its experiments (solutions/)
     and LaTeX templates (templates/).
 
-    With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem). The
+    With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem; with
+    --variant handout, build/handout.pdf and build/handout-problem-ID.pdf). The
     options apply to the command after them: `hwbuild --problem 1 watch`. Start a new project
     with `hwbuild init`.
     """
@@ -167,7 +174,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:
             device=options["device"], jobs=options["jobs"] or os.cpu_count() or 1,
             executor=options["executor"], scheduler=options["scheduler"],
             reproducible=options["reproducible"], experiment_timeout=options["timeout"],
-            latex_timeout=options["latex_timeout"]),
+            latex_timeout=options["latex_timeout"], variant=options["variant"]),
         project_dir=options["project_dir"], list_problems=options["list_problems"],
         timings=options["timings"] or verbosity > 0, verbosity=verbosity,
         traceback=options["traceback"], explain=options["explain"],

@@ -16,12 +16,15 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.cache import CacheEntry
+from hwbuild.errors import Location, TemplateError
 from hwbuild.fingerprint import digest, engine_hash
 from hwbuild.fsutil import atomic_write_text, dump_json, read_json, sha256_bytes
 from hwbuild.layout import DOCUMENT_TEMPLATE, Layout
 from hwbuild.plan import Plan, TargetPlan, parts, target_reasons, target_settings
+from hwbuild.project import Problem
 from hwbuild.run import Experiments
 from hwbuild.stamp import Stamp, stamp_key, why_outdated
+from hwbuild.variants import Part
 
 
 @dataclass
@@ -124,13 +127,17 @@ class _Renderer:
         raw = read_json(self.layout.render_memo(target.target.name))
         self.memo: dict[str, Any] = raw if isinstance(raw, dict) else {}
         self.env: Any = None
+        self.variant = target.target.variant
         self.rerendered: list[str] = []
 
     def key(self, path: Path) -> str:
         return stamp_key(path, self.plan.project.root)
 
     def produce(self, name: str, template: str, variables: dict[str, Any],
-                returned: list[str] | None, *, end_paragraph: bool = False) -> RenderedFile:
+                returned: list[str] | None, *, problem: Problem | None = None) -> RenderedFile:
+        """Render (or reuse) one file; a problem's file ends its paragraph and has its parts'
+        points checked against the problem's."""
+        end_paragraph = problem is not None
         settings = {"variables": digest(variables), "template": template,
                     "hwbuild": engine_hash("render")}
         recorded = self.memo.get(name)
@@ -152,13 +159,16 @@ class _Renderer:
 
             self.env = make_environment(self.layout.templates_dir, _bytecode_dir(self.layout),
                                         unicode=self.plan.project.config.document.unicode_engine,
-                                        shown=self.layout.relative)
+                                        variant=self.variant, shown=self.layout.relative)
         from hwbuild.render import render
 
         result = render(self.env, template, variables, returned=returned,
                         shown=self.layout.relative)
         if end_paragraph:
             _end_paragraph(result)
+        if problem is not None:
+            check_part_points(problem, result.parts, self.layout.relative(
+                self.env.loader.path(template)))
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
         origins = [(self.key(loader.path(t)), line) for t, line in result.origins]
@@ -179,13 +189,29 @@ class _Renderer:
             atomic_write_text(self.layout.render_memo(self.workdir.name), dump_json(memo))
 
 
-def problem_variables(plan: Plan, problem_id: str, title: str,
-                      entry: CacheEntry) -> dict[str, Any]:
+def problem_variables(plan: Plan, problem: Problem, entry: CacheEntry) -> dict[str, Any]:
     measured: dict[str, float | None] = dict(entry.measurements)
     if plan.options.reproducible:
         measured = dict.fromkeys(measured)
-    return {**entry.values, "problem": {"id": problem_id, "title": title},
+    return {**entry.values, "problem": {"id": problem.id, "title": problem.title,
+                                        "points": problem.points},
             "doc": plan.document, "measured": measured}
+
+
+def check_part_points(problem: Problem, found: list[Part], template: str) -> None:
+    """The points of a problem's parts must add up to the problem's points."""
+    given = [part for part in found if part.points is not None]
+    if not given or problem.points is None:
+        return
+    total = sum(part.points for part in given if part.points is not None)
+    if total != problem.points:
+        listed = ", ".join(f"({p.label}) {p.points}" for p in given)
+        raise TemplateError(
+            f"the parts of problem {problem.id} add up to {total} points ({listed}), but "
+            f"problem {problem.id} has points = {problem.points} in hwbuild.toml",
+            location=Location(template, given[0].line),
+            hint="make the parts' points add up to the problem's, or change points = in "
+                 "hwbuild.toml")
 
 
 def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> Composed:
@@ -201,15 +227,19 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
     layout = plan.layout
     for problem in target.target.problems:
         entry = entries[problem.id]
-        variables = problem_variables(plan, problem.id, problem.title, entry)
+        variables = problem_variables(plan, problem, entry)
         name = layout.problem_tex(problem.id)
         composed.files[name] = renderer.produce(name, problem.template_name, variables,
-                                                sorted(entry.values), end_paragraph=True)
-        composed.embedded[layout.embedded_results(problem.id)] = cache.results_text(
-            entry.values).encode("utf-8")
+                                                sorted(entry.values), problem=problem)
+    documented = parts(plan.project, target.target)
+    for part in documented:
+        if part["results"]:  # attached to this target only: never written for a handout
+            composed.embedded[part["results"]] = cache.results_text(
+                entries[part["id"]].values).encode("utf-8")
     main = layout.main_tex(target.target.name)
-    variables = {"doc": plan.document, "parts": parts(plan.project, target.target),
-                 "target": {"name": target.target.name, "whole": target.target.whole}}
+    variables = {"doc": plan.document, "parts": documented,
+                 "target": {"name": target.target.name, "whole": target.target.whole,
+                            "variant": target.target.variant}}
     template = main_template_name(layout)
     composed.files[main] = renderer.produce(main, template, variables, None)
     composed.main = main

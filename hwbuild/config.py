@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from hwbuild.errors import ConfigError, Location, decode_utf8
-from hwbuild.layout import CONFIG_NAME, DEFAULT_PACKAGE
+from hwbuild.layout import CONFIG_NAME, DEFAULT_PACKAGE, OTHER_VARIANTS, SOLUTIONS
 
 # Problem ids become file names (solutions/problem<id>.py, build/problem-<id>.pdf): keep them
 # to letters and digits so no config value can point a path outside the project.
 PROBLEM_ID = re.compile(r"^[A-Za-z0-9]{1,32}\Z")  # \Z: "$" would let "1\n" through
 ENGINES = ("pdflatex", "xelatex", "lualatex")
 EXECUTORS = ("local", "inprocess", "dask")
+# What one source builds: the solutions (the default), the students' handout, the graders' rubric.
+VARIANTS = (SOLUTIONS, *OTHER_VARIANTS)
 TOML_LINE = re.compile(r"at line (\d+)(?:, column (\d+))?")
 
 
@@ -44,6 +46,9 @@ class DocumentConfig:
     engine: str = field(default="pdflatex", metadata=_choices(*ENGINES))
     keywords: tuple[str, ...] = ()
     package: str = field(default=DEFAULT_PACKAGE, metadata={"identifier": True})
+    attach_results: bool = True  # embed each problem's results JSON (solutions and rubric only)
+    new_page: bool = False  # start every problem on a new page, the first one too
+    grade_table: bool = False  # the handout prints a table of problems, points and scores
 
     @property
     def unicode_engine(self) -> bool:
@@ -69,6 +74,8 @@ class ProblemConfig:
     section: str | None = None
     seed: int | None = None
     timeout: float | None = None
+    points: int | None = field(default=None, metadata={"positive": True})
+    new_page: bool = False
     line: int | None = field(default=None, metadata={"internal": True})
 
 
@@ -81,12 +88,20 @@ class SectionConfig:
 
 
 @dataclass(frozen=True)
+class VariantsConfig:
+    """``[variants]``: the variants a document has; ``hwbuild ci`` builds each of them."""
+
+    names: tuple[str, ...] = field(default=("solutions",), metadata=_choices(*VARIANTS))
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     document: DocumentConfig
     problems: tuple[ProblemConfig, ...]
     sections: dict[str, SectionConfig] = field(default_factory=dict)
     build: BuildConfig = field(default_factory=BuildConfig)
+    variants: VariantsConfig = field(default_factory=VariantsConfig)
 
     def problem(self, problem_id: str) -> ProblemConfig:
         for entry in self.problems:
@@ -165,6 +180,8 @@ def _type_name(kind: Any) -> str:
         return "number"
     if kind is str:
         return "string"
+    if kind is bool:
+        return "boolean (true or false)"
     if kind is int:
         return "integer"
     if typing.get_origin(kind) is tuple:
@@ -238,7 +255,12 @@ def _read_table(raw: Any, cls: type, where: str, table: tuple[Any, ...], path: P
 def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
               location: Location) -> None:
     choices = spec.metadata.get("choices")
-    if choices and value not in choices:
+    if choices and isinstance(value, tuple):
+        unknown = [v for v in value if v not in choices]
+        if unknown:
+            raise ConfigError(f"{where}: unknown {name} {', '.join(map(repr, unknown))}; "
+                              f"known: {', '.join(choices)}", location=location)
+    elif choices and value not in choices:
         raise ConfigError(f"{where}: {name} must be one of {', '.join(choices)}, not {value!r}",
                           location=location)
     if spec.metadata.get("identifier") and (not value.isidentifier() or keyword.iskeyword(value)):
@@ -249,13 +271,13 @@ def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
         raise ConfigError(
             f"problem id {value!r} must be 1-32 letters or digits", location=location,
             hint="ids name files (solutions/problem<id>.py), so they cannot hold paths")
-    if isinstance(value, float) and value <= 0:
+    if (isinstance(value, float) or spec.metadata.get("positive")) and value <= 0:
         raise ConfigError(f"{where}: {name} must be positive, not {value!r}", location=location)
 
 
 # -- the whole file ----------------------------------------------------------------------------
 
-TABLES = {"document", "problems", "sections", "build"}
+TABLES = {"document", "problems", "sections", "build", "variants"}
 
 
 def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Config:
@@ -287,6 +309,8 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
     document = _read_table(data["document"], DocumentConfig, "[document]", ("document",),
                            path, lines)
     build = _read_table(data.get("build", {}), BuildConfig, "[build]", ("build",), path, lines)
+    variants = _read_table(data.get("variants", {}), VariantsConfig, "[variants]",
+                           ("variants",), path, lines)
 
     raw_problems = data.get("problems", [])
     if not isinstance(raw_problems, list):
@@ -318,7 +342,7 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
         for name, raw in raw_sections.items()
     }
     return Config(path=real, document=document, problems=tuple(problems), sections=sections,
-                  build=build)
+                  build=build, variants=variants)
 
 
 def load_config(path: Path, shown: Path | str | None = None) -> Config:

@@ -20,7 +20,8 @@ ENGINE_DIR = Path(__file__).resolve().parent
 # The engine files whose code shapes each stage's outputs (editing check.py recompiles nothing).
 STAGE_FILES: dict[str, tuple[str, ...]] = {
     "experiment": ("context.py", "experiments.py"),
-    "render": ("render.py", "filters.py", "templates/document.tex.j2"),
+    "render": ("render.py", "filters.py", "solution_tags.py", "variants.py",
+               "templates/document.tex.j2"),
     "compile": ("latex.py", "synctex.py", "preamble.py"),
 }
 # The scientific libraries whose version changes what an experiment computes.

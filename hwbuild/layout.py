@@ -18,6 +18,9 @@ DOCUMENT_TEMPLATE = "hwbuild/document.tex.j2"
 # The target holding every problem: build/homework.pdf, compiled in build/homework/.
 WHOLE = "homework"
 GENERATED_DIRS = ("build", "figures", "dist")
+# The default variant keeps the names above; the others prefix their targets with their name.
+SOLUTIONS = "solutions"
+OTHER_VARIANTS = ("handout", "rubric")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,12 @@ class Layout:
     def page_map(self) -> Path:
         return self.build_dir / "page-map.json"
 
+    def variant_page_map(self, variant: str) -> Path:
+        """``build/page-map.json`` for the solutions, ``build/handout-page-map.json``, ..."""
+        if variant == SOLUTIONS:
+            return self.page_map
+        return self.build_dir / f"{variant}-page-map.json"
+
     def cache_entry(self, problem_id: str) -> Path:
         return self.cache_dir / f"problem{problem_id}.json"
 
@@ -112,14 +121,26 @@ class Layout:
     # -- targets --------------------------------------------------------------------------------
 
     @staticmethod
-    def target_name(problem_id: str | None) -> str:
-        """``homework`` for the whole document, ``problem-ID`` for one problem."""
-        return WHOLE if problem_id is None else f"problem-{problem_id}"
+    def target_name(problem_id: str | None, variant: str = SOLUTIONS) -> str:
+        """``homework`` for the whole document, ``problem-ID`` for one problem; another variant
+        is its own target: ``handout``, ``handout-problem-ID``, ``rubric``, ..."""
+        if variant == SOLUTIONS:
+            return WHOLE if problem_id is None else f"problem-{problem_id}"
+        return variant if problem_id is None else f"{variant}-problem-{problem_id}"
+
+    @staticmethod
+    def variant_of_target(name: str) -> str:
+        """The variant a target name belongs to (see :meth:`target_name`)."""
+        head = name.split("-problem-", 1)[0]
+        return head if head in OTHER_VARIANTS else SOLUTIONS
 
     @staticmethod
     def problems_of_target(name: str) -> str | None:
         """The problem id of a per-problem target name, None for the whole document."""
-        return name.removeprefix("problem-") if name.startswith("problem-") else None
+        _, found, problem = name.rpartition("problem-")
+        return problem if found and (name.startswith("problem-")
+                                     or name.split("-problem-", 1)[0] in OTHER_VARIANTS) \
+            else None
 
     def workdir(self, target: str) -> Path:
         return self.build_dir / target

@@ -17,7 +17,7 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.fsutil import dump_json, read_json, sha256_file, write_if_changed
-from hwbuild.layout import WHOLE, Layout
+from hwbuild.layout import Layout
 from hwbuild.plan import load_target_stamp
 from hwbuild.project import Project
 from hwbuild.stamp import CHANGED_WHILE_READ
@@ -74,7 +74,8 @@ def build_manifest(project: Project, built: list[str] | None = None) -> dict[str
             artifacts.append(old)
             continue
         pid = Layout.problems_of_target(name)
-        problems = list(configured) if name == WHOLE else [pid] if pid in configured else []
+        whole = name == Layout.target_name(None, Layout.variant_of_target(name))
+        problems = list(configured) if whole else [pid] if pid in configured else []
         stamp = load_target_stamp(layout, name)
         sources = _sources(stamp.inputs) if stamp else {}
         for problem in problems:

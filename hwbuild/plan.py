@@ -18,9 +18,10 @@ from hwbuild import cache
 from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import engine_hash, expected_device, library_versions
 from hwbuild.fsutil import read_json
-from hwbuild.layout import WHOLE, Layout
+from hwbuild.layout import SOLUTIONS, Layout
 from hwbuild.project import Problem, Project, find_documents
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
+from hwbuild.variants import HANDOUT, points_heading
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,22 @@ class BuildOptions:
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
     warm: bool = False  # keep workers (and their imports) between builds: watch
+    variant: str = SOLUTIONS  # solutions, handout or rubric: each its own targets
 
 
 @dataclass(frozen=True)
 class Target:
-    """One PDF: the whole document or a single problem."""
+    """One PDF: the whole document or a single problem, in one variant."""
 
     name: str
     problems: tuple[Problem, ...]
     whole: bool
+    variant: str = SOLUTIONS
+
+    @property
+    def attaches_results(self) -> bool:
+        """Only the solutions and the rubric carry the results they were rendered from."""
+        return self.variant != HANDOUT
 
 
 @dataclass
@@ -161,14 +169,18 @@ def document_variables(project: Project, epoch: int) -> dict[str, Any]:
         "keywords": list(doc.keywords),
         "engine": doc.engine,
         "unicode": doc.unicode_engine,
+        "new_page": doc.new_page,
+        "grade_table": doc.grade_table,
     }
 
 
 def targets_for(project: Project, options: BuildOptions) -> list[Target]:
+    variant = options.variant
     if options.problems:
-        return [Target(Layout.target_name(p.id), (p,), whole=False)
+        return [Target(Layout.target_name(p.id, variant), (p,), whole=False, variant=variant)
                 for p in project.select(list(options.problems))]
-    return [Target(WHOLE, tuple(project.problems()), whole=True)]
+    return [Target(Layout.target_name(None, variant), tuple(project.problems()), whole=True,
+                   variant=variant)]
 
 
 # -- experiments ---------------------------------------------------------------------------
@@ -211,9 +223,11 @@ def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,
 
 
 def parts(project: Project, target: Target) -> list[dict[str, Any]]:
-    """``parts`` in the document template: one per problem, with its section's heading."""
+    """``parts`` in the document template: one per problem, with its section's heading; its
+    results file is attached only where the target attaches results."""
     layout = project.layout
     sections = project.config.sections
+    attach = target.attaches_results and project.config.document.attach_results
     found, previous = [], None
     for problem in target.problems:
         section = problem.section
@@ -222,13 +236,15 @@ def parts(project: Project, target: Target) -> list[dict[str, Any]]:
         found.append({
             "id": problem.id,
             "title": problem.title,
-            "heading": f"Problem {problem.id}: {problem.title}",
+            "heading": f"Problem {problem.id}: {problem.title}{points_heading(problem.points)}",
+            "points": problem.points,
+            "new_page": problem.new_page,
             "in_section": section is not None,
             "section": section,
             "section_heading": (info.title if info else section) if first else None,
             "section_intro": info.intro if (first and info) else "",
             "tex": layout.problem_tex(problem.id),
-            "results": layout.embedded_results(problem.id),
+            "results": layout.embedded_results(problem.id) if attach else None,
         })
         previous = section
     return found
@@ -242,6 +258,7 @@ def target_settings(plan: Plan, target: Target,
         "hwbuild": engine_hash("render") + engine_hash("compile"),
         "tex engine": plan.project.config.document.engine,
         "date": plan.epoch,
+        "variant": target.variant,
         "document": plan.document,
         "parts": parts(plan.project, target),
         "problem results": {p.id: entries[p.id].values_digest for p in target.problems},

@@ -29,6 +29,8 @@ class Problem:
     template: Path
     template_name: str
     module: str
+    points: int | None = None
+    new_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Project:
             seed=self.config.seed_for(entry.id), timeout=self.config.timeout_for(entry.id),
             solution=layout.solution(entry.id), template=layout.template(entry.id),
             template_name=layout.template_name(entry.id), module=layout.module(entry.id),
+            points=entry.points, new_page=entry.new_page,
         )
 
     def _checked(self, entries: list[ProblemConfig]) -> list[Problem]:

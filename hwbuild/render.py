@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import nodes
@@ -32,6 +32,9 @@ from markupsafe import Markup
 from hwbuild.errors import BuildError, Location, TemplateError, decode_utf8, source_line
 from hwbuild.filters import FILTERS, UnprintableCharacter, escape_tex, finalize, unicode_text
 from hwbuild.fsutil import sha256_bytes
+
+if TYPE_CHECKING:
+    from hwbuild.variants import Part
 
 # The template language: delimiters that never collide with TeX, and block tags that take
 # their own line with them.
@@ -222,14 +225,18 @@ class ProjectLoader(jinja2.BaseLoader):
 
 
 def make_environment(templates_dir: Path, bytecode_dir: Path | None = None,
-                     *, unicode: bool = False,
+                     *, unicode: bool = False, variant: str = "solutions",
                      shown: Callable[[Path], str] = str) -> jinja2.Environment:
     """The one Jinja environment: its syntax, loader, escaping, filters and code generator.
 
     With ``bytecode_dir``, compiled templates are kept there (keyed by each template's source),
     so a build re-renders without recompiling unchanged templates. The folder must change with
-    the engine: Jinja's key does not cover the environment's settings.
+    the engine: Jinja's key does not cover the environment's settings. ``variant`` (solutions,
+    handout, rubric) decides at render time which ``<% solution %>`` and ``<% rubric %>`` blocks
+    print: compiled templates are the same for every variant.
     """
+    from hwbuild.solution_tags import VariantExtension
+
     cache = None
     if bytecode_dir is not None:
         bytecode_dir.mkdir(parents=True, exist_ok=True)
@@ -244,10 +251,13 @@ def make_environment(templates_dir: Path, bytecode_dir: Path | None = None,
         finalize=finalize_tex,
         auto_reload=False,
         cache_size=0,
+        extensions=[VariantExtension],
     )
     env.code_generator_class = OriginCodeGenerator
     env.hwbuild_piece = _piece  # type: ignore[attr-defined]
     env.hwbuild_unicode = unicode  # type: ignore[attr-defined]
+    env.hwbuild_variant = variant  # type: ignore[attr-defined]
+    env.hwbuild_parts = []  # type: ignore[attr-defined]
     env.filters.update({name: _strict(func) for name, func in FILTERS.items()})
     return env
 
@@ -262,6 +272,7 @@ class Rendered:
     text: str
     origins: list[tuple[str, int]]  # per line: (template name, 1-based line)
     templates: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    parts: list[Part] = field(default_factory=list)  # <% part %> tags, in order
 
 
 def render(env: jinja2.Environment, name: str, variables: dict[str, Any], *,
@@ -270,6 +281,7 @@ def render(env: jinja2.Environment, name: str, variables: dict[str, Any], *,
     ``shown`` turns a template's path into what messages print."""
     loader: ProjectLoader = env.loader  # type: ignore[assignment]
     loader.reset()
+    env.hwbuild_parts = []  # type: ignore[attr-defined]
     try:
         with unicode_text(env.hwbuild_unicode):  # type: ignore[attr-defined]
             template = env.get_template(name)
@@ -311,7 +323,8 @@ def render(env: jinja2.Environment, name: str, variables: dict[str, Any], *,
             source_line=_source_line(where, loader),
             hint="check the value's type and the filter's arguments (docs/authoring.md)",
         ) from None
-    return Rendered(text, origins, dict(loader.loaded))
+    return Rendered(text, origins, dict(loader.loaded),
+                    list(env.hwbuild_parts))  # type: ignore[attr-defined]
 
 
 def _template_frame(exc: BaseException, loader: ProjectLoader) -> tuple[str, int] | None:

@@ -134,9 +134,10 @@ def test_templates_loaded_are_recorded_with_their_hashes(tmp_path: Path) -> None
 def test_the_shipped_templates_load_under_hwbuild(tmp_path: Path) -> None:
     write(tmp_path, {"main.tex.j2": "<% extends \"hwbuild/document.tex.j2\" %>\n"})
     doc = {"title": "T", "author": "A", "course": "", "date": "today", "keywords": [],
-           "engine": "pdflatex", "unicode": False}
+           "engine": "pdflatex", "unicode": False, "new_page": False, "grade_table": False}
     result = render(make_environment(tmp_path), "main.tex.j2",
-                    {"doc": doc, "parts": [], "target": {"name": "homework", "whole": True}})
+                    {"doc": doc, "parts": [], "target": {"name": "homework", "whole": True,
+                                                         "variant": "solutions"}})
     assert "\\begin{document}" in result.text
     path, _ = result.templates["hwbuild/document.tex.j2"]
     assert path.name == "document.tex.j2" and path.parent.name == "templates"
