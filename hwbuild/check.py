@@ -26,8 +26,9 @@ from typing import Any
 from hwbuild import cache
 from hwbuild.errors import Location, ToolMissingError, UsageError
 from hwbuild.fsutil import dump_json, read_json, write_if_changed
-from hwbuild.layout import WHOLE, Layout
+from hwbuild.layout import SOLUTIONS, Layout
 from hwbuild.project import Problem, Project
+from hwbuild.variants import HANDOUT
 
 ERROR = "error"
 WARNING = "warning"
@@ -422,26 +423,45 @@ def check_target(project: Project, name: str, problems: list[Problem], *,
     return result, spans
 
 
-def write_page_map(project: Project, pdf: Path, pages: int, spans: list[dict[str, Any]]) -> Path:
-    path = project.layout.page_map
+def write_page_map(project: Project, pdf: Path, pages: int, spans: list[dict[str, Any]],
+                   variant: str = SOLUTIONS) -> Path:
+    """The pages of each problem: on a handout, each problem's answer region."""
+    path = project.layout.variant_page_map(variant)
     write_if_changed(path, dump_json({"pdf": project.relative(pdf), "page_count": pages,
                                       "problems": spans}))
     return path
 
 
+def check_leaks(project: Project, problems: list[Problem]) -> list[Finding]:
+    """Every value and sentence only the solutions print, found in a handout artifact."""
+    from hwbuild.leaks import find_leaks
+
+    return [Finding(ERROR, "leak", f"{leak.artifact} holds the solution's {leak.secret.kind} "
+                                   f"{leak.secret.text!r}",
+                    Location(leak.secret.template),
+                    f"problem {leak.secret.problem}; only a solution block prints it")
+            for leak in find_leaks(project, problems)]
+
+
 def check_project(project: Project, *, problems: tuple[str, ...] = (),
-                  overfull_pt: float = DEFAULT_OVERFULL_PT) -> CheckResult:
+                  overfull_pt: float = DEFAULT_OVERFULL_PT,
+                  variant: str = SOLUTIONS) -> CheckResult:
     """Check ``build/homework.pdf`` (and write ``build/page-map.json``), or with ``problems``
-    each ``build/problem-N.pdf``."""
+    each ``build/problem-N.pdf``; another variant's PDFs (``build/handout.pdf``, with its
+    ``build/handout-page-map.json``) likewise. A handout is also searched for leaks."""
     result = CheckResult()
     if problems:
-        for problem in project.select(list(problems)):
-            target, _ = check_target(project, Layout.target_name(problem.id), [problem],
-                                     overfull_pt=overfull_pt)
+        chosen = project.select(list(problems))
+        for problem in chosen:
+            target, _ = check_target(project, Layout.target_name(problem.id, variant),
+                                     [problem], overfull_pt=overfull_pt)
             result.targets.append(target)
-        return result
-    everything = project.problems()
-    target, spans = check_target(project, WHOLE, everything, overfull_pt=overfull_pt)
-    result.targets.append(target)
-    result.page_map = write_page_map(project, target.pdf, target.pages, spans)
+    else:
+        chosen = project.problems()
+        target, spans = check_target(project, Layout.target_name(None, variant), chosen,
+                                     overfull_pt=overfull_pt)
+        result.targets.append(target)
+        result.page_map = write_page_map(project, target.pdf, target.pages, spans, variant)
+    if variant == HANDOUT:
+        result.targets[0].findings += check_leaks(project, chosen)
     return result

@@ -1,8 +1,11 @@
 """``hwbuild ci`` and ``hwbuild test`` for a repository holding one document or several.
 
-``ci`` builds each document (the whole PDF and every per-problem PDF), checks it, and gathers
-one artifact: ``dist/`` for a single document at the root, ``dist/<folder>/`` per document
-otherwise. ``test`` runs each document's tests with pytest, each in its own process started in
+``ci`` builds each document (the whole PDF and every per-problem PDF) in every variant its
+``[variants]`` lists, checks each (a handout for leaks too), and gathers one artifact: ``dist/``
+for a single document at the root, ``dist/<folder>/`` per document otherwise, with one folder
+per variant (``dist/handout/``) when a document has more than the solutions.
+
+``test`` runs each document's tests with pytest, each in its own process started in
 the document's folder, so that their solutions packages never meet. Both try every document and
 report the first failure at the end.
 """
@@ -17,9 +20,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hwbuild.errors import BuildError, CheckFailed, ConfigError, ToolMissingError
+from hwbuild.layout import SOLUTIONS, Layout
 from hwbuild.plan import BuildOptions
 from hwbuild.project import Project, find_documents
 from hwbuild.report import Reporter
+from hwbuild.variants import HANDOUT
 
 
 @dataclass
@@ -36,17 +41,23 @@ def _documents(root: Path) -> list[Project]:
     return documents
 
 
-def gather(project: Project, dest: Path) -> list[str]:
-    """Copy the document's PDFs, page map, manifest and results into ``dest``."""
+def gather(project: Project, dest: Path, variant: str = SOLUTIONS) -> list[str]:
+    """Copy one variant's PDFs and page map, the manifest and (except for a handout) the
+    results into ``dest``."""
     layout = project.layout
     if dest.exists():
         shutil.rmtree(dest)
-    (dest / "results").mkdir(parents=True)
+    dest.mkdir(parents=True)
     copied = []
-    for path in [*sorted(layout.build_dir.glob("*.pdf")), layout.page_map, layout.manifest]:
+    pdfs = [p for p in sorted(layout.build_dir.glob("*.pdf"))
+            if Layout.variant_of_target(p.stem) == variant]
+    for path in [*pdfs, layout.variant_page_map(variant), layout.manifest]:
         if path.is_file():
             shutil.copy2(path, dest / path.name)
             copied.append(path.name)
+    if variant == HANDOUT:
+        return copied  # a handout ships no results: they are the solutions' values
+    (dest / "results").mkdir()
     for pid in project.config.problem_ids:
         results = layout.results(pid)
         if results.is_file():
@@ -57,33 +68,44 @@ def gather(project: Project, dest: Path) -> list[str]:
 
 def run_ci(root: Path, dist: Path, options: BuildOptions,
            echo: Callable[[str], None]) -> Outcome:
-    from hwbuild.check import check_project
-    from hwbuild.pipeline import build
-
     documents = _documents(root)
     outcome = Outcome(documents)
     for project in documents:
         name = project.root.relative_to(root).as_posix()
         dest = dist if name == "." and len(documents) == 1 else dist / name
         try:
-            ids = tuple(project.config.problem_ids)
-            build(project, replace(options, problems=()), Reporter())
-            build(project, replace(options, problems=ids), Reporter())
-            result = check_project(project)
-            for finding in result.errors:
-                echo(f"{name}: {finding.format()}")
-            copied = gather(project, dest)
-            shown = dest.relative_to(root) if dest.is_relative_to(root) else dest
-            echo(f"{name}: {'; '.join(result.summary(root=project.root))}; "
-                 f"{len(copied)} files -> {shown}")
-            if result.errors and outcome.error is None:
-                outcome.error = CheckFailed(f"{len(result.errors)} error(s) in {name}",
-                                            hint="fix each error above, then run ci again")
+            variants = project.config.variants.names
+            for variant in variants:
+                # One variant alone keeps the flat dist/ of a document without variants.
+                there = dest if variants == (SOLUTIONS,) else dest / variant
+                _ci_variant(project, replace(options, variant=variant), name, there, root,
+                            outcome, echo)
         except BuildError as error:
             echo(f"{name}: FAILED\n{error.format()}")
             if outcome.error is None:
                 outcome.error = error
     return outcome
+
+
+def _ci_variant(project: Project, options: BuildOptions, name: str, dest: Path, root: Path,
+                outcome: Outcome, echo: Callable[[str], None]) -> None:
+    """Build one variant of a document (whole and per problem), check it, gather it."""
+    from hwbuild.check import check_project
+    from hwbuild.pipeline import build
+
+    ids = tuple(project.config.problem_ids)
+    build(project, replace(options, problems=()), Reporter())
+    build(project, replace(options, problems=ids), Reporter())
+    result = check_project(project, variant=options.variant)
+    for finding in result.errors:
+        echo(f"{name}: {finding.format()}")
+    copied = gather(project, dest, options.variant)
+    shown = dest.relative_to(root) if dest.is_relative_to(root) else dest
+    echo(f"{name}: {'; '.join(result.summary(root=project.root))}; "
+         f"{len(copied)} files -> {shown}")
+    if result.errors and outcome.error is None:
+        outcome.error = CheckFailed(f"{len(result.errors)} error(s) in {name}",
+                                    hint="fix each error above, then run ci again")
 
 
 def run_tests(root: Path, args: tuple[str, ...], echo: Callable[[str], None]) -> Outcome:

@@ -271,7 +271,10 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     Undefined references and citations, overfull boxes, leftover TODO/XXX/??? text, missing
     figures, and problems that do not start on a new page. Writes build/page-map.json (the pages
     of each problem in build/homework.pdf). Checks build/homework.pdf, or with --problem the
-    per-problem PDFs.
+    per-problem PDFs. With --variant handout it checks build/handout.pdf (page map:
+    build/handout-page-map.json) and searches everything built for the handout (its PDFs' text,
+    attachments and metadata, SyncTeX, page map, manifest, export bundle, dist/handout/) for
+    every value and sentence only the solutions print.
     """
     from hwbuild.check import check_project
 
@@ -279,7 +282,8 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     if not no_build:
         run_build(settings)
     project = settings.project()
-    result = check_project(project, problems=settings.build.problems, overfull_pt=overfull_pt)
+    result = check_project(project, problems=settings.build.problems, overfull_pt=overfull_pt,
+                           variant=settings.build.variant)
     for finding in result.findings:
         if finding.severity == "error":
             click.secho(finding.format(), fg="red")

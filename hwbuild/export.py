@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hwbuild.errors import UsageError
 from hwbuild.fsutil import atomic_write_bytes
+from hwbuild.layout import Layout
 from hwbuild.plan import BuildOptions, load_target_stamp, targets_for
 from hwbuild.project import Project
 
@@ -44,10 +45,14 @@ def bundle_files(project: Project, target: str) -> dict[str, bytes]:
         if key.startswith("/") or (key.startswith("templates/") and key.endswith(".j2")):
             continue  # templates were rendered into the .tex files
         found[key] = (project.root / key).read_bytes()
-    problems = [p.id for p in targets_for(project, BuildOptions(
-        problems=() if target == "homework" else (target.removeprefix("problem-"),)))[0].problems]
-    names = [layout.main_tex(target), *(layout.problem_tex(p) for p in problems),
-             *(layout.embedded_results(p) for p in problems), f"{target}.bbl"]
+    one = Layout.problems_of_target(target)
+    built = targets_for(project, BuildOptions(problems=(one,) if one else (),
+                                              variant=Layout.variant_of_target(target)))[0]
+    problems = [p.id for p in built.problems]
+    # A handout carries no results: none is bundled, whatever its work folder holds.
+    results = [layout.embedded_results(p) for p in problems] if built.attaches_results else []
+    names = [layout.main_tex(target), *(layout.problem_tex(p) for p in problems), *results,
+             f"{target}.bbl"]
     for name in names:
         path = workdir / name
         if path.is_file():
