@@ -133,6 +133,30 @@ def test_the_handout_passes_the_leak_check_and_maps_its_answer_regions(built: Bu
     assert spans["2"][0] > spans["1"][-1]
 
 
+def test_the_export_bundle_and_the_gathered_dist_of_the_handout_leak_nothing(
+        built: Built) -> None:
+    from hwbuild.ci import gather
+
+    try:
+        result = built.cli("--variant", "handout", "export")
+        assert result.exit_code == 0, result.output
+        with zipfile.ZipFile(built.root / "dist" / "handout-source.zip") as archive:
+            names = archive.namelist()
+        assert "handout.tex" in names and "problem1.tex" in names
+        assert not any(name.endswith(".json") for name in names)
+        project = Project(built.root)
+        for variant in ("solutions", "handout", "rubric"):
+            gather(project, built.root / "dist" / variant, variant)
+        handout = sorted(p.name for p in (built.root / "dist" / "handout").iterdir())
+        assert handout == ["handout-page-map.json", "handout.pdf", "manifest.json"]
+        assert (built.root / "dist" / "solutions" / "results" / "problem1.json").is_file()
+        assert (built.root / "dist" / "rubric" / "rubric.pdf").is_file()
+        result = built.cli("--variant", "handout", "check", "--no-build")
+        assert result.exit_code == 0, result.output
+    finally:
+        shutil.rmtree(built.root / "dist", ignore_errors=True)
+
+
 def _plant(built: Built, kind: str) -> str:
     """Put the secrets into one kind of handout artifact; return the artifact's name."""
     build = built.root / "build"
