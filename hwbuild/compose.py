@@ -159,7 +159,8 @@ class _Renderer:
 
             self.env = make_environment(self.layout.templates_dir, _bytecode_dir(self.layout),
                                         unicode=self.plan.project.config.document.unicode_engine,
-                                        variant=self.variant, shown=self.layout.relative)
+                                        variant=self.variant, shown=self.layout.relative,
+                                        shared=self.plan.project.shared)
         from hwbuild.render import render
 
         result = render(self.env, template, variables, returned=returned,
@@ -181,7 +182,8 @@ class _Renderer:
     def template_path(self, name: str) -> Path:
         from hwbuild.render import ProjectLoader
 
-        return ProjectLoader(self.layout.templates_dir).path(name)
+        return ProjectLoader(self.layout.templates_dir,
+                             shared=self.plan.project.shared).path(name)
 
     def save(self, files: dict[str, RenderedFile]) -> None:
         memo = {name: item.memo for name, item in files.items()}

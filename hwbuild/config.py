@@ -88,6 +88,14 @@ class SectionConfig:
 
 
 @dataclass(frozen=True)
+class ProjectConfig:
+    """``[project]``: folders outside the document whose files it may use (a course's shared
+    LaTeX packages, Jinja macros and base templates, data), relative to the document."""
+
+    shared: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class VariantsConfig:
     """``[variants]``: the variants a document has; ``hwbuild ci`` builds each of them."""
 
@@ -102,6 +110,7 @@ class Config:
     sections: dict[str, SectionConfig] = field(default_factory=dict)
     build: BuildConfig = field(default_factory=BuildConfig)
     variants: VariantsConfig = field(default_factory=VariantsConfig)
+    project: ProjectConfig = field(default_factory=ProjectConfig)
 
     def problem(self, problem_id: str) -> ProblemConfig:
         for entry in self.problems:
@@ -277,7 +286,7 @@ def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
 
 # -- the whole file ----------------------------------------------------------------------------
 
-TABLES = {"document", "problems", "sections", "build", "variants"}
+TABLES = {"document", "problems", "sections", "build", "variants", "project"}
 
 
 def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Config:
@@ -311,6 +320,15 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
     build = _read_table(data.get("build", {}), BuildConfig, "[build]", ("build",), path, lines)
     variants = _read_table(data.get("variants", {}), VariantsConfig, "[variants]",
                            ("variants",), path, lines)
+    project = _read_table(data.get("project", {}), ProjectConfig, "[project]", ("project",),
+                          path, lines)
+    for folder in project.shared:
+        if not (real.parent / folder).is_dir():
+            raise ConfigError(f"[project] shared folder {folder!r} does not exist "
+                              f"(looked for {(real.parent / folder).resolve()})",
+                              location=Location(path, lines.key(("project",), "shared")),
+                              hint="shared folders are relative to the document's folder, "
+                                   'e.g. shared = ["../common"]')
 
     raw_problems = data.get("problems", [])
     if not isinstance(raw_problems, list):
@@ -342,7 +360,7 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
         for name, raw in raw_sections.items()
     }
     return Config(path=real, document=document, problems=tuple(problems), sections=sections,
-                  build=build, variants=variants)
+                  build=build, variants=variants, project=project)
 
 
 def load_config(path: Path, shown: Path | str | None = None) -> Config:

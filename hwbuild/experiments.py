@@ -50,6 +50,7 @@ class ExperimentTask:
     device: str
     timeout: float
     solution: str  # the solution's path relative to the root, for messages
+    shared: tuple[str, ...] = ()  # shared folders: reads there are inputs too
 
 
 @dataclass
@@ -325,7 +326,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
     before = set(sys.modules)
     try:
         device = resolve_device(task.device)
-        with _in_project(root, task.package), recording(root) as recorder, \
+        with _in_project(root, task.package), recording(root, task.shared) as recorder, \
                 _import_statements(lambda path: recorder.key(path) is not None) as named:
             pause("experiment-before-import")
             configure_imported(task.seed, device)

@@ -42,8 +42,15 @@ def bundle_files(project: Project, target: str) -> dict[str, bytes]:
                          hint="build it first (`hwbuild export` builds before it exports)")
     found: dict[str, bytes] = {}
     for key in stamp.inputs:
-        if key.startswith("/") or (key.startswith("templates/") and key.endswith(".j2")):
+        if key.endswith(".j2"):
             continue  # templates were rendered into the .tex files
+        if key.startswith("/"):
+            # A shared folder's file goes where TeX finds it: on the search path, at the top.
+            path = Path(key)
+            folder = next((f for f in project.shared if path.is_relative_to(f)), None)
+            if folder is not None:
+                found[path.relative_to(folder).as_posix()] = path.read_bytes()
+            continue
         found[key] = (project.root / key).read_bytes()
     one = Layout.problems_of_target(target)
     built = targets_for(project, BuildOptions(problems=(one,) if one else (),

@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,12 @@ def require_latexmk(engine: str = "pdflatex") -> str:
     return path
 
 
-def latex_environment(source_date_epoch: int, project_root: Path) -> dict[str, str]:
+def latex_environment(source_date_epoch: int, project_root: Path,
+                      shared: Sequence[Path] = ()) -> dict[str, str]:
     env = dict(os.environ)
-    search = f".:{project_root}:"  # the trailing colon appends TeX's own default path
+    # The work folder, the project, its shared folders; the trailing colon appends TeX's own
+    # default path.
+    search = ":".join([".", str(project_root), *map(str, shared)]) + ":"
     env.update({
         # Reproducible PDFs: dates from the commit, not the clock.
         "SOURCE_DATE_EPOCH": str(source_date_epoch),
@@ -116,7 +119,7 @@ class CompileResult:
 def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
                    project_root: Path, timeout: float, sources: Mapping[str, Source],
                    shown: Callable[[Path], str], formats: Path | None = None,
-                   one_pass: bool = False) -> CompileResult:
+                   one_pass: bool = False, shared: Sequence[Path] = ()) -> CompileResult:
     """Run latexmk on ``workdir/tex_name``; a failure raises :class:`LatexError` at the file
     and line to fix (a template's, when TeX was reading a rendered file).
 
@@ -130,7 +133,7 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
     not needed; otherwise latexmk takes over from there.
     """
     latexmk = require_latexmk(engine)
-    env = latex_environment(epoch, project_root)
+    env = latex_environment(epoch, project_root, shared)
     precompiled = _precompiled(formats, workdir, tex_name, engine, env)
     options: list[str] = []
     if precompiled is not None:
@@ -444,6 +447,8 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
     if source is not None and file is not None and diagnostic.runaway:
         with contextlib.suppress(OSError):
             line = locate_runaway(diagnostic.runaway, file.read_text(errors="replace")) or line
+    if source is not None and file is not None and line:
+        line = _naming_line(diagnostic.message, file, line)
     details = []
     location = None
     shown_line = None
@@ -468,6 +473,27 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
         diagnostic.message, location=location, source_line=shown_line,
         details="\n".join(details) or None,
         hint=_hint(diagnostic.message, file, root))
+
+
+_NOT_FOUND = re.compile(r"File [`']([^']+)' not found")
+
+
+def _naming_line(message: str, file: Path, line: int) -> int:
+    """For a missing file, the line at or before ``line`` that names it: LaTeX reports a
+    missing package at the line after its usepackage (it had read ahead)."""
+    missing = _NOT_FOUND.search(message)
+    if missing is None:
+        return line
+    name = missing.group(1)
+    wanted = (name, name.rsplit(".", 1)[0])
+    try:
+        lines = file.read_text(errors="replace").splitlines()
+    except OSError:
+        return line
+    for number in range(min(line, len(lines)), 0, -1):
+        if any(w in lines[number - 1] for w in wanted):
+            return number
+    return line
 
 
 _LOADS = re.compile(r"\\(?:usepackage|RequirePackage|documentclass)\s*(?:\[[^\]]*\])?\s*"
@@ -509,8 +535,9 @@ def _hint(message: str, file: Path | None, root: Path) -> str:
         name = re.search(r"[`']([^']+)'", message)
         target = name.group(1) if name else ""
         if target.startswith(("/", "../")) or "/../" in target:
-            return ("TeX may read only files of the project and of the TeX installation: "
-                    "write the path relative to the project root (figures/x.pdf)")
+            return ("TeX may read only files of the project, of its [project] shared folders "
+                    "and of the TeX installation: write the path relative to the project root "
+                    "(figures/x.pdf), or to a shared folder (course.sty)")
         return ("the file does not exist: paths are relative to the project root; save "
                 "figures with ctx.save_figure and use the path it returns")
     if "requires either xetex or luatex" in lowered or "requires xetex or luatex" in lowered:

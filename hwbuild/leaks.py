@@ -101,7 +101,8 @@ def solution_secrets(project: Project, problems: list[Problem]) -> list[Secret]:
     plan = plan_build(project, BuildOptions(problems=tuple(p.id for p in problems),
                                             reproducible=True))
     unicode = project.config.document.unicode_engine
-    envs = {v: make_environment(layout.templates_dir, unicode=unicode, variant=v)
+    envs = {v: make_environment(layout.templates_dir, unicode=unicode, variant=v,
+                                shared=project.shared)
             for v in (SOLUTIONS, RUBRIC, HANDOUT)}
     found: list[Secret] = []
     for problem in problems:

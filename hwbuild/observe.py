@@ -40,8 +40,9 @@ _ENGINE_DIR = Path(__file__).resolve().parent
 class Recorder:
     """What one experiment read (with hashes as read) and wrote, under ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shared: Sequence[str] = ()) -> None:
         self.root = Path(os.path.abspath(root))
+        self.shared = tuple(os.path.abspath(folder) for folder in shared)
         self.reads: dict[str, str] = {}
         self.listings: dict[str, str] = {}
         self.modules: dict[str, str] = {}
@@ -60,7 +61,9 @@ class Recorder:
             return None
         root = str(self.root)
         if absolute != root and not absolute.startswith(root + os.sep):
-            return None
+            # A shared folder's file is an input too, named by its absolute path.
+            inside = any(absolute.startswith(folder + os.sep) for folder in self.shared)
+            return absolute.replace(os.sep, "/") if inside else None
         if absolute.startswith(str(_ENGINE_DIR) + os.sep):
             return None
         relative = os.path.relpath(absolute, root).replace(os.sep, "/")
@@ -228,11 +231,12 @@ def _install() -> None:
 
 
 @contextlib.contextmanager
-def recording(root: Path) -> Iterator[Recorder]:
-    """Record the reads and writes under ``root`` of the code run inside the block."""
+def recording(root: Path, shared: Sequence[str] = ()) -> Iterator[Recorder]:
+    """Record the reads and writes under ``root`` (and the ``shared`` folders) of the code run
+    inside the block."""
     global _current
     _install()
-    recorder = Recorder(root)
+    recorder = Recorder(root, shared)
     previous, _current = _current, recorder
     try:
         yield recorder

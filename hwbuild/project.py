@@ -45,6 +45,11 @@ class Project:
     def layout(self) -> Layout:
         return Layout(self.root, self.config.document.package)
 
+    @cached_property
+    def shared(self) -> tuple[Path, ...]:
+        """The ``[project] shared`` folders, resolved: files there are the document's own."""
+        return tuple((self.root / folder).resolve() for folder in self.config.project.shared)
+
     @property
     def config_path(self) -> Path:
         return Layout(self.root).config

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,16 +194,24 @@ class ProjectLoader(jinja2.BaseLoader):
     hash of the text loaded (the environment caches nothing, so every use is seen).
     """
 
-    def __init__(self, templates_dir: Path, shown: Callable[[Path], str] = str) -> None:
+    def __init__(self, templates_dir: Path, shown: Callable[[Path], str] = str,
+                 shared: Sequence[Path] = ()) -> None:
         self.templates_dir = templates_dir
         self.shown = shown
+        self.shared = tuple(shared)
         self.loaded: dict[str, tuple[Path, str]] = {}
 
     def path(self, name: str) -> Path:
+        """``templates/<name>``; else the first shared folder holding ``<name>``."""
         base, rest = ((PACKAGE_TEMPLATES, name[len(PACKAGE_PREFIX):])
                       if name.startswith(PACKAGE_PREFIX) else (self.templates_dir, name))
         parts = jinja2.loaders.split_template_path(rest)  # refuses ".." and absolute names
-        return base.joinpath(*parts)
+        found = base.joinpath(*parts)
+        if base is self.templates_dir and not found.is_file():
+            for folder in self.shared:
+                if folder.joinpath(*parts).is_file():
+                    return folder.joinpath(*parts)
+        return found
 
     def get_source(self, environment: jinja2.Environment,
                    template: str) -> tuple[str, str, Callable[[], bool]]:
@@ -226,7 +234,8 @@ class ProjectLoader(jinja2.BaseLoader):
 
 def make_environment(templates_dir: Path, bytecode_dir: Path | None = None,
                      *, unicode: bool = False, variant: str = "solutions",
-                     shown: Callable[[Path], str] = str) -> jinja2.Environment:
+                     shown: Callable[[Path], str] = str,
+                     shared: Sequence[Path] = ()) -> jinja2.Environment:
     """The one Jinja environment: its syntax, loader, escaping, filters and code generator.
 
     With ``bytecode_dir``, compiled templates are kept there (keyed by each template's source),
@@ -242,7 +251,7 @@ def make_environment(templates_dir: Path, bytecode_dir: Path | None = None,
         bytecode_dir.mkdir(parents=True, exist_ok=True)
         cache = jinja2.FileSystemBytecodeCache(str(bytecode_dir))
     env = jinja2.Environment(
-        loader=ProjectLoader(templates_dir, shown),
+        loader=ProjectLoader(templates_dir, shown, shared),
         bytecode_cache=cache,
         **SYNTAX,
         keep_trailing_newline=True,

@@ -42,12 +42,13 @@ def _materialize(plan: Plan, composed: Composed, workdir: Path) -> None:
         write_if_changed(workdir / name, data, mtime=plan.epoch)
 
 
-def project_reads(reads: set[Path], root: Path) -> list[str]:
-    """The stamp keys of the files TeX read that belong to the project (not ``build/``)."""
+def project_reads(reads: set[Path], root: Path, shared: tuple[Path, ...] = ()) -> list[str]:
+    """The stamp keys of the files TeX read that belong to the project (not ``build/``) or to
+    one of its shared folders."""
     keys = []
     for path in reads:
-        if path.is_relative_to(root) and not path.is_relative_to(root / "build") \
-                and path.is_file():
+        ours = path.is_relative_to(root) and not path.is_relative_to(root / "build")
+        if (ours or any(path.is_relative_to(folder) for folder in shared)) and path.is_file():
             keys.append(stamp_key(path, root))
     return sorted(keys)
 
@@ -75,13 +76,14 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
         # One pass may do when the last compile's work files are there and no bibliography
         # input moved (BibTeX and biber are latexmk's to run).
         one_pass=previous is not None and not any(key.endswith(BIBLIOGRAPHY) for key in moved),
-        timeout=plan.options.latex_timeout or plan.project.config.build.latex_timeout)
+        timeout=plan.options.latex_timeout or plan.project.config.build.latex_timeout,
+        shared=plan.project.shared)
     reporter.compiled(name, result.seconds)
     pause("compiled")
     parts = {p.id: layout.problem_tex(p.id) for p in composed.plan.target.problems}
     check_parts_read(result.reads, workdir, parts, composed.document)
-    tex_inputs, changed = record_reads(project_reads(result.reads, root), before, fresh,
-                                       started_ns)
+    tex_inputs, changed = record_reads(project_reads(result.reads, root, plan.project.shared),
+                                       before, fresh, started_ns)
     inputs = {**composed.templates, **tex_inputs}
     stamp = Stamp(settings=composed.settings, inputs=inputs)
     return Typeset(composed, result, stamp, changed)

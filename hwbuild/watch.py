@@ -54,6 +54,8 @@ class Sources:
     package: str = "solutions"
     files: frozenset[str] = frozenset()  # recorded inputs, root-relative
     folders: frozenset[str] = frozenset()  # recorded folder listings, root-relative
+    shared: tuple[str, ...] = ()  # [project] shared folders, absolute: watched whole
+    outside: frozenset[str] = frozenset()  # recorded inputs outside the project, absolute
 
     def watched_folders(self) -> set[str]:
         """Folders to watch without recursion, besides the root and the recursive ones."""
@@ -111,7 +113,9 @@ def recorded_sources(project: Project) -> Sources:
     inside = {k for k in keys if not k.startswith("/")}
     return Sources(package=layout.package,
                    files=frozenset(k for k in inside if not k.endswith(LISTING)),
-                   folders=frozenset(k.rstrip(LISTING) for k in inside if k.endswith(LISTING)))
+                   folders=frozenset(k.rstrip(LISTING) for k in inside if k.endswith(LISTING)),
+                   shared=tuple(map(str, project.shared)),
+                   outside=frozenset(k for k in keys - inside if not k.endswith(LISTING)))
 
 
 class Watcher:
@@ -132,6 +136,7 @@ class Watcher:
         self._observer: Any = None
         self._handler: Any = None
         self._scheduled: set[tuple[str, bool]] = set()
+        self._aliases: dict[str, set[str]] = {}  # real path -> recorded names (symlinks)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -177,6 +182,17 @@ class Watcher:
         # Not the whole root recursively: it may hold .venv/ with thousands of folders.
         wanted = {(".", False), (TEMPLATES, True), (self.sources.package, True)}
         wanted |= {(folder, False) for folder in self.sources.watched_folders()}
+        wanted |= {(folder, True) for folder in self.sources.shared}
+        wanted |= {(str(Path(path).parent), False) for path in self.sources.outside}
+        # A recorded input that is a symlink changes where its target is: watch that folder.
+        self._aliases = {}
+        for name in self.sources.files:
+            path = self.root / name
+            with contextlib.suppress(OSError):
+                real = path.resolve()
+                if real != path:
+                    self._aliases.setdefault(str(real), set()).add(name)
+                    wanted.add((str(real.parent), False))
         for folder, recursive in sorted(wanted - self._scheduled):
             path = self.root / folder
             if path.is_dir():
@@ -208,9 +224,19 @@ class Watcher:
 
     def _seen(self, path: str) -> None:
         try:
-            relative = Path(path).resolve().relative_to(self.root).as_posix()
-        except (ValueError, OSError):
+            real = Path(path).resolve()
+        except OSError:
             return
+        for name in self._aliases.get(str(real), ()):
+            self._events.put(name)  # the target of a recorded symlink
+        if not real.is_relative_to(self.root):
+            ours = str(real) in self.sources.outside or any(
+                real.is_relative_to(folder) for folder in self.sources.shared)
+            # (is_relevant with the name as a source: only editors' temporary files fail it)
+            if ours and is_relevant(real.name, Sources(files=frozenset({real.name}))):
+                self._events.put(real.as_posix())
+            return
+        relative = real.relative_to(self.root).as_posix()
         if is_relevant(relative, self.sources):
             self._events.put(relative)
 
