@@ -453,12 +453,12 @@ def check_project(project: Project, *, problems: tuple[str, ...] = (),
     if problems:
         chosen = project.select(list(problems))
         for problem in chosen:
-            target, _ = check_target(project, Layout.target_name(problem.id, variant),
+            target, _ = check_target(project, project.layout.named(problem.id, variant),
                                      [problem], overfull_pt=overfull_pt)
             result.targets.append(target)
     else:
         chosen = project.problems()
-        target, spans = check_target(project, Layout.target_name(None, variant), chosen,
+        target, spans = check_target(project, project.layout.named(None, variant), chosen,
                                      overfull_pt=overfull_pt)
         result.targets.append(target)
         result.page_map = write_page_map(project, target.pdf, target.pages, spans, variant)

@@ -40,15 +40,27 @@ class Settings:
 
     build: BuildOptions
     project_dir: Path | None
+    student: str | None = None
     list_problems: bool = False
     timings: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
     traceback: bool = False
     explain: bool = False
     dry_run: bool = False
+    wanted_students: tuple[str, ...] = ()
 
     def project(self) -> Project:
-        return find_project(self.project_dir or Path.cwd())
+        found = find_project(self.project_dir or Path.cwd())
+        return found if self.student is None else replace(found, student=self.student)
+
+    def students(self) -> list[Settings]:
+        """One settings per ``--student`` (``all``: every ID in students.csv); or these."""
+        if not self.wanted_students:
+            return [self]
+        from hwbuild.students import student_ids
+
+        ids = student_ids(find_project(self.project_dir or Path.cwd()), self.wanted_students)
+        return [replace(self, student=student, wanted_students=()) for student in ids]
 
 
 class Terminated(KeyboardInterrupt):
@@ -130,6 +142,11 @@ def make_reporter(verbosity: int) -> Reporter:
               help="What to build from the templates: the solutions (build/homework.pdf), the "
                    "students' handout (build/handout.pdf: no solution blocks) or the graders' "
                    "rubric (build/rubric.pdf: solutions, points and rubric notes).")
+@click.option("--student", "students", multiple=True, metavar="ID",
+              help="A student's own numbers: the experiments get ctx.student and a seed derived "
+                   "from it; builds build/handout-student-ID.pdf with --variant handout (and "
+                   "the same student's solutions). `all`: every ID in students.csv. "
+                   "Repeatable.")
 @click.option("--list", "list_problems", is_flag=True, help="List the problems and exit.")
 @click.option("--force", is_flag=True, help="Rerun the experiments even when cached.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -178,7 +195,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:
         project_dir=options["project_dir"], list_problems=options["list_problems"],
         timings=options["timings"] or verbosity > 0, verbosity=verbosity,
         traceback=options["traceback"], explain=options["explain"],
-        dry_run=options["dry_run"])
+        dry_run=options["dry_run"], wanted_students=tuple(options["students"]))
     if ctx.invoked_subcommand is None:
         ctx.invoke(build_command)
 
@@ -221,10 +238,12 @@ def run_build(settings: Settings, problems: tuple[str, ...] | None = None) -> No
 def build_command(ctx: click.Context) -> None:
     """Build the PDF (the default command; takes the options before it)."""
     settings = _settings(ctx)
+    students = settings.students()  # an unfit ID is an error before anything runs
     if settings.list_problems:
         _list(settings.project())
     else:
-        run_build(settings)
+        for each in students:
+            run_build(each)
 
 
 @main.command("watch", short_help="Rebuild on every change to a source; Ctrl-C stops.")
@@ -278,23 +297,26 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     """
     from hwbuild.check import check_project
 
-    settings = _settings(ctx)
-    if not no_build:
-        run_build(settings)
-    project = settings.project()
-    result = check_project(project, problems=settings.build.problems, overfull_pt=overfull_pt,
-                           variant=settings.build.variant)
-    for finding in result.findings:
-        if finding.severity == "error":
-            click.secho(finding.format(), fg="red")
-        elif settings.verbosity >= 0:
-            click.secho(finding.format(), fg="yellow")
-    if settings.verbosity >= 0:
-        for line in result.summary(root=project.root):
-            click.echo(line)
-    if result.errors:
+    errors, checked = 0, []
+    for settings in _settings(ctx).students():
+        if not no_build:
+            run_build(settings)
+        project = settings.project()
+        result = check_project(project, problems=settings.build.problems,
+                               overfull_pt=overfull_pt, variant=settings.build.variant)
+        for finding in result.findings:
+            if finding.severity == "error":
+                click.secho(finding.format(), fg="red")
+            elif settings.verbosity >= 0:
+                click.secho(finding.format(), fg="yellow")
+        if settings.verbosity >= 0:
+            for line in result.summary(root=project.root):
+                click.echo(line)
+        errors += len(result.errors)
+        checked += result.checked if result.errors else []
+    if errors:
         raise CheckFailed(
-            f"{len(result.errors)} error(s) in {', '.join(result.checked)}",
+            f"{errors} error(s) in {', '.join(checked)}",
             hint="fix each error above at its file:line, rebuild, and check again")
 
 
@@ -362,11 +384,11 @@ def export_command(ctx: click.Context) -> None:
     with relative paths, compiling with plain latexmk in an empty folder (Overleaf, arXiv)."""
     from hwbuild.export import export
 
-    settings = _settings(ctx)
-    run_build(settings)
-    project = settings.project()
-    for bundle in export(project, settings.build):
-        click.echo(f"exported {project.relative(bundle.path)} ({len(bundle.files)} files)")
+    for settings in _settings(ctx).students():
+        run_build(settings)
+        project = settings.project()
+        for bundle in export(project, settings.build):
+            click.echo(f"exported {project.relative(bundle.path)} ({len(bundle.files)} files)")
 
 
 @main.command("ci", short_help="Build, check and gather every document of the repository.")

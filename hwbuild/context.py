@@ -36,6 +36,8 @@ class Context:
         figures: the figures saved so far, ``{path relative to the root: PDF bytes}``; the build
             writes them into ``figures/`` once the experiment has returned.
         measurements: wall-clock measurements recorded with :meth:`measure`.
+        student: the student whose handout this is (``--student ID``), else None; the seed is
+            then derived from it, so each student gets their own numbers.
     """
 
     problem: str
@@ -44,6 +46,7 @@ class Context:
     project_root: Path
     figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
+    student: str | None = None
 
     def figure_path(self, name: str) -> str:
         """Where :meth:`save_figure` puts figure ``name``: ``figures/problem<id>-<name>.pdf``."""
@@ -51,7 +54,8 @@ class Context:
             raise ValueError(
                 f"figure name {name!r} must be lowercase letters, digits and single dashes"
             )
-        return f"figures/problem{self.problem}-{name}.pdf"
+        suffix = f"-student-{self.student}" if self.student else ""
+        return f"figures/problem{self.problem}{suffix}-{name}.pdf"
 
     def save_figure(self, fig: Any, name: str) -> str:
         """Save a matplotlib figure as ``figures/problem<id>-<name>.pdf`` and close it.

@@ -51,6 +51,7 @@ class ExperimentTask:
     timeout: float
     solution: str  # the solution's path relative to the root, for messages
     shared: tuple[str, ...] = ()  # shared folders: reads there are inputs too
+    student: str | None = None  # ctx.student (the seed is already derived from it)
 
 
 @dataclass
@@ -337,7 +338,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
                 raise AttributeError(f"{task.module} has no function run(ctx)")
             configure_imported(task.seed, device)
             context = Context(problem=task.problem_id, seed=task.seed, device=device,
-                              project_root=root)
+                              project_root=root, student=task.student)
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
             libraries = _used_libraries(before, named)

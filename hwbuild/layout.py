@@ -7,6 +7,7 @@ manifest), ``figures/`` and ``dist/``. Nothing else in the engine formats one of
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ GENERATED_DIRS = ("build", "figures", "dist")
 # The default variant keeps the names above; the others prefix their targets with their name.
 SOLUTIONS = "solutions"
 OTHER_VARIANTS = ("handout", "rubric")
+# A student's ID names files (build/handout-student-ID.pdf): letters and digits only.
+STUDENT_ID = re.compile(r"^[a-z0-9]{1,32}\Z")
+STUDENT_SUFFIX = re.compile(r"-student-[a-z0-9]{1,32}\Z")
+STUDENTS_FILE = "students.csv"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,11 @@ class Layout:
 
     root: Path
     package: str = DEFAULT_PACKAGE
+    student: str | None = None  # a student's own numbers: their own cache, figures, targets
+
+    @property
+    def student_suffix(self) -> str:
+        return f"-student-{self.student}" if self.student else ""
 
     # -- sources --------------------------------------------------------------------------------
 
@@ -103,20 +113,25 @@ class Layout:
         return self.build_dir / "page-map.json"
 
     def variant_page_map(self, variant: str) -> Path:
-        """``build/page-map.json`` for the solutions, ``build/handout-page-map.json``, ..."""
-        if variant == SOLUTIONS:
+        """``build/page-map.json`` for the solutions, ``build/handout-page-map.json``,
+        ``build/handout-student-ID-page-map.json``, ..."""
+        if variant == SOLUTIONS and not self.student:
             return self.page_map
-        return self.build_dir / f"{variant}-page-map.json"
+        return self.build_dir / f"{self.named(None, variant)}-page-map.json"
 
     def cache_entry(self, problem_id: str) -> Path:
-        return self.cache_dir / f"problem{problem_id}.json"
+        return self.cache_dir / f"problem{problem_id}{self.student_suffix}.json"
 
     def results(self, problem_id: str) -> Path:
-        return self.results_dir / f"problem{problem_id}.json"
+        return self.results_dir / f"problem{problem_id}{self.student_suffix}.json"
 
     def figure(self, problem_id: str, name: str) -> str:
         """A figure saved with ``ctx.save_figure``, relative to the project root."""
-        return f"figures/problem{problem_id}-{name}.pdf"
+        return f"figures/problem{problem_id}{self.student_suffix}-{name}.pdf"
+
+    @property
+    def students_file(self) -> Path:
+        return self.root / STUDENTS_FILE
 
     # -- targets --------------------------------------------------------------------------------
 
@@ -128,15 +143,22 @@ class Layout:
             return WHOLE if problem_id is None else f"problem-{problem_id}"
         return variant if problem_id is None else f"{variant}-problem-{problem_id}"
 
+    def named(self, problem_id: str | None, variant: str = SOLUTIONS) -> str:
+        """:meth:`target_name`, for this layout's student when it has one
+        (``handout-student-s042``)."""
+        return self.target_name(problem_id, variant) + self.student_suffix
+
     @staticmethod
     def variant_of_target(name: str) -> str:
         """The variant a target name belongs to (see :meth:`target_name`)."""
+        name = STUDENT_SUFFIX.sub("", name)
         head = name.split("-problem-", 1)[0]
         return head if head in OTHER_VARIANTS else SOLUTIONS
 
     @staticmethod
     def problems_of_target(name: str) -> str | None:
         """The problem id of a per-problem target name, None for the whole document."""
+        name = STUDENT_SUFFIX.sub("", name)
         _, found, problem = name.rpartition("problem-")
         return problem if found and (name.startswith("problem-")
                                      or name.split("-problem-", 1)[0] in OTHER_VARIANTS) \

@@ -182,7 +182,7 @@ def artifact_texts(path: Path, shown: str) -> Iterator[tuple[str, str]]:
 def handout_artifacts(project: Project, problems: list[Problem]) -> list[Path]:
     """Everything built for the handout that exists now."""
     layout = project.layout
-    names = ["handout", *(f"handout-problem-{p.id}" for p in problems)]
+    names = [layout.named(None, HANDOUT), *(layout.named(p.id, HANDOUT) for p in problems)]
     found = []
     for name in names:
         found += [layout.pdf(name), layout.synctex(name), layout.export_zip(name)]

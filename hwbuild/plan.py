@@ -175,19 +175,29 @@ def document_variables(project: Project, epoch: int) -> dict[str, Any]:
 
 
 def targets_for(project: Project, options: BuildOptions) -> list[Target]:
-    variant = options.variant
-    if options.problems:
-        return [Target(Layout.target_name(p.id, variant), (p,), whole=False, variant=variant)
-                for p in project.select(list(options.problems))]
-    return [Target(Layout.target_name(None, variant), tuple(project.problems()), whole=True,
-                   variant=variant)]
+    """The targets a build makes; a student's handout comes with the same student's solutions,
+    which hold the same numbers."""
+    layout = project.layout
+    variants = [options.variant]
+    if project.student is not None and options.variant == HANDOUT:
+        variants.append(SOLUTIONS)
+    targets = []
+    for variant in variants:
+        if options.problems:
+            targets += [Target(layout.named(p.id, variant), (p,), whole=False, variant=variant)
+                        for p in project.select(list(options.problems))]
+        else:
+            targets.append(Target(layout.named(None, variant), tuple(project.problems()),
+                                  whole=True, variant=variant))
+    return targets
 
 
 # -- experiments ---------------------------------------------------------------------------
 
 
 def experiment_settings(problem: Problem, options: BuildOptions,
-                        recorded: CacheEntry | None) -> dict[str, Any]:
+                        recorded: CacheEntry | None, student: str | None = None
+                        ) -> dict[str, Any]:
     """The settings an experiment runs with now; its stamp must hold the same to be reused."""
     device = expected_device(options.device, recorded.device if recorded else None,
                              recorded.gpu_signature if recorded else None)
@@ -195,7 +205,7 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         from hwbuild.experiments import resolve_device
 
         device = resolve_device(options.device)
-    return {
+    settings = {
         "problem": problem.id,
         "module": problem.module,
         "seed": problem.seed,
@@ -203,12 +213,15 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "libraries": library_versions(),
         "hwbuild": engine_hash("experiment"),
     }
+    if student is not None:
+        settings["student"] = student
+    return settings
 
 
 def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,
                  hashes: FileHashes) -> ProblemPlan:
     entry = cache.load(layout, problem.id)
-    settings = experiment_settings(problem, options, entry)
+    settings = experiment_settings(problem, options, entry, layout.student)
     if entry is None:
         reasons = ["never run" if not layout.cache_entry(problem.id).exists()
                    else "its cache entry is unreadable"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,9 +34,15 @@ class Problem:
     new_page: bool = False
 
 
+def student_seed(seed: int, student: str) -> int:
+    """A student's seed: derived from the problem's seed and the ID, the same on every run."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{student}".encode()).digest()[:4], "big")
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path
+    student: str | None = None  # --student ID: that student's numbers, files and PDFs
 
     @cached_property
     def config(self) -> Config:
@@ -43,7 +50,7 @@ class Project:
 
     @cached_property
     def layout(self) -> Layout:
-        return Layout(self.root, self.config.document.package)
+        return Layout(self.root, self.config.document.package, self.student)
 
     @cached_property
     def shared(self) -> tuple[Path, ...]:
@@ -61,7 +68,9 @@ class Project:
         layout = self.layout
         return Problem(
             id=entry.id, title=entry.title, section=entry.section,
-            seed=self.config.seed_for(entry.id), timeout=self.config.timeout_for(entry.id),
+            seed=(self.config.seed_for(entry.id) if self.student is None
+                  else student_seed(self.config.seed_for(entry.id), self.student)),
+            timeout=self.config.timeout_for(entry.id),
             solution=layout.solution(entry.id), template=layout.template(entry.id),
             template_name=layout.template_name(entry.id), module=layout.module(entry.id),
             points=entry.points, new_page=entry.new_page,

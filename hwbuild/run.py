@@ -48,7 +48,7 @@ def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
         project_root=str(plan.project.root), seed=problem.seed, device=options.device,
         timeout=options.experiment_timeout or problem.timeout,
         solution=plan.layout.relative(problem.solution),
-        shared=tuple(map(str, plan.project.shared)))
+        shared=tuple(map(str, plan.project.shared)), student=plan.project.student)
 
 
 def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Reporter

@@ -1,0 +1,100 @@
+"""Per-student variants: each student's own numbers (a seed derived from the ID, ``ctx.student``),
+their handout and matching solutions, each handout passing the leak check, the same bytes for the
+same ID; IDs from the command line or ``students.csv``, checked to be fit for file names."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from buildproc import pdf_text
+from click.testing import CliRunner
+
+from hwbuild.cli import main
+from hwbuild.errors import EXIT_CONFIG, EXIT_USAGE
+from hwbuild.layout import Layout
+from hwbuild.project import Project, student_seed
+from hwbuild.students import student_ids
+
+SOLUTION = """\
+import random
+
+def run(ctx):
+    a = random.Random(ctx.seed).randint(100, 999)
+    return {"a": a, "root": a ** 0.5, "who": ctx.student}
+"""
+TEMPLATE = """\
+Find the square root of << a >> (for << who >>).
+<% solution %>
+It is << root | fixed(5) >>.
+<% endsolution %>
+"""
+INPROCESS = ["--executor", "inprocess", "--reproducible"]
+
+
+@pytest.fixture
+def course(make_project) -> Path:
+    root = make_project({"1": (SOLUTION, TEMPLATE)}, main_template=None)
+    (root / "students.csv").write_text("id\nalice1\nbob2\n")
+    return root
+
+
+def numbers(text: str) -> tuple[str, str]:
+    words = text.split()
+    return words[words.index("of") + 1], words[words.index("(for") + 1]
+
+
+@pytest.mark.tex
+def test_each_student_gets_their_own_numbers_in_a_handout_and_matching_solutions(
+        course: Path) -> None:
+    result = CliRunner().invoke(main, ["--project", str(course), *INPROCESS, "--variant",
+                                       "handout", "--student", "all", "check"])
+    assert result.exit_code == 0, result.output  # each handout passed the leak check
+    build = course / "build"
+    handouts = {s: pdf_text(build / f"handout-student-{s}.pdf") for s in ("alice1", "bob2")}
+    solutions = {s: pdf_text(build / f"homework-student-{s}.pdf") for s in ("alice1", "bob2")}
+    assert numbers(handouts["alice1"]) != numbers(handouts["bob2"])
+    for student in ("alice1", "bob2"):
+        assert numbers(handouts[student]) == numbers(solutions[student])
+        assert numbers(handouts[student])[1] == f"{student})."
+        assert "It is" in solutions[student] and "It is" not in handouts[student]
+    assert (build / "handout-student-alice1-page-map.json").is_file()
+
+    # The same ID gives the same bytes, from a fresh run of its experiment.
+    before = (build / "handout-student-alice1.pdf").read_bytes()
+    shutil.rmtree(build / "handout-student-alice1")
+    (build / "handout-student-alice1.pdf").unlink()
+    (build / "cache" / "problem1-student-alice1.json").unlink()
+    result = CliRunner().invoke(main, ["--project", str(course), *INPROCESS, "--variant",
+                                       "handout", "--student", "alice1"])
+    assert result.exit_code == 0, result.output
+    assert "ran 1" in result.output
+    assert (build / "handout-student-alice1.pdf").read_bytes() == before
+
+
+def test_ids_come_from_the_command_line_or_students_csv(course: Path) -> None:
+    project = Project(course)
+    assert student_ids(project, ("bob2", "all")) == ["bob2", "alice1"]
+    (course / "students.csv").write_text("id\nalice1\nBad/ID\n")
+    result = CliRunner().invoke(main, ["--project", str(course), "--student", "all", "--list"])
+    assert result.exit_code == EXIT_CONFIG
+    assert "students.csv:3: student ID 'Bad/ID' must be 1-32 lowercase letters or digits" \
+        in result.output
+    result = CliRunner().invoke(main, ["--project", str(course), "--student", "../x", "--list"])
+    assert result.exit_code == EXIT_USAGE
+
+
+def test_a_student_s_seed_and_names_are_their_own() -> None:
+    assert student_seed(0, "alice1") == student_seed(0, "alice1")
+    assert len({student_seed(0, "alice1"), student_seed(0, "bob2"), student_seed(1, "alice1")}) == 3
+    layout = Layout(Path("/p"), student="alice1")
+    assert layout.named(None, "handout") == "handout-student-alice1"
+    assert layout.named("3", "solutions") == "problem-3-student-alice1"
+    assert layout.cache_entry("3").name == "problem3-student-alice1.json"
+    assert layout.figure("3", "loss") == "figures/problem3-student-alice1-loss.pdf"
+    for name, variant, problem in [("handout-student-alice1", "handout", None),
+                                   ("handout-problem-3-student-alice1", "handout", "3"),
+                                   ("problem-3-student-alice1", "solutions", "3")]:
+        assert Layout.variant_of_target(name) == variant
+        assert Layout.problems_of_target(name) == problem
