@@ -21,7 +21,7 @@ ENGINE_DIR = Path(__file__).resolve().parent
 STAGE_FILES: dict[str, tuple[str, ...]] = {
     "experiment": ("context.py", "experiments.py"),
     "render": ("render.py", "filters.py", "templates/document.tex.j2"),
-    "compile": ("latex.py", "synctex.py", "preamble.py"),
+    "compile": ("tex/latexmk.py", "synctex.py", "preamble.py"),
 }
 # The scientific libraries whose version changes what an experiment computes.
 LIBRARIES = ("torch", "numpy", "matplotlib", "scipy", "pandas", "scikit-learn")

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from hwbuild.compose import Composed
 from hwbuild.fsutil import write_if_changed
-from hwbuild.latex import CompileResult, Source, check_parts_read, compile_target
 from hwbuild.pause import pause
 from hwbuild.plan import Plan
 from hwbuild.report import Reporter
 from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
+from hwbuild.tex.latexmk import CompileResult, Source, check_parts_read, compile_target
 
 BIBLIOGRAPHY = (".bib", ".bst", ".bbx", ".cbx", ".dbx", ".lbx")
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hwbuild import preamble as P  # noqa: E402
-from hwbuild.latex import latex_environment, latexmk_command  # noqa: E402
+from hwbuild.tex.latexmk import latex_environment, latexmk_command  # noqa: E402
 
 BUILD = ROOT / "build"
 BENCH = BUILD / "preamble-bench"

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from hwbuild import latex
 from hwbuild.executors import InProcessExecutor
 from hwbuild.fsutil import build_lock
 from hwbuild.layout import Layout
@@ -27,6 +26,7 @@ from hwbuild.plan import BuildOptions, Plan, plan_build
 from hwbuild.project import Project
 from hwbuild.report import BuildReport, Reporter
 from hwbuild.run import Experiments, run_experiments
+from hwbuild.tex import latexmk as latex
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hwbuild import preamble as P
-from hwbuild.latex import latex_environment, latexmk_command
 from hwbuild.render import make_environment, render
+from hwbuild.tex.latexmk import latex_environment, latexmk_command
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = 1700000000

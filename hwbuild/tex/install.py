@@ -14,8 +14,8 @@ import subprocess
 from collections.abc import Iterator
 
 from hwbuild.errors import ToolMissingError
-from hwbuild.latex import BASE_PACKAGES, ENGINE_PACKAGES
 from hwbuild.project import Project
+from hwbuild.tex.latexmk import BASE_PACKAGES, ENGINE_PACKAGES
 
 ALL_ENGINES = ("pdflatex", "xelatex", "lualatex")
 BIBER_PACKAGES = "biber texlive-bibtex-extra"
