@@ -15,7 +15,6 @@ For the whole homework, :func:`page_map` says which pages each problem occupies.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.errors import Location, ToolMissingError, UsageError
-from hwbuild.fsutil import dump_json, read_json, write_if_changed
+from hwbuild.fsutil import absolute, dump_json, read_json, write_if_changed
 from hwbuild.layout import WHOLE, Layout
 from hwbuild.project import Problem, Project
 
@@ -283,7 +282,7 @@ def _rendered(sources: dict[str, RenderedSource], workdir: Path,
     """The rendered source a log's file name refers to (a file of the work folder itself)."""
     if not file:
         return None
-    path = Path(os.path.normpath(file if file.startswith("/") else workdir / file))
+    path = absolute(file, workdir)
     return sources.get(path.name) if path.parent == workdir else None
 
 

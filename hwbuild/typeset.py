@@ -20,7 +20,8 @@ from hwbuild.pause import pause
 from hwbuild.plan import Plan
 from hwbuild.report import Reporter
 from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
-from hwbuild.tex.latexmk import CompileResult, Source, check_parts_read, compile_target
+from hwbuild.tex.diagnose import Source
+from hwbuild.tex.latexmk import CompileResult, check_parts_read, compile_target
 
 BIBLIOGRAPHY = (".bib", ".bst", ".bbx", ".cbx", ".dbx", ".lbx")
 
