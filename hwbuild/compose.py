@@ -19,6 +19,7 @@ from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import digest, engine_hash
 from hwbuild.fsutil import atomic_write_text, dump_json, read_json, sha256_bytes
 from hwbuild.layout import DOCUMENT_TEMPLATE, Layout
+from hwbuild.origins import Origins
 from hwbuild.plan import Plan, TargetPlan, parts, target_reasons, target_settings
 from hwbuild.run import Experiments
 from hwbuild.stamp import Stamp, stamp_key, why_outdated
@@ -30,7 +31,7 @@ class RenderedFile:
 
     name: str
     text: str
-    origins: list[tuple[str, int]]  # per line: (stamp key of the template, line)
+    origins: Origins
     templates: dict[str, str]  # stamp key -> sha256 of the text loaded
     memo: dict[str, Any]
 
@@ -75,32 +76,6 @@ def _bytecode_dir(layout: Layout) -> Path:
     return current
 
 
-def _encode(origins: list[tuple[str, int]]) -> list[list[Any]]:
-    """Runs of consecutive lines: [template, first line, count, step]."""
-    runs: list[list[Any]] = []
-    for template, line in origins:
-        if runs and runs[-1][0] == template:
-            run = runs[-1]
-            last = run[1] + run[3] * (run[2] - 1)
-            if run[2] == 1 and line in (last, last + 1):
-                run[3] = line - last
-                run[2] += 1
-                continue
-            if line == last + run[3]:
-                run[2] += 1
-                continue
-        runs.append([template, line, 1, 1])
-    return runs
-
-
-def decode_origins(runs: Any) -> list[tuple[str, int]] | None:
-    try:
-        return [(str(t), int(first) + step * i) for t, first, count, step in runs
-                for i in range(int(count))]
-    except (TypeError, ValueError):
-        return None
-
-
 def _end_paragraph(result: Any) -> None:
     """End a problem's last paragraph inside its own file (a blank last line): TeX records a
     paragraph's lines where the paragraph ends, and SyncTeX would send a click on them to the
@@ -136,14 +111,14 @@ class _Renderer:
         recorded = self.memo.get(name)
         if isinstance(recorded, dict):
             stamp = Stamp.from_json(recorded.get("stamp"))
-            origins = decode_origins(recorded.get("origins"))
+            origins = Origins.decode(recorded.get("origins"))
             reusable = origins is not None and not why_outdated(
                 stamp, settings, self.plan.hashes, check_outputs=False)
             if reusable and stamp is not None:
                 try:
                     data = (self.workdir / name).read_bytes()
                     if sha256_bytes(data) == stamp.outputs.get(name):
-                        return RenderedFile(name, data.decode("utf-8"), origins or [],
+                        return RenderedFile(name, data.decode("utf-8"), origins or Origins(),
                                             dict(stamp.inputs), recorded)
                 except (OSError, UnicodeDecodeError):
                     pass
@@ -161,11 +136,11 @@ class _Renderer:
             _end_paragraph(result)
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
-        origins = [(self.key(loader.path(t)), line) for t, line in result.origins]
+        origins = Origins.of((self.key(loader.path(t)), line) for t, line in result.origins)
         stamp = Stamp(settings=settings, inputs=templates,
                       outputs={name: sha256_bytes(result.text.encode("utf-8"))})
         self.rerendered.append(self.layout.relative(loader.path(template)))
-        memo = {"stamp": stamp.to_json(), "origins": _encode(origins)}
+        memo = {"stamp": stamp.to_json(), "origins": origins.encode()}
         return RenderedFile(name, result.text, origins, templates, memo)
 
     def template_path(self, name: str) -> Path:

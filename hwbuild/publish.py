@@ -21,15 +21,12 @@ from hwbuild.typeset import Typeset
 
 
 def _synctex(plan: Plan, item: Typeset, destination: Path) -> None:
-    from hwbuild.synctex import SourceMap, rewrite_synctex
+    from hwbuild.synctex import rewrite_synctex
 
     assert item.result is not None and item.result.synctex is not None
-    hashes = FileHashes(plan.project.root)
-    maps = {}
-    for name, rendered in item.composed.files.items():
-        lines = [(hashes.path(key), line) for key, line in rendered.origins]
-        if lines:
-            maps[name] = SourceMap(template=lines[0][0], lines=lines)
+    root = plan.project.root
+    maps = {name: rendered.origins.resolved(root)
+            for name, rendered in item.composed.files.items() if rendered.origins}
     rewrite_synctex(item.result.synctex, destination, maps)
 
 

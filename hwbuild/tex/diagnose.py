@@ -12,19 +12,11 @@ import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from hwbuild.errors import LatexError, Location, source_line
 from hwbuild.fsutil import absolute
-
-
-@dataclass(frozen=True)
-class Source:
-    """A rendered ``.tex`` in the work folder: each line's template file and line."""
-
-    origins: list[tuple[Path, int]]
-
+from hwbuild.origins import Origin, Origins
 
 _BIBTEX_LINE = re.compile(r"---line (\d+) of file (.+)$")
 _BIBER_ERROR = re.compile(r"^\[\d+\] .*?> (?:ERROR|FATAL) - (.*)$")
@@ -34,7 +26,7 @@ _BIBER_TEMP = re.compile(r"\S*biber_tmp_\S*?\.utf8,?\s*")
 
 
 def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
-             sources: Mapping[str, Source], root: Path, shown: Callable[[Path], str],
+             sources: Mapping[str, Origins], root: Path, shown: Callable[[Path], str],
              timeout: float, timed_out: bool) -> LatexError:
     from hwbuild.latexlog import first_error
 
@@ -108,7 +100,7 @@ def _resolve_bib(name: str, workdir: Path, root: Path) -> Path:
     return root / Path(name).name
 
 
-def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Source],
+def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Origins],
                    root: Path, shown: Callable[[Path], str], log_text: str = "") -> LatexError:
     """Turn a TeX error at ``problem1.tex:42`` into one at ``templates/problem1.tex.j2:17``;
     an error in any other file is reported at that file's real path."""
@@ -117,25 +109,24 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
     assert isinstance(diagnostic, Diagnostic)
     file = absolute(diagnostic.file, workdir) if diagnostic.file else None
     line = diagnostic.line
-    source = sources.get(file.name) if file is not None and file.parent == workdir else None
-    if source is not None and file is not None and diagnostic.runaway:
+    origins = sources.get(file.name) if file is not None and file.parent == workdir else None
+    if origins is not None and file is not None and diagnostic.runaway:
         with contextlib.suppress(OSError):
             line = locate_runaway(diagnostic.runaway, file.read_text(errors="replace")) or line
     details = []
     location = None
     shown_line = None
     loader = _loading_line(file, sources, workdir) if file is not None else None
+    origin = origins.at(line) if origins is not None and line else None
     if loader is not None and file is not None:
         # An error inside a package the document loads: the line to fix is the one loading it.
         details.append(f"raised in {shown(file)}:{line}, while loading it")
-        origin_path, origin_line = loader
-        location = Location(shown(origin_path), origin_line)
-        shown_line = source_line(origin_path, origin_line)
-    elif source is not None and file is not None and line:
+        location = Location(shown(root / loader[0]), loader[1])
+        shown_line = source_line(root / loader[0], loader[1])
+    elif origin is not None and file is not None:
         details.append(f"rendered: {shown(file)}:{line}")
-        origin_path, origin_line = source.origins[min(line, len(source.origins)) - 1]
-        location = Location(shown(origin_path), origin_line)
-        shown_line = source_line(origin_path, origin_line)
+        location = Location(shown(root / origin[0]), origin[1])
+        shown_line = source_line(root / origin[0], origin[1])
     elif file is not None:
         location = Location(shown(file), line)
         shown_line = source_line(file, line)
@@ -151,12 +142,11 @@ _LOADS = re.compile(r"\\(?:usepackage|RequirePackage|documentclass)\s*(?:\[[^\]]
                     r"\{([^}]*)\}")
 
 
-def _loading_line(file: Path, sources: Mapping[str, Source],
-                  workdir: Path) -> tuple[Path, int] | None:
+def _loading_line(file: Path, sources: Mapping[str, Origins], workdir: Path) -> Origin | None:
     """The template line that loads package or class ``file`` (outside the project), if any."""
     if file.suffix not in (".sty", ".cls") or file.parent == workdir:
         return None
-    for name, source in sources.items():
+    for name, origins in sources.items():
         try:
             lines = (workdir / name).read_text(errors="replace").splitlines()
         except OSError:
@@ -164,7 +154,7 @@ def _loading_line(file: Path, sources: Mapping[str, Source],
         for number, text in enumerate(lines, 1):
             for match in _LOADS.finditer(text.split("%", 1)[0]):
                 if file.stem in (p.strip() for p in match.group(1).split(",")):
-                    return source.origins[min(number, len(source.origins)) - 1]
+                    return origins.at(number)
     return None
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from hwbuild.errors import Location, TemplateError, ToolMissingError
 from hwbuild.fsutil import absolute
+from hwbuild.origins import Origins
 from hwbuild.tex import process
-from hwbuild.tex.diagnose import Source, failure
+from hwbuild.tex.diagnose import failure
 from hwbuild.tex.recorder import tex_reads
 
 LATEXMK_ENGINE = {"pdflatex": "-pdf", "xelatex": "-xelatex", "lualatex": "-lualatex"}
@@ -95,7 +96,7 @@ class CompileResult:
 
 
 def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
-                   project_root: Path, timeout: float, sources: Mapping[str, Source],
+                   project_root: Path, timeout: float, sources: Mapping[str, Origins],
                    shown: Callable[[Path], str], formats: Path | None = None,
                    one_pass: bool = False) -> CompileResult:
     """Run latexmk on ``workdir/tex_name``; a failure raises :class:`LatexError` at the file
