@@ -20,8 +20,7 @@ from hwbuild.fingerprint import digest, engine_hash
 from hwbuild.fsutil import atomic_write_text, dump_json, read_json, sha256_bytes
 from hwbuild.layout import DOCUMENT_TEMPLATE, Layout
 from hwbuild.origins import Origins
-from hwbuild.plan import Plan, TargetPlan, parts, target_reasons, target_settings
-from hwbuild.run import Experiments
+from hwbuild.plan import Plan, TargetPlan
 from hwbuild.stamp import Stamp, stamp_key, why_outdated
 
 
@@ -40,9 +39,7 @@ class RenderedFile:
 class Composed:
     """One target after this stage: up to date, or its files ready to compile."""
 
-    plan: TargetPlan
-    settings: dict[str, Any]
-    reasons: list[str]
+    plan: TargetPlan  # as replanned after the experiments: its settings, whether and why
     files: dict[str, RenderedFile] = field(default_factory=dict)
     embedded: dict[str, bytes] = field(default_factory=dict)
     rerendered: list[str] = field(default_factory=list)
@@ -52,6 +49,15 @@ class Composed:
     @property
     def up_to_date(self) -> bool:
         return not self.reasons
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.plan.reasons
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        assert self.plan.settings is not None  # replanned
+        return self.plan.settings
 
     @property
     def templates(self) -> dict[str, str]:
@@ -163,14 +169,9 @@ def problem_variables(plan: Plan, problem_id: str, title: str,
             "doc": plan.document, "measured": measured}
 
 
-def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> Composed:
-    entries = experiments.entries
-    reasons = target.reasons
-    if any(p.id in experiments.ran for p in target.target.problems) or reasons:
-        reasons = target_reasons(plan, target.target, target.stamp, entries)
-    settings = target_settings(plan, target.target, entries)
-    composed = Composed(target, settings, reasons)
-    if not reasons:
+def compose_target(plan: Plan, target: TargetPlan, entries: dict[str, CacheEntry]) -> Composed:
+    composed = Composed(target)
+    if target.up_to_date:
         return composed
     renderer = _Renderer(plan, target)
     layout = plan.layout
@@ -183,7 +184,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
         composed.embedded[layout.embedded_results(problem.id)] = cache.results_text(
             entry.values).encode("utf-8")
     main = layout.main_tex(target.target.name)
-    variables = {"doc": plan.document, "parts": parts(plan.project, target.target),
+    variables = {"doc": plan.document, "parts": target.parts,
                  "target": {"name": target.target.name, "whole": target.target.whole}}
     template = main_template_name(layout)
     composed.files[main] = renderer.produce(main, template, variables, None)
@@ -194,7 +195,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
     return composed
 
 
-def compose(plan: Plan, experiments: Experiments) -> list[Composed]:
-    """Render every outdated target (stage 3)."""
-    plan.hashes.forget(experiments.written)
-    return [compose_target(plan, target, experiments) for target in plan.targets]
+def compose(plan: Plan, targets: list[TargetPlan],
+            entries: dict[str, CacheEntry]) -> list[Composed]:
+    """Render every target ``replan`` found outdated (stage 3)."""
+    return [compose_target(plan, target, entries) for target in targets]

@@ -9,12 +9,13 @@ line that produced it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from hwbuild.fsutil import atomic_copy, atomic_write_text, dump_json, sha256_file
 from hwbuild.manifest import write_manifest
 from hwbuild.plan import Plan
-from hwbuild.report import BuildReport, TargetReport
+from hwbuild.report import TargetReport
 from hwbuild.run import Experiments
 from hwbuild.stamp import FileHashes, Stamp
 from hwbuild.typeset import Typeset
@@ -64,14 +65,20 @@ def changed_during_build(plan: Plan, experiments: Experiments, typeset: list[Typ
     return sorted(set(changed))
 
 
-def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset],
-            report: BuildReport) -> None:
+@dataclass
+class Published:
+    """What this stage did: each target's report, and the inputs that moved during the build."""
+
+    targets: list[TargetReport]
+    changed: list[str]
+
+
+def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset]) -> Published:
     """Publish every compiled target, then the manifest (stage 5)."""
-    for item in typeset:
-        report.targets.append(publish_target(plan, item))
-    report.changed = changed_during_build(plan, experiments, typeset)
+    targets = [publish_target(plan, item) for item in typeset]
     # A build that ran and compiled nothing leaves the manifest as the last build wrote it:
     # it describes the artifacts, which are the same.
-    if experiments.ran or any(t.status == "built" for t in report.targets) \
+    if experiments.ran or any(t.status == "built" for t in targets) \
             or not plan.layout.manifest.exists():
-        write_manifest(plan.project, [t.name for t in report.targets])
+        write_manifest(plan.project, [t.name for t in targets])
+    return Published(targets, changed_during_build(plan, experiments, typeset))
