@@ -174,15 +174,21 @@ def test_ci_gathers_the_pdfs_even_when_check_fails(make_project) -> None:
 @pytest.mark.slow
 def test_ci_tries_every_document_and_exits_with_the_first_failure(make_project,
                                                                   tmp_path: Path) -> None:
-    """A repository of two documents: each gets dist/<folder>/; one that fails to build does
-    not stop the other, and ci exits with its code."""
-    good = make_project({"1": (RUN, "One << value >>.\n")}, name="repo/hw1")
+    """A repository of two documents: each gets dist/<folder>/, with a folder per variant its
+    [variants] lists (a handout's without results); one that fails to build does not stop the
+    other, and ci exits with its code."""
+    template = "One.\n<% solution %>\nIt is << value >>.\n<% endsolution %>\n"
+    good = make_project({"1": (RUN, template)}, name="repo/hw1",
+                        config='[variants]\nnames = ["solutions", "handout"]\n')
     make_project({"1": (RUN, "Broken << nope >>.\n")}, name="repo/hw2")
     repo = good.parent
     result = CliRunner().invoke(main, ["--project", str(repo), "--executor", "inprocess", "ci"])
     assert result.exit_code == EXIT_TEMPLATE, result.output
     assert "hw2: FAILED" in result.output and "undefined variable 'nope'" in result.output
-    assert files_under(repo / "dist" / "hw1") == {
+    assert files_under(repo / "dist" / "hw1" / "solutions") == {
         "homework.pdf", "problem-1.pdf", "page-map.json", "manifest.json",
         "results/problem1.json"}
+    assert files_under(repo / "dist" / "hw1" / "handout") == {
+        "handout.pdf", "handout-problem-1.pdf", "handout-page-map.json", "manifest.json"}
+    assert "check handout.pdf (1 pages): ok" in result.output
     assert not (repo / "dist" / "hw2" / "homework.pdf").exists()
