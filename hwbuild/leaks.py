@@ -77,10 +77,11 @@ def secrets_in(shown: str, handout: str, problem: str, template: str) -> list[Se
     kept = {line.strip() for line in handout.splitlines()}
     only = "\n".join(line for line in shown.splitlines() if line.strip() not in kept)
     found: dict[tuple[str, str], Secret] = {}
-    handout_numbers = set(NUMBER.findall(handout))
     for number in NUMBER.findall(only):
-        if sum(c.isdigit() for c in number) >= MIN_DIGITS and number not in handout_numbers:
-            found[("value", number)] = Secret("value", number, problem, template)
+        secret = Secret("value", number, problem, template)
+        # Not a secret when the handout's own text would match it (12.5 beside its 12.50).
+        if sum(c.isdigit() for c in number) >= MIN_DIGITS and not secret.found_in(handout):
+            found[("value", number)] = secret
     handout_words = _words(_plain(handout))
     for sentence in SENTENCE_END.split(_plain(only)):
         words = _words(sentence)

@@ -233,8 +233,9 @@ def test_a_leak_planted_in_each_artifact_is_caught(built: Built, kind: str) -> N
 
 def test_the_secrets_are_the_solution_s_own_values_and_sentences() -> None:
     shown = ("Start at 12.5.\nThe answer is 0.8734, and not 12.5.\nShort one here.\n"
-             "The planted sentence is right here.\n")
-    handout = "Start at 12.5.\n"
+             "The planted sentence is right here.\nThe rate 0.125 is the statement's.\n")
+    handout = "Start at 12.5.\nThe rate is 0.1250.\n"
     secrets = {(s.kind, s.text) for s in secrets_in(shown, handout, "1", "t.tex.j2")}
     assert secrets == {("value", "0.8734"), ("sentence", "The answer is 0.8734, and not 12.5."),
-                       ("sentence", "The planted sentence is right here.")}
+                       ("sentence", "The planted sentence is right here."),
+                       ("sentence", "The rate 0.125 is the statement's.")}
