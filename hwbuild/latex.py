@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,12 @@ LATEXMK_ENGINE = {"pdflatex": "-pdf", "xelatex": "-xelatex", "lualatex": "-luala
 # half-written: the next compile must not read them.
 STALE_AFTER_FAILURE = (".aux", ".fdb_latexmk", ".fls", ".out", ".toc", ".bbl", ".bcf", ".blg",
                        ".run.xml", ".xdv", ".synctex.gz", ".synctex(busy)", ".lof", ".lot")
-# Present in the work folder while latexmk runs: found at the start of a compile, it says the
-# last one was killed, and its work files (latexmk's database among them) cannot be trusted.
+# Present in the work folder from the start of a compile until it succeeds: found at the start
+# of the next one, it says the last one failed or was killed, and its work files cannot be
+# trusted. Its log goes too: latexmk, finding a log without its database, would take the old
+# run's rules from it (BibTeX or biber first, before the .aux they read exists) and fail again.
 COMPILING_MARKER = ".hwbuild-compiling"
+STALE_AFTER_FAILED_RUN = (*STALE_AFTER_FAILURE, ".log", ".pdf")
 TEX_ENGINES = frozenset({"pdflatex", "xelatex", "lualatex", "pdftex", "xetex", "luatex",
                          "luahbtex", "xdvipdfmx", "bibtex", "biber"})
 
@@ -139,13 +142,14 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
         options = latexmk_engine_option(engine, precompiled.fmt)
         env = compile_environment(env)
     marker = workdir / COMPILING_MARKER
-    if marker.exists():
-        # The last compile was killed: latexmk would trust its half-written files (over a
-        # truncated PDF it reports "Nothing to do"), so start again from the sources.
-        remove_stale(workdir)
-    marker.touch()
-    started = time.perf_counter()
     stem = tex_name.removesuffix(".tex")
+    if marker.exists() or not (workdir / f"{stem}.fdb_latexmk").is_file():
+        # The last compile failed or was killed: latexmk would trust its half-written files
+        # (over a truncated PDF it reports "Nothing to do"), so start again from the sources.
+        remove_stale(workdir, STALE_AFTER_FAILED_RUN)
+    marker.touch()
+    logs_before = {suffix: _identity(workdir / f"{stem}{suffix}") for suffix in (".log", ".blg")}
+    started = time.perf_counter()
     proc: subprocess.CompletedProcess[str] | None = None
     timed_out = False
     if one_pass and precompiled is not None and (workdir / f"{stem}.fdb_latexmk").is_file():
@@ -166,10 +170,22 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
             _maybe_precompile(formats, workdir, tex_name, engine, env, pdf, timeout)
         return CompileResult(pdf=pdf, synctex=synctex if synctex.is_file() else None, log=log,
                              seconds=seconds, reads=reads)
-    error = _failure(workdir, stem, proc, sources, project_root, shown, timeout, timed_out)
+    # Only this run's logs say why it failed: latexmk may stop (at BibTeX, say) before TeX
+    # writes a new log, and the last run's would then tell of another error.
+    old = [suffix for suffix, before in logs_before.items()
+           if before is not None and _identity(workdir / f"{stem}{suffix}") == before]
+    error = _failure(workdir, stem, proc, sources, project_root, shown, timeout, timed_out,
+                     old_logs=old)
     remove_stale(workdir)
-    marker.unlink(missing_ok=True)
-    raise error
+    raise error  # the marker stays: the next compile starts from a clean work folder
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 # Work files a pass of the engine may leave different, which would call for another pass (or for
@@ -235,8 +251,8 @@ def _maybe_precompile(formats: Path, workdir: Path, tex_name: str, engine: str,
         pass  # an optimisation only: compile plainly
 
 
-def remove_stale(workdir: Path) -> None:
-    for suffix in STALE_AFTER_FAILURE:
+def remove_stale(workdir: Path, suffixes: tuple[str, ...] = STALE_AFTER_FAILURE) -> None:
+    for suffix in suffixes:
         for stale in workdir.glob(f"*{suffix}"):
             with contextlib.suppress(OSError):
                 stale.unlink()
@@ -358,12 +374,12 @@ _BIBER_TEMP = re.compile(r"\S*biber_tmp_\S*?\.utf8,?\s*")
 
 def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
              sources: Mapping[str, Source], root: Path, shown: Callable[[Path], str],
-             timeout: float, timed_out: bool) -> LatexError:
+             timeout: float, timed_out: bool, old_logs: Collection[str] = ()) -> LatexError:
     from hwbuild.latexlog import first_error
 
     log = workdir / f"{stem}.log"
     try:
-        log_bytes = log.read_bytes()
+        log_bytes = b"" if ".log" in old_logs else log.read_bytes()
     except OSError:
         log_bytes = b""
     log_text = log_bytes.decode("utf-8", errors="replace")
@@ -381,12 +397,12 @@ def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
         return LatexError(f"LaTeX did not finish within {timeout:g} s",
                           hint="raise latex_timeout in [build] (or --latex-timeout), or look "
                                "for an endless loop", log=shown(log) if log.exists() else None)
-    bibliography = _bibliography_error(workdir, stem, root, shown)
+    bibliography = None if ".blg" in old_logs else _bibliography_error(workdir, stem, root, shown)
     if bibliography is not None:
         return bibliography
     tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
     return LatexError(f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
-                      log=shown(log) if log.exists() else None, details=tail or None)
+                      log=shown(log) if log_bytes else None, details=tail or None)
 
 
 def _bibliography_error(workdir: Path, stem: str, root: Path,
