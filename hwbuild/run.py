@@ -94,7 +94,9 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
     for relative in previous:
         if relative not in result.figures:
             (root / relative).unlink(missing_ok=True)
-    written = [*result.figures, *previous]
+    # Every file written, by the engine or by the experiment itself: a target whose stamp
+    # recorded one (TeX read it) is decided on its hash now, not on the one the plan saw.
+    written = [*result.figures, *previous, *result.outputs]
     hashes.forget(written)
     outcome.written.extend(written)
     for key, digest in result.inputs.items():

@@ -392,6 +392,35 @@ def test_a_failed_experiment_keeps_the_others_results(project: Project) -> None:
     assert _ran_now(project) == []
 
 
+# -- files an experiment writes itself --------------------------------------------------------------
+
+# Writes a file with plain open(), as fig.savefig("figures/x.pdf") does, and returns the same
+# values whatever it writes.
+WRITER = """\
+def run(ctx):
+    with open("{path}", "w") as out:
+        out.write("{text}\\n")
+    return {{"value": 1}}
+"""
+
+
+@pytest.mark.tex
+def test_a_changed_output_of_a_rerun_experiment_rebuilds_every_pdf_that_read_it(
+        make_project) -> None:
+    root = make_project({"1": (WRITER.format(path="figures/caption.tex", text="First caption."),
+                               "Value << value >>. \\input{figures/caption.tex}\n")})
+    project = Project(root)
+    assert _build(project).targets[0].status == "built"
+    assert "First caption." in _pdf_text(project)
+    _edit(project.layout.solution("1"), "First caption.", "Second caption.")
+    edited = _build(project)
+    assert list(edited.ran) == ["1"]
+    assert edited.targets[0].status == "built"
+    assert "figures/caption.tex changed" in edited.targets[0].reasons
+    assert "Second caption." in _pdf_text(project)
+    assert _build(project).targets[0].status == "up to date"
+
+
 # -- --explain ------------------------------------------------------------------------------------
 
 
