@@ -63,6 +63,7 @@ class TaskResult:
     measurements: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    writers: dict[str, tuple[str, int]] = field(default_factory=dict)  # output -> file, line
     seconds: float = 0.0
     device: str = "cpu"
     libraries: list[str] = field(default_factory=list)
@@ -350,6 +351,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
             measurements=dict(context.measurements), inputs=inputs,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
+            writers={k: v for k, v in recorder.writers.items() if k in outputs},
             seconds=time.perf_counter() - started, device=device, libraries=libraries)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,

@@ -21,6 +21,7 @@ from hwbuild.fingerprint import gpu_signature
 from hwbuild.fsutil import sha256_bytes, write_if_changed
 from hwbuild.plan import Plan, ProblemPlan
 from hwbuild.stamp import CHANGED_WHILE_READ, Stamp
+from hwbuild.writes import Claims
 
 if TYPE_CHECKING:
     from hwbuild.executors import Executor
@@ -71,10 +72,17 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
 
     tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
     failures: dict[str, BuildError] = {}
+    claims = _claims(plan)
     reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
     for result in executor().run(tasks, lambda task: None):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
+            try:
+                claims.check(result.problem_id, [*result.figures, *result.outputs],
+                             result.writers)
+            except BuildError as error:
+                failures[result.problem_id] = error
+                continue
             record(plan, by_id[result.problem_id], result, outcome)
         else:
             failures[result.problem_id] = task_error(result)
@@ -82,6 +90,16 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
         first = next(item.problem.id for item in plan.problems if item.problem.id in failures)
         raise failures[first]
     return outcome
+
+
+def _claims(plan: Plan) -> Claims:
+    """Who writes and reads which file, from every problem's entry (those this build does not
+    need included) and the targets' stamps."""
+    planned = {item.problem.id: item.entry for item in plan.problems}
+    entries = {problem.id: planned[problem.id] if problem.id in planned
+               else cache.load(plan.layout, problem.id) for problem in plan.project.problems()}
+    return Claims.of(plan.layout, entries, [item.problem.id for item in plan.reruns],
+                     [target.stamp for target in plan.targets])
 
 
 def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experiments) -> None:
