@@ -7,9 +7,11 @@ Nothing here imports torch, numpy or matplotlib: versions come from the names of
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import os
+import re
 import sys
 from functools import cache
 from pathlib import Path
@@ -17,11 +19,23 @@ from pathlib import Path
 from hwbuild.fsutil import dump_json
 
 ENGINE_DIR = Path(__file__).resolve().parent
-# The engine files whose code shapes each stage's outputs (editing check.py recompiles nothing).
-STAGE_FILES: dict[str, tuple[str, ...]] = {
-    "experiment": ("context.py", "experiments.py"),
-    "render": ("render.py", "filters.py", "templates/document.tex.j2"),
-    "compile": ("latex.py", "synctex.py", "preamble.py"),
+STAGES = ("experiment", "render", "compile")
+# What each stage's engine hash covers: every file of the package (code and data: templates,
+# matplotlibrc...), less the files matched here (package-relative globs) that are known not to
+# shape that stage's outputs. A file added to the package is hashed until it is listed here.
+NOT_SHAPING_ANY_STAGE = (
+    "__init__.py", "__main__.py", "cli.py", "progress.py", "report.py", "errors.py", "pause.py",
+    "watch.py", "check.py", "ci.py", "clean.py", "export.py", "scaffold.py", "starter.py",
+    "starter/*", "texsetup.py", "latexlog.py", "manifest.py", "docs/*",
+)
+_EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py", "primer.py",
+                    "run.py", "writes.py", "matplotlibrc")
+_JINJA_SIDE = ("render.py", "filters.py", "compose.py", "templates/*")
+_TEX_SIDE = ("latex.py", "preamble.py", "typeset.py", "synctex.py", "publish.py")
+NOT_SHAPING: dict[str, tuple[str, ...]] = {
+    "experiment": (*_JINJA_SIDE, *_TEX_SIDE),
+    "render": (*_EXPERIMENT_SIDE, *_TEX_SIDE),
+    "compile": (*_EXPERIMENT_SIDE, *_JINJA_SIDE),
 }
 # The scientific libraries whose version changes what an experiment computes.
 LIBRARIES = ("torch", "numpy", "matplotlib", "scipy", "pandas", "scikit-learn")
@@ -50,13 +64,55 @@ def library_versions() -> dict[str, str]:
     return {"python": sys.version.split()[0], **dict(sorted(found.items()))}
 
 
+def package_files(root: Path) -> list[str]:
+    """Every file of the package under ``root``, package-relative, sorted (no bytecode)."""
+    found = []
+    prefix = len(str(root)) + 1
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+        relative = folder[prefix:].replace(os.sep, "/")
+        for name in names:
+            if not name.startswith(".") and not name.endswith((".pyc", ".pyo")):
+                found.append(f"{relative}/{name}" if relative else name)
+    return sorted(found)
+
+
+def stage_files(stage: str, root: Path | None = None) -> list[str]:
+    """The package files hashed for ``stage`` (see :data:`NOT_SHAPING`)."""
+    return _stage_files(stage, package_files(root or ENGINE_DIR))
+
+
+def _stage_files(stage: str, files: list[str]) -> list[str]:
+    excluded = _not_shaping(stage)
+    return [name for name in files if not excluded.match(name)]
+
+
 @cache
+def _not_shaping(stage: str) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(pattern) for pattern
+                               in (*NOT_SHAPING_ANY_STAGE, *NOT_SHAPING[stage])))
+
+
+@cache
+def engine_hashes(root: Path) -> dict[str, str]:
+    """Per stage, the hash of the files under ``root`` that shape its outputs (each file read
+    once, the package walked once: a no-op build pays this)."""
+    files = package_files(root)
+    stages = {stage: _stage_files(stage, files) for stage in STAGES}
+    digests = {name: hashlib.sha256((root / name).read_bytes()).digest()
+               for name in sorted({name for names in stages.values() for name in names})}
+    found = {}
+    for stage, names in stages.items():
+        digest = hashlib.sha256()
+        for name in names:
+            digest.update(name.encode() + b"\0" + digests[name])
+        found[stage] = digest.hexdigest()[:16]
+    return found
+
+
 def engine_hash(stage: str) -> str:
-    """Hash of the engine source files that shape ``stage``'s outputs."""
-    digest = hashlib.sha256()
-    for name in STAGE_FILES[stage]:
-        digest.update(name.encode() + b"\0" + (ENGINE_DIR / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """Hash of the engine files that shape ``stage``'s outputs."""
+    return engine_hashes(ENGINE_DIR)[stage]
 
 
 def digest(value: object) -> str:

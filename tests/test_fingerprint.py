@@ -3,10 +3,13 @@ GPUs, canonical digests; and the experiment settings a cache entry must match.""
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
 import platform
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,12 +17,17 @@ import pytest
 
 from hwbuild import fingerprint, plan
 from hwbuild.fingerprint import (
-    STAGE_FILES,
+    NOT_SHAPING,
+    NOT_SHAPING_ANY_STAGE,
+    STAGES,
     digest,
     engine_hash,
+    engine_hashes,
     expected_device,
     gpu_signature,
     library_versions,
+    package_files,
+    stage_files,
 )
 from hwbuild.plan import BuildOptions, experiment_settings
 from hwbuild.project import Project
@@ -46,37 +54,73 @@ def test_library_versions_import_none_of_the_libraries() -> None:
 
 
 def test_engine_hash_is_per_stage_and_stable() -> None:
-    hashes = {stage: engine_hash(stage) for stage in STAGE_FILES}
+    hashes = {stage: engine_hash(stage) for stage in STAGES}
     assert set(hashes) == {"experiment", "render", "compile"}
     assert len(set(hashes.values())) == 3
     for value in hashes.values():
         assert len(value) == 16 and int(value, 16) >= 0
-    engine_hash.cache_clear()
-    assert {stage: engine_hash(stage) for stage in STAGE_FILES} == hashes
+    engine_hashes.cache_clear()
+    assert {stage: engine_hash(stage) for stage in STAGES} == hashes
     with pytest.raises(KeyError):
         engine_hash("check")  # editing check.py changes no output
 
 
-def test_engine_hash_follows_the_stage_files(monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: Path) -> None:
-    for stage_files in STAGE_FILES.values():
-        for name in stage_files:
-            copy = tmp_path / name
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes((fingerprint.ENGINE_DIR / name).read_bytes())
-    engine_hash.cache_clear()
-    monkeypatch.setattr(fingerprint, "ENGINE_DIR", tmp_path)
-    try:
-        before = {stage: engine_hash(stage) for stage in STAGE_FILES}
-        with (tmp_path / "filters.py").open("a") as handle:
-            handle.write("# edited\n")
-        engine_hash.cache_clear()
-        after = {stage: engine_hash(stage) for stage in STAGE_FILES}
-    finally:
-        engine_hash.cache_clear()
-    assert after["render"] != before["render"]
-    assert after["experiment"] == before["experiment"]
-    assert after["compile"] == before["compile"]
+def test_every_file_of_the_package_is_hashed_unless_listed_as_not_shaping() -> None:
+    files = package_files(fingerprint.ENGINE_DIR)
+    hashed = {stage: set(stage_files(stage)) for stage in STAGES}
+    # The files the hand-kept list of old left out, each in the stage it shapes.
+    assert {"compose.py", "templates/document.tex.j2", "filters.py"} <= hashed["render"]
+    assert {"observe.py", "matplotlibrc", "experiments.py", "context.py"} <= hashed["experiment"]
+    assert {"latex.py", "preamble.py", "synctex.py", "typeset.py"} <= hashed["compile"]
+    assert not any(name.endswith(".pyc") or "__pycache__" in name for name in files)
+    # The lists name files that exist (a moved module must move in the lists too), and only
+    # files that shape no output of the stage: the commands around the build, the docs.
+    patterns = [*NOT_SHAPING_ANY_STAGE, *(p for ps in NOT_SHAPING.values() for p in ps)]
+    for pattern in patterns:
+        assert any(fnmatch.fnmatchcase(name, pattern) for name in files), pattern
+    unhashed = set(files) - set().union(*hashed.values())
+    assert {"cli.py", "watch.py", "check.py", "docs/authoring.md"} <= unhashed
+    assert unhashed == {name for name in files if any(
+        fnmatch.fnmatchcase(name, pattern) for pattern in NOT_SHAPING_ANY_STAGE)}
+
+
+def _package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "hwbuild"
+    shutil.copytree(fingerprint.ENGINE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprint, "ENGINE_DIR", copy)
+    return copy
+
+
+def _hashes_after(edit: Callable[[], object]) -> tuple[dict[str, str], dict[str, str]]:
+    before = {stage: engine_hash(stage) for stage in STAGES}
+    edit()
+    engine_hashes.cache_clear()
+    return before, {stage: engine_hash(stage) for stage in STAGES}
+
+
+@pytest.mark.parametrize(("name", "shaped"), [
+    ("filters.py", {"render"}), ("compose.py", {"render"}),
+    ("observe.py", {"experiment"}), ("matplotlibrc", {"experiment"}),
+    ("synctex.py", {"compile"}), ("stamp.py", {"experiment", "render", "compile"}),
+    ("cli.py", set()), ("docs/authoring.md", set()),
+])
+def test_engine_hash_follows_the_files_of_each_stage(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path, name: str,
+                                                     shaped: set[str]) -> None:
+    copy = _package_copy(tmp_path, monkeypatch)
+    before, after = _hashes_after(lambda: (copy / name).write_bytes(
+        (copy / name).read_bytes() + b"\n# edited\n"))
+    assert {stage for stage in STAGES if after[stage] != before[stage]} == shaped
+
+
+def test_a_new_module_is_hashed_in_every_stage(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    copy = _package_copy(tmp_path, monkeypatch)
+    before, after = _hashes_after(lambda: (copy / "newstage.py").write_text("X = 1\n"))
+    assert all(after[stage] != before[stage] for stage in STAGES)
+    before, after = _hashes_after(
+        lambda: (copy / "templates" / "other.tex.j2").write_text("x\n"))
+    assert after["render"] != before["render"] and after["compile"] == before["compile"]
 
 
 def test_digest_is_canonical() -> None:
