@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -37,31 +38,119 @@ NOT_SHAPING: dict[str, tuple[str, ...]] = {
     "render": (*_EXPERIMENT_SIDE, *_TEX_SIDE),
     "compile": (*_EXPERIMENT_SIDE, *_JINJA_SIDE),
 }
-# The scientific libraries whose version changes what an experiment computes.
-LIBRARIES = ("torch", "numpy", "matplotlib", "scipy", "pandas", "scikit-learn")
-
-
 @cache
-def library_versions() -> dict[str, str]:
-    """Python's version and those of the installed :data:`LIBRARIES`.
+def installed_distributions() -> dict[str, tuple[str, Path]]:
+    """Every distribution on ``sys.path``: its normalised name, version and metadata folder
+    (the first on ``sys.path`` wins, as for imports).
 
-    Read from folder names on ``sys.path`` rather than through ``importlib.metadata``, whose
-    import alone costs a no-op build a fifth of its time.
+    Read from folder names rather than through ``importlib.metadata``, whose import alone costs
+    a no-op build a fifth of its time.
     """
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, Path]] = {}
     for entry in sys.path:
         try:
             names = os.listdir(entry or ".")
         except OSError:
             continue
         for name in names:
-            if not name.endswith(".dist-info"):
+            stem, dot, suffix = name.rpartition(".")
+            if not dot or suffix not in ("dist-info", "egg-info"):
                 continue
-            project, _, version = name[: -len(".dist-info")].partition("-")
-            key = project.lower().replace("_", "-")
-            if key in LIBRARIES and key not in found:
-                found[key] = version
-    return {"python": sys.version.split()[0], **dict(sorted(found.items()))}
+            project, _, version = stem.partition("-")
+            key = normalize(project)
+            if key not in found:
+                found[key] = (version.partition("-")[0], Path(entry or ".") / name)
+    return found
+
+
+def normalize(name: str) -> str:
+    """A distribution's name as the packaging standards compare them (``PyYAML``: ``pyyaml``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def library_versions(names: Iterable[str] = ()) -> dict[str, str]:
+    """Python's version and the installed version of each distribution in ``names`` (``none``
+    when it is not installed)."""
+    installed = installed_distributions()
+    return {"python": sys.version.split()[0],
+            **{name: installed[name][0] if name in installed else "none"
+               for name in sorted(names)}}
+
+
+def imported_distributions(modules: Iterable[str]) -> dict[str, str]:
+    """The distributions that provide the imported top-level ``modules`` of this process, and
+    those they require (recursively), with their versions: normalised name -> version.
+
+    Requirements count as imported: a library imports its own (torchvision imports PIL), and
+    a warm worker has imported them before the experiment did, so only this closure gives the
+    same answer in every process. Modules of the standard library or of the project have no
+    distribution and are left out.
+    """
+    installed = installed_distributions.__wrapped__()  # fresh: a warm worker lives long
+    found: set[str] = set()
+    for module in modules:
+        found.update(_providers(module, installed))
+    todo = list(found)
+    while todo:
+        for required in _requirements(installed[todo.pop()][1]):
+            if required in installed and required not in found:
+                found.add(required)
+                todo.append(required)
+    return {name: installed[name][0] for name in sorted(found)}
+
+
+def _providers(module: str, installed: dict[str, tuple[str, Path]]) -> set[str]:
+    """The installed distributions that hold top-level ``module`` (imported here)."""
+    spec = getattr(sys.modules.get(module), "__spec__", None)
+    if spec is None:
+        return set()
+    locations = list(getattr(spec, "submodule_search_locations", None) or [])
+    origin = getattr(spec, "origin", None)
+    if not locations and isinstance(origin, str) and getattr(spec, "has_location", False):
+        locations = [origin]
+    folders = {str(Path(location).parent) for location in locations}
+    here = {name: folder for name, (_, folder) in installed.items()
+            if str(folder.parent) in folders}
+    key = normalize(module)
+    if key in here:
+        return {key}
+    providers = set()
+    for name, folder in here.items():
+        try:
+            top_level = (folder / "top_level.txt").read_text().split()
+        except OSError:
+            top_level = None
+        if top_level is not None:
+            if module in top_level:
+                providers.add(name)
+        elif _record_holds(folder / "RECORD", module):
+            providers.add(name)
+    return providers
+
+
+def _record_holds(record: Path, module: str) -> bool:
+    try:
+        with record.open(encoding="utf-8", errors="replace") as lines:
+            return any(line.startswith((f"{module}/", f"{module}.")) for line in lines)
+    except OSError:
+        return False
+
+
+_REQUIREMENT = re.compile(r"^Requires-Dist:\s*([A-Za-z0-9][A-Za-z0-9._-]*)([^;]*)(;.*)?$")
+
+
+def _requirements(folder: Path) -> list[str]:
+    """The distributions ``folder``'s METADATA requires, less those of optional extras."""
+    try:
+        text = (folder / "METADATA").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    for line in text.split("\n\n", 1)[0].splitlines():  # the headers, not the description
+        match = _REQUIREMENT.match(line)
+        if match and "extra" not in (match.group(3) or ""):
+            found.append(normalize(match.group(1)))
+    return found
 
 
 def package_files(root: Path) -> list[str]:

@@ -126,7 +126,9 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
             outcome.changed.append(key)  # recorded as read: the next build reruns it
     outputs = {relative: sha256_bytes(data) for relative, data in result.figures.items()}
     outputs.update(result.outputs)
-    settings = {**item.settings, "device": result.device}
+    # The libraries it imported, at the versions it ran with (a no-op compares them with the
+    # versions installed then).
+    settings = {**item.settings, "device": result.device, "libraries": result.versions}
     entry = CacheEntry(
         stamp=Stamp(settings=settings, inputs=result.inputs, outputs=outputs),
         values=result.values, measurements=result.measurements, figures=sorted(result.figures),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hwbuild import fingerprint, plan
+from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import (
     NOT_SHAPING,
     NOT_SHAPING_ANY_STAGE,
@@ -25,7 +26,9 @@ from hwbuild.fingerprint import (
     engine_hashes,
     expected_device,
     gpu_signature,
+    imported_distributions,
     library_versions,
+    normalize,
     package_files,
     stage_files,
 )
@@ -37,15 +40,40 @@ RUN = "def run(ctx):\n    return {}\n"
 
 
 def test_library_versions_match_package_metadata() -> None:
-    versions = library_versions()
+    versions = library_versions(["torch", "numpy", "pyyaml", "no-such-distribution"])
     assert versions["python"] == platform.python_version()
-    for name in ("torch", "numpy", "matplotlib"):
+    for name in ("torch", "numpy", "pyyaml"):
         assert versions[name] == importlib.metadata.version(name)
+    assert versions["no-such-distribution"] == "none"
+    assert library_versions() == {"python": platform.python_version()}
+
+
+def test_imported_modules_map_to_their_distributions_and_requirements() -> None:
+    import json  # noqa: F401  (the standard library: no distribution)
+
+    import matplotlib  # noqa: F401
+    import mpl_toolkits  # noqa: F401  (a namespace package of matplotlib's)
+    import PIL  # noqa: F401  (named unlike its distribution, pillow)
+    import yaml  # noqa: F401  (likewise: PyYAML)
+
+    found = imported_distributions(["yaml", "PIL", "json", "hwbuild"])
+    expected = {"pyyaml", "pillow"}
+    assert set(found) == expected  # pillow and PyYAML require nothing installed
+    for name in expected:
+        assert found[name] == importlib.metadata.version(name)
+    assert "matplotlib" in imported_distributions(["mpl_toolkits"])
+    # A library's requirements count: a warm worker imported them before the experiment did.
+    with_requirements = imported_distributions(["matplotlib"])
+    assert {"matplotlib", "numpy", "pillow", "pyparsing"} <= set(with_requirements)
+    providers = importlib.metadata.packages_distributions()
+    for module in ("yaml", "PIL", "matplotlib", "numpy"):
+        assert {normalize(name) for name in providers[module]} <= set(
+            imported_distributions([module]))
 
 
 def test_library_versions_import_none_of_the_libraries() -> None:
     probe = ("import sys\nfrom hwbuild.fingerprint import library_versions\n"
-             "assert 'numpy' in library_versions()\n"
+             "assert 'numpy' in library_versions(['numpy'])\n"
              "print(sorted(m for m in ('torch', 'numpy', 'matplotlib', 'importlib.metadata')"
              " if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
@@ -179,6 +207,10 @@ def test_experiment_settings_change_with_each_input(make_project,
     code = next(name for name, value in base.items() if value == engine_hash("experiment"))
     assert base == {"problem": "1", "module": "solutions.problem1", "seed": 0, "device": "cpu",
                     "libraries": library_versions(), code: engine_hash("experiment")}
+    # The libraries to compare are those the last run imported, at the versions installed now.
+    ran = Stamp(settings={**base, "libraries": {"python": "3.0", "numpy": "1.0"}})
+    assert experiment_settings(one, options, CacheEntry(ran, {}))["libraries"] == \
+        library_versions(["numpy"])
     assert experiment_settings(one, options, None) == base
     recorded = Stamp(settings=base)
     hashes = FileHashes(root)
@@ -196,9 +228,10 @@ def test_experiment_settings_change_with_each_input(make_project,
     assert experiment_settings(one, replace(options, jobs=7, force=True, reproducible=True,
                                             executor="local"), None) == base
 
-    monkeypatch.setattr(plan, "library_versions", lambda: {**library_versions(), "numpy": "9"})
+    monkeypatch.setattr(plan, "library_versions",
+                        lambda names: {**library_versions(), "numpy": "9"})
     assert reasons(experiment_settings(one, options, None)) == [
-        f"libraries changed (numpy {library_versions()['numpy']} -> 9)"]
+        "libraries changed (numpy none -> 9)"]
     monkeypatch.setattr(plan, "library_versions", library_versions)
     monkeypatch.setattr(plan, "engine_hash", lambda stage: "0" * 16)
     assert reasons(experiment_settings(one, options, None)) == [

@@ -667,7 +667,8 @@ from hwbuild.cli import main
 try:
     main(["--project", sys.argv[1], "-q"], standalone_mode=False)
 finally:
-    heavy = sorted(m for m in ("torch", "matplotlib", "numpy", "jinja2", "rich")
+    heavy = sorted(m for m in ("torch", "matplotlib", "numpy", "jinja2", "rich",
+                               "importlib.metadata")
                    if m in sys.modules)
     print("HEAVY=" + ",".join(heavy))
 """
