@@ -27,11 +27,12 @@ from types import CodeType
 from typing import Any
 
 from hwbuild.fsutil import sha256_bytes
+from hwbuild.layout import BUILD
 from hwbuild.stamp import CHANGED_WHILE_READ, LISTING, listing_digest
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Not inputs: what builds write (top level), and caches or environments (at any depth).
-_EXCLUDED_TOP = frozenset({"build", ".git", ".venv", "venv"})
+_EXCLUDED_TOP = frozenset({BUILD, ".git", ".venv", "venv"})
 _EXCLUDED_PARTS = frozenset({"__pycache__", "site-packages", "dist-packages", ".hypothesis",
                              ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 _ENGINE_DIR = Path(__file__).resolve().parent

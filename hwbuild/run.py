@@ -77,7 +77,7 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     failures: dict[str, BuildError] = {}
     claims = _claims(plan)
     reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
-    for result in executor().run(tasks, lambda task: None):
+    for result in executor().run(tasks):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
             try:
