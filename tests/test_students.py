@@ -92,7 +92,7 @@ def test_a_student_s_seed_and_names_are_their_own() -> None:
     assert layout.named(None, "handout") == "handout-student-alice1"
     assert layout.named("3", "solutions") == "problem-3-student-alice1"
     assert layout.cache_entry("3").name == "problem3-student-alice1.json"
-    assert layout.figure("3", "loss") == "figures/problem3-student-alice1-loss.pdf"
+    assert Layout.figure("3", "loss", "alice1") == "figures/problem3-student-alice1-loss.pdf"
     for name, variant, problem in [("handout-student-alice1", "handout", None),
                                    ("handout-problem-3-student-alice1", "handout", "3"),
                                    ("problem-3-student-alice1", "solutions", "3")]:
