@@ -254,7 +254,13 @@ def watch_command(ctx: click.Context) -> None:
     """
     from hwbuild.watch import run_watch
 
-    settings = _settings(ctx)
+    students = _settings(ctx).students()
+    if len(students) > 1:
+        from hwbuild.errors import UsageError
+
+        raise UsageError("watch follows one student at a time",
+                         hint="give one --student ID (not all, nor several)")
+    settings = students[0]
     project = settings.project()
     if settings.build.problems:
         # An unknown --problem is a usage error now; a broken config is reported by the first

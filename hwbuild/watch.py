@@ -386,7 +386,7 @@ def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explai
         # --force reruns the experiments once, not on every save.
         opts = options if builds == 1 else replace(options, force=False)
         reporter = make_watch_reporter(verbosity)
-        fresh = FreshProject(root)  # re-reads hwbuild.toml
+        fresh = FreshProject(root, project.student)  # re-reads hwbuild.toml
         try:
             return build(fresh, opts, reporter, executor=executor, on_plan=show_plan)
         finally:
@@ -407,7 +407,7 @@ def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explai
     executor.start()
     try:
         return watch(root, run_build, on_result, stop=stop, max_builds=max_builds,
-                     sources=lambda: recorded_sources(FreshProject(root)))
+                     sources=lambda: recorded_sources(FreshProject(root, project.student)))
     except KeyboardInterrupt:
         echo("stopped watching", False)
         return builds

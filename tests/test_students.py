@@ -83,6 +83,9 @@ def test_ids_come_from_the_command_line_or_students_csv(course: Path) -> None:
         in result.output
     result = CliRunner().invoke(main, ["--project", str(course), "--student", "../x", "--list"])
     assert result.exit_code == EXIT_USAGE
+    result = CliRunner().invoke(main, ["--project", str(course), "--student", "alice1",
+                                       "--student", "bob2", "watch"])
+    assert result.exit_code == EXIT_USAGE and "watch follows one student" in result.output
 
 
 def test_a_student_s_seed_and_names_are_their_own() -> None:
