@@ -91,8 +91,9 @@ def secrets_in(shown: str, handout: str, problem: str, template: str) -> list[Se
     return list(found.values())
 
 
-def solution_secrets(project: Project, problems: list[Problem]) -> list[Secret]:
-    """Every secret of ``problems``, rendered from their cached results."""
+def solution_secrets(project: Project, problems: list[Problem], shown: str = "") -> list[Secret]:
+    """Every secret of ``problems``, rendered from their cached results; ``shown`` is more text
+    the handout shows of its own (its figures' labels)."""
     from hwbuild import cache
     from hwbuild.compose import problem_variables
     from hwbuild.plan import BuildOptions, plan_build
@@ -105,17 +106,23 @@ def solution_secrets(project: Project, problems: list[Problem]) -> list[Secret]:
     envs = {v: make_environment(layout.templates_dir, unicode=unicode, variant=v,
                                 shared=project.shared)
             for v in (SOLUTIONS, RUBRIC, HANDOUT)}
-    found: list[Secret] = []
+    texts: dict[str, dict[str, str]] = {}
     for problem in problems:
         entry = cache.load(layout, problem.id)
         if entry is None:
             continue  # never run: nothing of it was built either
         variables = problem_variables(plan, problem, entry)
-        text = {v: render(env, problem.template_name, variables).text
-                for v, env in envs.items()}
+        texts[problem.id] = {v: render(env, problem.template_name, variables).text
+                             for v, env in envs.items()}
+    # What any problem's statement prints is no secret (problem 10 may quote problem 6).
+    handout = "\n".join([*(text[HANDOUT] for text in texts.values()), shown])
+    found: list[Secret] = []
+    for problem in problems:
+        if problem.id not in texts:
+            continue
         template = project.relative(problem.template)
         for shown in (SOLUTIONS, RUBRIC):
-            found += secrets_in(text[shown], text[HANDOUT], problem.id, template)
+            found += secrets_in(texts[problem.id][shown], handout, problem.id, template)
     unique = {(s.kind, s.text): s for s in found}
     return list(unique.values())
 
@@ -191,9 +198,23 @@ def handout_artifacts(project: Project, problems: list[Problem]) -> list[Path]:
     return [path for path in found if path.exists()]
 
 
+def _figures_text(project: Project, problems: list[Problem]) -> str:
+    """The text of every PDF figure the handout's TeX read (tick labels are no secret)."""
+    from hwbuild.plan import load_target_stamp
+
+    layout = project.layout
+    figures: set[Path] = set()
+    for name in [layout.named(None, HANDOUT), *(layout.named(p.id, HANDOUT) for p in problems)]:
+        stamp = load_target_stamp(layout, name)
+        figures.update(project.root / key for key in (stamp.inputs if stamp else {})
+                       if key.endswith(".pdf"))
+    return "\n".join(_run("pdftotext", "-enc", "UTF-8", str(path), "-")
+                     for path in sorted(figures) if path.is_file())
+
+
 def find_leaks(project: Project, problems: list[Problem]) -> list[Leak]:
     """Every secret of ``problems`` found in any artifact of the handout."""
-    secrets = solution_secrets(project, problems)
+    secrets = solution_secrets(project, problems, _figures_text(project, problems))
     leaks = []
     for path in handout_artifacts(project, problems):
         for what, text in artifact_texts(path, project.relative(path)):

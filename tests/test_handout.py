@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 
 from hwbuild.cli import main
 from hwbuild.errors import EXIT_CHECK
-from hwbuild.leaks import find_leaks, secrets_in
+from hwbuild.leaks import find_leaks, secrets_in, solution_secrets
 from hwbuild.project import Project
 
 pytestmark = pytest.mark.tex
@@ -42,13 +42,15 @@ The minimiser is << secret | fixed(4) >>.
 <% part "b", points=6 %>Say why.
 <% solution %>
 Because the function is convex and smooth.
+Recall that gradient descent converges for small steps.
 <% endsolution %>
 <% rubric %>
 Give half the points for the right sign alone.
 <% endrubric %>
 """.replace("<< SENTENCE >>", SECRET_SENTENCE)
 SOLUTION_2 = "def run(ctx):\n    return {}\n"
-TEMPLATE_2 = "State the theorem.\n"
+QUOTED = "Recall that gradient descent converges for small steps."  # problem 2's statement too
+TEMPLATE_2 = f"State the theorem. {QUOTED}\n"
 CONFIG = '[variants]\nnames = ["solutions", "handout", "rubric"]\n'
 INPROCESS = ["--executor", "inprocess", "--reproducible"]
 
@@ -229,6 +231,13 @@ def test_a_leak_planted_in_each_artifact_is_caught(built: Built, kind: str) -> N
         shutil.rmtree(dist, ignore_errors=True)
         for path, data in saved.items():
             path.write_bytes(data)
+
+
+def test_what_another_problem_s_statement_prints_is_no_secret(built: Built) -> None:
+    project = Project(built.root)
+    secrets = {s.text for s in solution_secrets(project, project.problems())}
+    assert SECRET_SENTENCE in secrets and SECRET_VALUE in secrets
+    assert QUOTED not in secrets
 
 
 def test_the_secrets_are_the_solution_s_own_values_and_sentences() -> None:
