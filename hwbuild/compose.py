@@ -10,6 +10,7 @@ the rendered texts, each line's template origin and every template loaded come b
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,8 +150,8 @@ class _Renderer:
         if end_paragraph:
             _end_paragraph(result)
         if problem is not None:
-            check_part_points(problem, result.parts, self.layout.relative(
-                self.env.loader.path(template)))
+            check_part_points(problem, result.parts,
+                              lambda name: self.layout.relative(self.env.loader.path(name)))
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
         origins = Origins.of((self.key(loader.path(t)), line) for t, line in result.origins)
@@ -181,8 +182,10 @@ def problem_variables(plan: Plan, problem: Problem, entry: CacheEntry) -> dict[s
             "doc": plan.document, "measured": measured}
 
 
-def check_part_points(problem: Problem, found: list[Part], template: str) -> None:
-    """The points of a problem's parts must add up to the problem's points."""
+def check_part_points(problem: Problem, found: list[Part],
+                      shown: Callable[[str], str] = str) -> None:
+    """The points of a problem's parts must add up to the problem's points; the error is at the
+    first part (``shown`` turns a template name into the path messages print)."""
     given = [part for part in found if part.points is not None]
     if not given or problem.points is None:
         return
@@ -192,7 +195,8 @@ def check_part_points(problem: Problem, found: list[Part], template: str) -> Non
         raise TemplateError(
             f"the parts of problem {problem.id} add up to {total} points ({listed}), but "
             f"problem {problem.id} has points = {problem.points} in hwbuild.toml",
-            location=Location(template, given[0].line),
+            location=Location(shown(given[0].template or problem.template_name),
+                              given[0].line),
             hint="make the parts' points add up to the problem's, or change points = in "
                  "hwbuild.toml")
 

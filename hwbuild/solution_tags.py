@@ -68,7 +68,8 @@ class VariantExtension(Extension):
                 parser.fail(f"<% part %> takes points=..., not {key.value!r}", key.lineno)
             parser.stream.expect("assign")
             points = parser.parse_expression()
-        call = self.call_method("_part", [label, points, nodes.Const(lineno)], lineno=lineno)
+        call = self.call_method("_part", [label, points, nodes.Const(lineno),
+                                          nodes.Const(parser.name)], lineno=lineno)
         return nodes.Output([call], lineno=lineno)
 
     # -- at render time ----------------------------------------------------------------------
@@ -84,13 +85,13 @@ class VariantExtension(Extension):
     def _rubric_heading(self) -> str:
         return "\\par\\medskip\\noindent\\textbf{Rubric.}\\enspace "
 
-    def _part(self, label: Any, points: Any, line: int) -> str:
+    def _part(self, label: Any, points: Any, line: int, template: str | None) -> str:
         if points is not None and (isinstance(points, bool) or not isinstance(points, int)
                                    or points <= 0):
             raise ValueError(f"points of part {label!r} must be a positive whole number, "
                              f"not {points!r}")
         parts: list[Part] = self.environment.hwbuild_parts  # type: ignore[attr-defined]
-        parts.append(Part(str(label), points, line))
+        parts.append(Part(str(label), points, line, template))
         shown = f"~({points}~point{'s' if points != 1 else ''})" if points is not None else ""
         return f"\\par\\medskip\\noindent\\textbf{{({label})}}{shown}\\enspace "
 

@@ -26,6 +26,7 @@ class Part:
     label: str
     points: int | None
     line: int
+    template: str | None = None  # the template (as Jinja names it) holding the tag
 
 
 def points_heading(points: int | None) -> str:

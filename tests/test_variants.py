@@ -65,7 +65,7 @@ def test_solution_lines_keep_their_template_lines(tmp_path: Path) -> None:
     lines = result.text.splitlines()
     answer = next(i for i, line in enumerate(lines) if line.startswith("The answer"))
     assert result.origins[answer] == ("t.tex.j2", 4)
-    assert result.parts == [Part("a", 4, 2)]
+    assert result.parts == [Part("a", 4, 2, "t.tex.j2")]
 
 
 @pytest.mark.parametrize(("source", "fragment"), [
@@ -89,15 +89,15 @@ def _problem(points: int | None) -> Problem:
 
 
 def test_parts_that_do_not_add_up_name_the_problem_and_its_parts() -> None:
-    parts = [Part("a", 4, 2), Part("b", 5, 7)]
-    check_part_points(_problem(9), parts, "templates/problem3.tex.j2")
-    check_part_points(_problem(None), parts, "templates/problem3.tex.j2")
+    parts = [Part("a", 4, 2, "problem3/parts.tex.j2"), Part("b", 5, 7)]
+    check_part_points(_problem(9), parts)
+    check_part_points(_problem(None), parts)
     with pytest.raises(TemplateError) as caught:
-        check_part_points(_problem(10), parts, "templates/problem3.tex.j2")
+        check_part_points(_problem(10), parts, lambda name: f"templates/{name}")
     message = caught.value.format()
     assert "add up to 9 points ((a) 4, (b) 5)" in message
     assert "problem 3 has points = 10" in message
-    assert "templates/problem3.tex.j2:2" in message
+    assert "templates/problem3/parts.tex.j2:2" in message  # where the first part is
 
 
 def test_points_variants_and_new_page_are_config_keys() -> None:
@@ -138,3 +138,15 @@ def test_an_unknown_variant_is_a_usage_error_listing_the_known_ones() -> None:
     result = CliRunner().invoke(main, ["--variant", "solution", "--list"])
     assert result.exit_code == 2
     assert "'solutions', 'handout', 'rubric'" in result.output
+
+
+def test_a_build_whose_parts_miss_the_points_stops_at_the_part(make_project) -> None:
+    root = make_project({"1": ("def run(ctx):\n    return {}\n",
+                               '<% include "parts.tex.j2" %>\n')},
+                        extra={"templates/parts.tex.j2": '<% part "a", points=3 %>A.\n'
+                                                         '<% part "b", points=3 %>B.\n'},
+                        problem_config={"1": "points = 5"})
+    result = CliRunner().invoke(main, ["--project", str(root), "--executor", "inprocess"])
+    assert result.exit_code == 6, result.output
+    assert "templates/parts.tex.j2:1: the parts of problem 1 add up to 6 points ((a) 3, (b) 3)" \
+        ", but problem 1 has points = 5" in result.output
