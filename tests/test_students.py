@@ -31,11 +31,15 @@ It is << root | fixed(5) >>.
 <% endsolution %>
 """
 INPROCESS = ["--executor", "inprocess", "--reproducible"]
+# The lightest document (five compiles below): the problems' headings and text.
+MAIN = ("\\documentclass{article}\n\\begin{document}\n<% for part in parts %>\n"
+        "\\section*{<< part.heading >>}\n\\input{<< part.tex >>}\n<% endfor %>\n"
+        "\\end{document}\n")
 
 
 @pytest.fixture
 def course(make_project) -> Path:
-    root = make_project({"1": (SOLUTION, TEMPLATE)}, main_template=None)
+    root = make_project({"1": (SOLUTION, TEMPLATE)}, main_template=MAIN)
     (root / "students.csv").write_text("id\nalice1\nbob2\n")
     return root
 
