@@ -4,20 +4,20 @@ plain user set-up with their expected diagnostics (tests/data/logs/corpus, see m
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import load_module
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hwbuild.latexlog import Diagnostic, first_error, locate_runaway, log_lines, parse_log
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
+score = load_module("logs_score", LOGS / "score.py")
 CORPUS = LOGS / "corpus"
 CORPUS_LOGS = sorted(path.name.removesuffix(".log") for path in CORPUS.glob("*.log"))
 
@@ -483,33 +483,8 @@ def test_parses_a_fresh_log(require_tex: None, tmp_path: Path) -> None:
 # -- the corpus: real logs of three engines in two set-ups, and what a reader finds in them ---
 
 
-def expected_of(stem: str) -> dict[str, object]:
-    data: dict[str, object] = json.loads(
-        (CORPUS / f"{stem}.expected.json").read_text(encoding="utf-8")
-    )
-    return data
-
-
-def as_expected(found: list[Diagnostic], expected: object) -> list[dict[str, object]]:
-    """The parser's diagnostics in the form of the expectations (a message cut to the length of
-    an expected ``message_start``, ...), so that a disagreement shows as a readable diff."""
-    assert isinstance(expected, list)
-    shown = []
-    for diagnostic, wanted in itertools.zip_longest(found, expected[: len(found)], fillvalue={}):
-        assert isinstance(diagnostic, Diagnostic) and isinstance(wanted, dict)
-        item: dict[str, object] = {"file": diagnostic.file, "line": diagnostic.line}
-        if "message_start" in wanted:
-            item["message_start"] = diagnostic.message[: len(wanted["message_start"])]
-        else:
-            item["message"] = diagnostic.message
-        if "context_start" in wanted:
-            item["context_start"] = (diagnostic.context or "")[: len(wanted["context_start"])]
-        if "runaway" in wanted:
-            item["runaway"] = diagnostic.runaway
-        if "points" in wanted:
-            item["points"] = diagnostic.points
-        shown.append(item)
-    return shown
+expected_of = score.expected_of
+as_expected = score.as_expected
 
 
 @pytest.mark.parametrize("stem", CORPUS_LOGS)
@@ -550,18 +525,26 @@ def test_corpus_read_as_replaced_text(stem: str) -> None:
 
 
 def test_corpus_is_complete() -> None:
-    """Every case by each of its engines in both set-ups, each log with its expectations, made
-    by the engine the expectations name, in the set-up they name."""
+    """Every case by each of its engines in each of its set-ups (hwbuild's and a plain run, or a
+    plain run with and without -file-line-error), each log with its expectations, made by the
+    engine the expectations name, in the set-up they name; about a quarter of the cases held
+    out."""
     stems = {path.name.removesuffix(".expected.json") for path in CORPUS.glob("*.expected.json")}
     assert stems == set(CORPUS_LOGS)
     runs = {tuple(stem.split(".")) for stem in stems}
     cases = {case for case, _, _ in runs}
-    assert len(cases) >= 12
+    assert len(cases) >= 40
     for case in cases:
         engines = {engine for c, engine, _ in runs if c == case}
+        setups = {setup for c, _, setup in runs if c == case}
         assert engines <= {"pdflatex", "xelatex", "lualatex"}
-        assert {"xelatex", "lualatex"} <= engines
-        assert {(case, e, s) for e in engines for s in ("hwbuild", "plain")} <= runs
+        assert setups in ({"hwbuild", "plain"}, {"plain", "fle"})
+        assert {(case, e, s) for e in engines for s in setups} <= runs
+    held_out = {case for case, engine, setup in runs
+                if expected_of(f"{case}.{engine}.{setup}")["held_out"]}
+    assert len(held_out) >= len(cases) // 4
+    assert {stem for stem in stems if stem.split(".")[0] in held_out} == {
+        stem for stem in stems if expected_of(stem)["held_out"]}
     banners = {"pdflatex": "This is pdfTeX", "xelatex": "This is XeTeX", "lualatex": "This is Lua"}
     for stem in stems:
         case, engine, setup = stem.split(".")
@@ -570,10 +553,10 @@ def test_corpus_is_complete() -> None:
         log = (CORPUS / f"{stem}.log").read_bytes()
         assert log.startswith(banners[engine].encode())
         assert log.decode("utf-8", "replace").startswith(str(expected["tex"]))
-        assert (b" file:line:error style messages enabled." in log) == (setup == "hwbuild")
+        assert (b" file:line:error style messages enabled." in log) == (setup != "plain")
     readme = (CORPUS / "README.md").read_text(encoding="utf-8")
     assert all(f"| `{case}` |" in readme for case in cases)
-    assert sum(path.stat().st_size for path in CORPUS.iterdir()) < 600_000
+    assert sum(path.stat().st_size for path in CORPUS.iterdir()) < 3_000_000
 
 
 @pytest.mark.parametrize("stem", [s for s in CORPUS_LOGS if s.endswith(".hwbuild")])
