@@ -466,6 +466,8 @@ CASES = [
               engines=LUA),
             E("main.tex", 12, "[\\directlua]:1: attempt to call a nil value (global "
               "'hw_undefined_function')", engines=LUA),
+            W(None, None, "warning  (pdf backend): no pages of output.", engines=LUA,
+              setups=PLAIN),
         ],
     ),
     Case(
