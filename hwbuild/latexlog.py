@@ -163,14 +163,14 @@ def _as_printed(lines: list[str]) -> list[bool]:
     return printed
 
 
-def _is_wrapped(lines: list[str], engine: str, replaced: bool) -> bool:
+def _is_wrapped(lines: list[str], printed: list[bool], engine: str, replaced: bool) -> bool:
     """Whether the log was written with max_print_line=79: no line TeX wrapped is longer, or
     next to many full lines a few are (lines some package wrote past TeX's line breaking)."""
     limit = _WRAP + 1 if engine == "luatex" else _WRAP
     widths = [
         _width(line, engine, replaced)
-        for line, printed in zip(lines, _as_printed(lines), strict=True)
-        if not printed
+        for line, whole in zip(lines, printed, strict=True)
+        if not whole
     ]
     longer = sum(width > limit for width in widths)
     full = sum(width == _WRAP for width in widths)
@@ -194,9 +194,9 @@ def log_lines(log: str | bytes) -> list[str]:
     if not raw:
         return []
     engine = _engine(raw[0])
-    if not _is_wrapped(raw, engine, replaced):
-        return [_readable(line) for line in raw]
     printed = _as_printed(raw)
+    if not _is_wrapped(raw, printed, engine, replaced):
+        return [_readable(line) for line in raw]
     joined: list[str] = [raw[0]]
     pieces = 1  # how many physical lines joined[-1] is made of
     for index, line in enumerate(raw[1:], 1):
@@ -305,9 +305,11 @@ def _file_name(text: str, start: int) -> tuple[str | None, int]:
         if close > start:
             name = text[start + 1 : close]
             return (name, close + 1) if _is_file(name, alone=True) else (None, start)
-    if _PATH_START.match(text[start:]) and (bracketed := _bracketed_path(text, start)):
-        return bracketed, start + len(bracketed)
     found = _NAME_END.search(text, start)
+    if found and found.group() == "(" and _PATH_START.match(text[start:]):
+        bracketed = _bracketed_path(text, start)
+        if bracketed:
+            return bracketed, start + len(bracketed)
     candidate = text[start : found.start() if found else len(text)].rstrip()
     if _is_file(candidate, alone=True) and (" " not in candidate or _EXTENSION.search(candidate)):
         return candidate, start + len(candidate)
