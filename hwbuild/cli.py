@@ -401,7 +401,7 @@ def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
 def setup_tex_command(ctx: click.Context, check_only: bool, everything: bool) -> None:
     """Install, from Debian's packages, the TeX Live parts the configured engine needs (and
     biber for biblatex): apt-get as root, else the exact command to run."""
-    from hwbuild.texsetup import setup_tex
+    from hwbuild.tex.install import setup_tex
 
     settings = _settings(ctx)
     project = None if everything else settings.project()

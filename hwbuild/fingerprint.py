@@ -17,11 +17,12 @@ from pathlib import Path
 from hwbuild.fsutil import dump_json
 
 ENGINE_DIR = Path(__file__).resolve().parent
-# The engine files whose code shapes each stage's outputs (editing check.py recompiles nothing).
+# The engine files whose code shapes each stage's outputs (editing check.py recompiles nothing);
+# a folder stands for every file below it.
 STAGE_FILES: dict[str, tuple[str, ...]] = {
     "experiment": ("context.py", "experiments.py"),
     "render": ("render.py", "filters.py", "templates/document.tex.j2"),
-    "compile": ("latex.py", "synctex.py", "preamble.py"),
+    "compile": ("tex", "synctex.py"),
 }
 # The scientific libraries whose version changes what an experiment computes.
 LIBRARIES = ("torch", "numpy", "matplotlib", "scipy", "pandas", "scikit-learn")
@@ -55,7 +56,12 @@ def engine_hash(stage: str) -> str:
     """Hash of the engine source files that shape ``stage``'s outputs."""
     digest = hashlib.sha256()
     for name in STAGE_FILES[stage]:
-        digest.update(name.encode() + b"\0" + (ENGINE_DIR / name).read_bytes() + b"\0")
+        path = ENGINE_DIR / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if path.is_dir() else [path]
+        for file in files:
+            key = file.relative_to(ENGINE_DIR).as_posix()
+            digest.update(key.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

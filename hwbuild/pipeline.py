@@ -7,6 +7,7 @@ good PDFs, stamps and cache entries as they were.
 
     plan       hwbuild/plan.py      what is outdated and why (no side effects)
     run        hwbuild/run.py       the stale experiments on an executor; results recorded
+    (replan)   hwbuild/plan.py      with the results: which targets to render, and why
     render     hwbuild/compose.py   the outdated targets' .tex files, with each line's origin
     compile    hwbuild/typeset.py   latexmk in each target's work folder; what TeX read
     publish    hwbuild/publish.py   PDFs and SyncTeX into build/, stamps, manifest
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from hwbuild.compose import compose
 from hwbuild.fsutil import build_lock, remove_temp_files
 from hwbuild.pause import pause
-from hwbuild.plan import BuildOptions, Plan, plan_build
+from hwbuild.plan import BuildOptions, Plan, plan_build, replan
 from hwbuild.project import Project
 from hwbuild.publish import publish
 from hwbuild.report import BuildReport, Reporter
@@ -94,10 +95,14 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
                 on_plan(plan)
             experiments = stage("experiments", run_experiments, plan, executors, reporter)
             report.ran, report.cached = experiments.ran, experiments.cached
-            composed = stage("render", compose, plan, experiments)
+            targets = stage("plan", replan, plan, experiments.entries, experiments.ran,
+                            experiments.touched)
+            composed = stage("render", compose, plan, targets, experiments.entries)
             pause("rendered")
             compiled = stage("compile", typeset, plan, composed, reporter)
-            stage("publish", publish, plan, experiments, compiled, report)
+            published = stage("publish", publish, plan, experiments, compiled)
+            report.targets.extend(published.targets)
+            report.changed = published.changed
         finally:
             executors.close()
     report.seconds = time.perf_counter() - started

@@ -2,14 +2,16 @@
 
 For each needed problem: rerun its experiment or reuse its cache entry; for each target (a PDF):
 up to date, or why not. A target whose problems all reuse their entries can be decided now; one
-whose experiment reruns is decided again after the experiments (its values may come out the
-same). The plan is what ``--explain`` and ``--dry-run`` print.
+whose experiment reruns is decided again after the experiments, by :func:`replan` (its values
+may come out the same). The plan is what ``--explain`` and ``--dry-run`` print. The plan owns
+the build's hash cache: only ``replan`` invalidates it, for the files the experiments wrote.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,10 +67,18 @@ class TargetPlan:
     target: Target
     stamp: Stamp | None  # the stamp of its last good build
     reasons: list[str]  # empty: up to date
+    # Everything its PDF depends on that is not a file it read: known once every problem's
+    # cache entry is (at plan time when none reruns; else from :func:`replan`).
+    settings: dict[str, Any] | None = None
 
     @property
     def up_to_date(self) -> bool:
         return not self.reasons
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        """``parts`` in the document template (see :func:`parts`)."""
+        return self.settings["parts"] if self.settings is not None else []
 
 
 @dataclass
@@ -254,11 +264,6 @@ def load_target_stamp(layout: Layout, target: str) -> Stamp | None:
     return Stamp.from_json(read_json(layout.stamp(target)))
 
 
-def target_reasons(plan: Plan, target: Target, stamp: Stamp | None,
-                   entries: dict[str, CacheEntry]) -> list[str]:
-    return why_outdated(stamp, target_settings(plan, target, entries), plan.hashes)
-
-
 def plan_build(project: Project, options: BuildOptions) -> Plan:
     """Decide what the build must do (reads and hashes files; writes nothing)."""
     layout = project.layout
@@ -277,7 +282,29 @@ def plan_build(project: Project, options: BuildOptions) -> Plan:
             reasons = [f"problem {pid}'s experiment reruns" for pid in rerun]
             if stamp is None:
                 reasons.insert(0, "never built")
+            plan.targets.append(TargetPlan(target, stamp, reasons))
         else:
-            reasons = target_reasons(plan, target, stamp, entries)
-        plan.targets.append(TargetPlan(target, stamp, reasons))
+            settings = target_settings(plan, target, entries)
+            plan.targets.append(TargetPlan(target, stamp, why_outdated(stamp, settings, hashes),
+                                           settings))
     return plan
+
+
+def replan(plan: Plan, entries: dict[str, CacheEntry], ran: Collection[str],
+           touched: Iterable[str]) -> list[TargetPlan]:
+    """After the experiments: each target with its settings, and whether to render it and why.
+
+    ``entries``: every needed problem's cache entry now; ``ran``: the problems whose experiment
+    ran; ``touched``: the files the experiments stage wrote or read again, whose hashes the plan
+    forgets. A target with a rerun problem is decided again (its values may have come out the
+    same); the others keep the plan's decision.
+    """
+    plan.hashes.forget(touched)
+    decided = []
+    for target in plan.targets:
+        settings = target_settings(plan, target.target, entries)
+        reasons = target.reasons
+        if reasons or any(p.id in ran for p in target.target.problems):
+            reasons = why_outdated(target.stamp, settings, plan.hashes)
+        decided.append(TargetPlan(target.target, target.stamp, reasons, settings))
+    return decided

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from hwbuild.compose import Composed
 from hwbuild.fsutil import write_if_changed
-from hwbuild.latex import CompileResult, Source, check_parts_read, compile_target
 from hwbuild.pause import pause
 from hwbuild.plan import Plan
 from hwbuild.report import Reporter
 from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
+from hwbuild.tex.latexmk import CompileResult, check_parts_read, compile_target
 
 BIBLIOGRAPHY = (".bib", ".bst", ".bbx", ".cbx", ".dbx", ".lbx")
 
@@ -64,8 +64,7 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
     fresh = FileHashes(root)
     before = {key: fresh(key) for key in (previous.inputs if previous else {})}
     moved = [key for key, digest in before.items() if previous and digest != previous.inputs[key]]
-    sources = {file: Source([(fresh.path(key), line) for key, line in item.origins])
-               for file, item in composed.files.items()}
+    sources = {file: item.origins for file, item in composed.files.items()}
     reporter.compiling(name)
     started_ns = time.time_ns()
     result = compile_target(

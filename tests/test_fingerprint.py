@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -50,7 +52,7 @@ def test_engine_hash_is_per_stage_and_stable() -> None:
     assert set(hashes) == {"experiment", "render", "compile"}
     assert len(set(hashes.values())) == 3
     for value in hashes.values():
-        assert len(value) == 16 and int(value, 16) >= 0
+        assert re.fullmatch("[0-9a-f]{16}", value), value
     engine_hash.cache_clear()
     assert {stage: engine_hash(stage) for stage in STAGE_FILES} == hashes
     with pytest.raises(KeyError):
@@ -61,9 +63,12 @@ def test_engine_hash_follows_the_stage_files(monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
     for stage_files in STAGE_FILES.values():
         for name in stage_files:
-            copy = tmp_path / name
+            source, copy = fingerprint.ENGINE_DIR / name, tmp_path / name
             copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes((fingerprint.ENGINE_DIR / name).read_bytes())
+            if source.is_dir():
+                shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                copy.write_bytes(source.read_bytes())
     engine_hash.cache_clear()
     monkeypatch.setattr(fingerprint, "ENGINE_DIR", tmp_path)
     try:
@@ -71,12 +76,17 @@ def test_engine_hash_follows_the_stage_files(monkeypatch: pytest.MonkeyPatch,
         with (tmp_path / "filters.py").open("a") as handle:
             handle.write("# edited\n")
         engine_hash.cache_clear()
-        after = {stage: engine_hash(stage) for stage in STAGE_FILES}
+        after_render = {stage: engine_hash(stage) for stage in STAGE_FILES}
+        (tmp_path / "tex" / "new.py").write_text("# a module added to the TeX folder\n")
+        engine_hash.cache_clear()
+        after_tex = {stage: engine_hash(stage) for stage in STAGE_FILES}
     finally:
         engine_hash.cache_clear()
-    assert after["render"] != before["render"]
-    assert after["experiment"] == before["experiment"]
-    assert after["compile"] == before["compile"]
+    assert after_render["render"] != before["render"]
+    assert after_render["experiment"] == before["experiment"]
+    assert after_render["compile"] == before["compile"]
+    assert after_tex["compile"] != after_render["compile"]  # a folder is every file in it
+    assert after_tex["render"] == after_render["render"]
 
 
 def test_digest_is_canonical() -> None:

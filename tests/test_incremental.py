@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from hwbuild import latex
 from hwbuild.executors import InProcessExecutor
 from hwbuild.fsutil import build_lock
 from hwbuild.layout import Layout
@@ -27,6 +26,7 @@ from hwbuild.plan import BuildOptions, Plan, plan_build
 from hwbuild.project import Project
 from hwbuild.report import BuildReport, Reporter
 from hwbuild.run import Experiments, run_experiments
+from hwbuild.tex import process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -546,7 +546,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """latexmk trusts a file whose size and whole-second mtime match its records: an edit of
     the same length in the second of the last compile must still be compiled (hwbuild -g)."""
-    original = latex._run_latexmk
+    original = process.run
 
     def same_second(command: list[str], workdir: Path, env: dict[str, str],
                     *args: Any) -> Any:
@@ -558,7 +558,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
         return original(command, workdir, env, *args)
 
     _build(project)
-    monkeypatch.setattr(latex, "_run_latexmk", same_second)
+    monkeypatch.setattr(process, "run", same_second)
     template = project.layout.templates_dir / "problem3.tex.j2"
     for word in ("Alpha", "Bravo"):
         template.write_text(f"{word} value << value >>.\n")
