@@ -681,14 +681,14 @@ More text \ref{sec:missing-in-second} and \undefinedinsecond{} here.
 """,
         },
         [
-        W(f"{CH}/first-chapter.tex", 3, ref("sec:missing-in-first", 3, page=2)),
-        W(f"{CH}/second-chapter.tex", 4, ref("sec:missing-in-second", 4, page=3)),
-        E(f"{CH}/second-chapter.tex", 4, "Undefined control sequence."),
-        W("main.tex", 6, ref("sec:first", 6, page=4)),
-        W("main.tex", 6, ref("sec:nowhere", 6, page=4)),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, LABELS_CHANGED),
-    ],
+            W(f"{CH}/first-chapter.tex", 3, ref("sec:missing-in-first", 3, page=2)),
+            W(f"{CH}/second-chapter.tex", 4, ref("sec:missing-in-second", 4, page=3)),
+            E(f"{CH}/second-chapter.tex", 4, "Undefined control sequence."),
+            W("main.tex", 6, ref("sec:first", 6, page=4)),
+            W("main.tex", 6, ref("sec:nowhere", 6, page=4)),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, LABELS_CHANGED),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -717,15 +717,16 @@ Part two \ref{in-part-two}.
 """,
         },
         [
-        W("notes (draft)/part (1).tex", 1, ref("in-part-one", 1)),
-        E("notes (draft)/part (1).tex", 3, "Undefined control sequence."),
-        W("notes (draft)/part2.tex", 2, ref("in-part-two", 2)),
-        E("notes (draft)/part2.tex", 3, "Undefined control sequence."),
-        W("main.tex", 7, "Package hwparens Warning: Check the values (see below on input line 7."),
-        W("main.tex", 8, ref("in-main", 8)),
-        E("main.tex", 8, "Undefined control sequence."),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("notes (draft)/part (1).tex", 1, ref("in-part-one", 1)),
+            E("notes (draft)/part (1).tex", 3, "Undefined control sequence."),
+            W("notes (draft)/part2.tex", 2, ref("in-part-two", 2)),
+            E("notes (draft)/part2.tex", 3, "Undefined control sequence."),
+            W("main.tex", 7, "Package hwparens Warning: Check the values (see below on input line "
+                             "7."),
+            W("main.tex", 8, ref("in-main", 8)),
+            E("main.tex", 8, "Undefined control sequence."),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -754,14 +755,14 @@ words\linebreak
 """,
         },
         [
-        *box("boxes.tex", 1, "Overfull \\hbox ({}pt too wide) detected at line 1",
-             pdflatex="75.90031", xelatex="75.9345"),
-        W("boxes.tex", 4, "Underfull \\hbox (badness 10000) in paragraph at lines 4--6"),
-        W("boxes.tex", 4, "Underfull \\hbox (badness 10000) in paragraph at lines 4--6"),
-        W("boxes.tex", 8, "Underfull \\hbox (badness 10000) detected at line 8"),
-        W("main.tex", 7, "Overfull \\vbox (28.45276pt too high) detected at line 7",
-          points=28.45276),
-    ],
+            *box("boxes.tex", 1, "Overfull \\hbox ({}pt too wide) detected at line 1",
+                 pdflatex="75.90031", xelatex="75.9345"),
+            W("boxes.tex", 4, "Underfull \\hbox (badness 10000) in paragraph at lines 4--6"),
+            W("boxes.tex", 4, "Underfull \\hbox (badness 10000) in paragraph at lines 4--6"),
+            W("boxes.tex", 8, "Underfull \\hbox (badness 10000) detected at line 8"),
+            W("main.tex", 7, "Overfull \\vbox (28.45276pt too high) detected at line 7",
+              points=28.45276),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -784,16 +785,16 @@ words\linebreak
 """,
         },
         [
-        E("main.tex", 6, "Undefined control sequence."),
-        W("main.tex", 6, ref("nowhere", 6)),
-        W("main.tex", 9, "Overfull \\vbox (96.15994pt too high) detected at line 9",
-          points=96.15994),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "Package rerunfilecheck Warning: File `main.out' has changed. Rerun to get "
-          "outlines right or use package `bookmark'."),
-        W(None, None, "pdfTeX warning (dest): name{nowhere} has been referenced but does not "
-          "exist, replaced by a fixed one"),
-    ],
+            E("main.tex", 6, "Undefined control sequence."),
+            W("main.tex", 6, ref("nowhere", 6)),
+            W("main.tex", 9, "Overfull \\vbox (96.15994pt too high) detected at line 9",
+              points=96.15994),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "Package rerunfilecheck Warning: File `main.out' has changed. Rerun to "
+              "get outlines right or use package `bookmark'."),
+            W(None, None, "pdfTeX warning (dest): name{nowhere} has been referenced but does not "
+              "exist, replaced by a fixed one"),
+        ],
         engines=("pdflatex",),
         setups=PLAIN_FLE,
     ),
@@ -811,17 +812,17 @@ Some {\bf bold} text and \ref{koma-missing}.
 """,
         },
         [
-        W("main.tex", 3, "Class scrartcl Warning: Usage of package `fancyhdr' together with a "
-          "KOMA-Script class is not recommended. I'd suggest to use package `scrlayer' or "
-          "`scrlayer-scrpage', because they support KOMA-Script classes. With `fancyhdr' several "
-          "features of class `scrartcl' like options `headsepline', `footsepline' or command "
-          "`\\MakeMarkcase' and the commands `\\setkomafont' and `\\addtokomafont' for the page "
-          "style elements need explicite user intervention to work. Nevertheless, using requested "
-          "package `fancyhdr' on input line 3."),
-        E("main.tex", 5, "Class scrartcl Error: undefined old font command `\\bf'."),
-        W("main.tex", 5, ref("koma-missing", 5)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("main.tex", 3, "Class scrartcl Warning: Usage of package `fancyhdr' together with a "
+              "KOMA-Script class is not recommended. I'd suggest to use package `scrlayer' or "
+              "`scrlayer-scrpage', because they support KOMA-Script classes. With `fancyhdr' "
+              "several features of class `scrartcl' like options `headsepline', `footsepline' or "
+              "command `\\MakeMarkcase' and the commands `\\setkomafont' and `\\addtokomafont' for "
+              "the page style elements need explicite user intervention to work. Nevertheless, "
+              "using requested package `fancyhdr' on input line 3."),
+            E("main.tex", 5, "Class scrartcl Error: undefined old font command `\\bf'."),
+            W("main.tex", 5, ref("koma-missing", 5)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -847,13 +848,15 @@ The end.
 """,
         },
         [
-        E("math.tex", 1, "Double superscript."),
-        E("math.tex", 2, "Missing $ inserted."),
-        E("math.tex", 3, "Too many }'s."),
-        E("math.tex", 4, "Package amsmath Error: \\begin{align} allowed only in paragraph mode."),
-        E("math.tex", 6, "LaTeX Error: \\begin{align} on input line 4 ended by \\end{equation}."),
-        E("main.tex", 6, "Missing $ inserted."),
-    ],
+            E("math.tex", 1, "Double superscript."),
+            E("math.tex", 2, "Missing $ inserted."),
+            E("math.tex", 3, "Too many }'s."),
+            E("math.tex", 4,
+              "Package amsmath Error: \\begin{align} allowed only in paragraph mode."),
+            E("math.tex", 6,
+              "LaTeX Error: \\begin{align} on input line 4 ended by \\end{equation}."),
+            E("main.tex", 6, "Missing $ inserted."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -873,14 +876,14 @@ See \ref{sec:e} and \ref{sec:gone}.
 """,
         },
         [
-        W(None, None, "LaTeX Warning: Label `sec:e' multiply defined."),
-        *[W("main.tex", 4, "Package hyperref Warning: Token not allowed in a PDF string (Unicode): "
-            f"removing `{what}' on input line 4.") for what in ("math shift", "superscript",
-                                                                 "math shift")],
-        W("main.tex", 6, ref("sec:gone", 6)),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "LaTeX Warning: There were multiply-defined labels."),
-    ],
+            W(None, None, "LaTeX Warning: Label `sec:e' multiply defined."),
+            *[W("main.tex", 4, "Package hyperref Warning: Token not allowed in a PDF string "
+                f"(Unicode): removing `{what}' on input line 4.")
+              for what in ("math shift", "superscript", "math shift")],
+            W("main.tex", 6, ref("sec:gone", 6)),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "LaTeX Warning: There were multiply-defined labels."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         runs=2,
@@ -901,10 +904,10 @@ As \citet{knuth} says, and \citep{nosuchkey}.
 """,
         },
         [
-        W("main.tex", 4, "Package natbib Warning: Citation `nosuchkey' on page 1 undefined on "
-          "input line 4."),
-        W(None, None, "Package natbib Warning: There were undefined citations."),
-    ],
+            W("main.tex", 4, "Package natbib Warning: Citation `nosuchkey' on page 1 undefined on "
+              "input line 4."),
+            W(None, None, "Package natbib Warning: There were undefined citations."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         bibtex=True,
@@ -924,13 +927,14 @@ Cite \cite{knuth} and \textcite{lamport}.
 """,
         },
         [
-        *[W("main.tex", 5, f"LaTeX Warning: Citation '{key}' on page 1 undefined on input line 5.")
-          for key in ("knuth", "lamport", "")],
-        W("main.tex", 6, "LaTeX Warning: Empty bibliography on input line 6."),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "Package biblatex Warning: Please (re)run Biber on the file: main and rerun "
-          "LaTeX afterwards."),
-    ],
+            *[W("main.tex", 5, f"LaTeX Warning: Citation '{key}' on page 1 undefined on input line "
+                               "5.")
+              for key in ("knuth", "lamport", "")],
+            W("main.tex", 6, "LaTeX Warning: Empty bibliography on input line 6."),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "Package biblatex Warning: Please (re)run Biber on the file: main and "
+              "rerun LaTeX afterwards."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -949,26 +953,27 @@ Text \ref{font-ref}.
 """,
         },
         [
-        *[E("main.tex", 4, f"Package fontspec Error: The font \"{name}\" cannot be found.",
-            engines=(engine,))
-          for engine, name in (("xelatex", "No Such Font Anywhere"),
-                               ("lualatex", "NoSuchFontAnywhere"))
-          for _ in range(3)],
-        E("main.tex", 4, "Font TU/NoSuchFontAnywhere(0)/m/n/10=\"No Such Font Anywhere\" at 10.0pt "
-          "not loadable: Metric (TFM) file or installed font not found.", engines=XE),
-        E("main.tex", 4, "Font \\TU/NoSuchFontAnywhere(0)/m/n/10=NoSuchFontAnywhere:mode=node;"
-          "language=dflt;+tlig; at 10pt not loadable: metric data not found or bad.", engines=LUA),
-        *nullfont("Text", "xelatex"),
-        W("main.tex", 5, "LaTeX Font Warning: Font shape `TU/NoSuchFontAnywhere(0)/b/n' undefined "
-          "using `TU/NoSuchFontAnywhere(0)/m/n' instead on input line 5."),
-        *nullfont("??", "xelatex"),
-        W("main.tex", 5, ref("font-ref", 5)),
-        *nullfont(".1", "xelatex"),
-        *nullfont("Text??.1", "lualatex"),
-        W(None, None, "LaTeX Font Warning: Some font shapes were not available, defaults "
-          "substituted."),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            *[E("main.tex", 4, f"Package fontspec Error: The font \"{name}\" cannot be found.",
+                engines=(engine,))
+              for engine, name in (("xelatex", "No Such Font Anywhere"),
+                                   ("lualatex", "NoSuchFontAnywhere"))
+              for _ in range(3)],
+            E("main.tex", 4, "Font TU/NoSuchFontAnywhere(0)/m/n/10=\"No Such Font Anywhere\" at "
+              "10.0pt not loadable: Metric (TFM) file or installed font not found.", engines=XE),
+            E("main.tex", 4, "Font \\TU/NoSuchFontAnywhere(0)/m/n/10=NoSuchFontAnywhere:mode=node;"
+              "language=dflt;+tlig; at 10pt not loadable: metric data not found or bad.",
+              engines=LUA),
+            *nullfont("Text", "xelatex"),
+            W("main.tex", 5, "LaTeX Font Warning: Font shape `TU/NoSuchFontAnywhere(0)/b/n' "
+              "undefined using `TU/NoSuchFontAnywhere(0)/m/n' instead on input line 5."),
+            *nullfont("??", "xelatex"),
+            W("main.tex", 5, ref("font-ref", 5)),
+            *nullfont(".1", "xelatex"),
+            *nullfont("Text??.1", "lualatex"),
+            W(None, None, "LaTeX Font Warning: Some font shapes were not available, defaults "
+              "substituted."),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=UNICODE,
         setups=PLAIN_FLE,
     ),
@@ -987,12 +992,12 @@ Bonjour ; \og texte \fg.
 """,
         },
         [
-        E("/usr/share/texlive/texmf-dist/tex/generic/babel/babel.sty", 4357,
-          "Package babel Error: Unknown option 'french'. Either you misspelled it or the language "
-          "definition file french.ldf was not found."),
-        E("main.tex", 5, "Undefined control sequence."),
-        E("main.tex", 5, "Undefined control sequence."),
-    ],
+            E("/usr/share/texlive/texmf-dist/tex/generic/babel/babel.sty", 4357,
+              "Package babel Error: Unknown option 'french'. Either you misspelled it or the "
+              "language definition file french.ldf was not found."),
+            E("main.tex", 5, "Undefined control sequence."),
+            E("main.tex", 5, "Undefined control sequence."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1018,12 +1023,12 @@ Bonjour ; \og texte \fg.
 """,
         },
         [
-        W("main.tex", 3, "Package pgfplots Warning: running in backwards compatibility mode "
-          "(unsuitable tick labels; missing features). Consider writing "
-          "\\pgfplotsset{compat=1.18} into your preamble. on input line 3."),
-        E("figure.tex", 2, "Package pgfkeys Error: I do not know the key '/tikz/colour', to which "
-          "you passed 'red', and I am going to ignore it. Perhaps you misspelled it."),
-    ],
+            W("main.tex", 3, "Package pgfplots Warning: running in backwards compatibility mode "
+              "(unsuitable tick labels; missing features). Consider writing "
+              "\\pgfplotsset{compat=1.18} into your preamble. on input line 3."),
+            E("figure.tex", 2, "Package pgfkeys Error: I do not know the key '/tikz/colour', to "
+              "which you passed 'red', and I am going to ignore it. Perhaps you misspelled it."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -1042,11 +1047,11 @@ A quantity \SI{3}{\kilogram}.
 """,
         },
         [
-        E("main.tex", 4, "Package siunitx Error: Invalid number '1.2.3'."),
-        E("main.tex", 5, "Undefined control sequence."),
-        E("main.tex", 5, "Undefined control sequence."),
-        E("main.tex", 5, "Package siunitx Error: Found per part with no unit."),
-    ],
+            E("main.tex", 4, "Package siunitx Error: Invalid number '1.2.3'."),
+            E("main.tex", 5, "Undefined control sequence."),
+            E("main.tex", 5, "Undefined control sequence."),
+            E("main.tex", 5, "Package siunitx Error: Found per part with no unit."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1066,8 +1071,8 @@ c & d & e \\
 """,
         },
         [
-        E("main.tex", 7, "Extra alignment tab has been changed to \\cr."),
-    ],
+            E("main.tex", 7, "Extra alignment tab has been changed to \\cr."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1088,17 +1093,17 @@ After the images \ref{img-ref}.
 """,
         },
         [
-        E("main.tex", 5, "LaTeX Error: File `figures/missing-plot' not found."),
-        W("main.tex", 6,
-          "LaTeX Warning: File `figures/missing-photo.png' not found on input line 6."),
-        *[E("main.tex", 6, f"Package {driver}.def Error: File `figures/missing-photo.png' not "
-            "found: using draft setting.", engines=(engine,))
-          for engine, driver in (("pdflatex", "pdftex"), ("lualatex", "luatex"))],
-        E("main.tex", 6, "Unable to load picture or PDF file 'figures/missing-photo.png'.",
-          engines=XE),
-        W("main.tex", 8, ref("img-ref", 8, page=2)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            E("main.tex", 5, "LaTeX Error: File `figures/missing-plot' not found."),
+            W("main.tex", 6,
+              "LaTeX Warning: File `figures/missing-photo.png' not found on input line 6."),
+            *[E("main.tex", 6, f"Package {driver}.def Error: File `figures/missing-photo.png' not "
+                "found: using draft setting.", engines=(engine,))
+              for engine, driver in (("pdflatex", "pdftex"), ("lualatex", "luatex"))],
+            E("main.tex", 6, "Unable to load picture or PDF file 'figures/missing-photo.png'.",
+              engines=XE),
+            W("main.tex", 8, ref("img-ref", 8, page=2)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=ENGINES,
         setups=PLAIN_FLE,
         held_out=1,
@@ -1119,11 +1124,11 @@ Text \ref{code-ref}.
 """,
         },
         [
-        E("main.tex", 4, "Package Listings Error: Couldn't load requested language."),
-        E("main.tex", 4, "Package Listings Error: language nosuchlanguage undefined."),
-        # The prompt for another name meets the end of input: merged with the emergency stop.
-        E("main.tex", 7, "Package Listings Error: File `code/missing(.py)' not found."),
-    ],
+            E("main.tex", 4, "Package Listings Error: Couldn't load requested language."),
+            E("main.tex", 4, "Package Listings Error: language nosuchlanguage undefined."),
+            # The prompt for another name meets the end of input: merged with the emergency stop.
+            E("main.tex", 7, "Package Listings Error: File `code/missing(.py)' not found."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1145,11 +1150,11 @@ Text.
 """,
         },
         [
-        E("colours.tex", 1, "Package xcolor Error: Undefined color `notacolour'."),
-        E("colours.tex", 2, "Package xcolor Error: Undefined color `alsonotacolour'."),
-        E("main.tex", 5, "Package xcolor Error: Undefined color model `nomodel'."),
-        E("main.tex", 5, "Undefined control sequence."),
-    ],
+            E("colours.tex", 1, "Package xcolor Error: Undefined color `notacolour'."),
+            E("colours.tex", 2, "Package xcolor Error: Undefined color `alsonotacolour'."),
+            E("main.tex", 5, "Package xcolor Error: Undefined color model `nomodel'."),
+            E("main.tex", 5, "Undefined control sequence."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1166,9 +1171,9 @@ Text \ref{fatal-ref}.
 """,
         },
         [
-        W("main.tex", 3, ref("fatal-ref", 3)),
-        E("main.tex", 4, "LaTeX Error: File `chapters/not-there.tex' not found."),
-    ],
+            W("main.tex", 3, ref("fatal-ref", 3)),
+            E("main.tex", 4, "LaTeX Error: File `chapters/not-there.tex' not found."),
+        ],
         engines=ENGINES,
         setups=PLAIN_FLE,
         held_out=1,
@@ -1195,14 +1200,14 @@ Back in main \undefinedinmain.
             ),
         },
         [
-        W("main.tex", 3, ref("main-ref", 3)),
-        W(D1, 1, ref("one-ref", 1)),
-        W(D2, 1, ref("two-ref", 1)),
-        E(D2, 2, "Undefined control sequence."),
-        E(D1, 3, "Undefined control sequence."),
-        E("main.tex", 5, "Undefined control sequence."),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("main.tex", 3, ref("main-ref", 3)),
+            W(D1, 1, ref("one-ref", 1)),
+            W(D2, 1, ref("two-ref", 1)),
+            E(D2, 2, "Undefined control sequence."),
+            E(D1, 3, "Undefined control sequence."),
+            E("main.tex", 5, "Undefined control sequence."),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1232,17 +1237,17 @@ text
 """,
         },
         [
-        E("errors.tex", 1, "Illegal unit of measure (pt inserted)."),
-        E("errors.tex", 2, "Illegal unit of measure (pt inserted)."),
-        E("errors.tex", 4, "Extra alignment tab has been changed to \\cr."),
-        E("errors.tex", 8,
-          "LaTeX Error: \\begin{itemize} on input line 6 ended by \\end{enumerate}."),
-        E("errors.tex", 9, "LaTeX Error: Lonely \\item--perhaps a missing list environment."),
-        E("errors.tex", 11, "LaTeX Error: Environment nosuchenv undefined."),
-        E("errors.tex", 13, "LaTeX Error: \\begin{document} ended by \\end{nosuchenv}."),
-        E("errors.tex", 14, "LaTeX Error: Command \\textbf already defined. Or name \\end... "
-          "illegal, see p.192 of the manual."),
-    ],
+            E("errors.tex", 1, "Illegal unit of measure (pt inserted)."),
+            E("errors.tex", 2, "Illegal unit of measure (pt inserted)."),
+            E("errors.tex", 4, "Extra alignment tab has been changed to \\cr."),
+            E("errors.tex", 8,
+              "LaTeX Error: \\begin{itemize} on input line 6 ended by \\end{enumerate}."),
+            E("errors.tex", 9, "LaTeX Error: Lonely \\item--perhaps a missing list environment."),
+            E("errors.tex", 11, "LaTeX Error: Environment nosuchenv undefined."),
+            E("errors.tex", 13, "LaTeX Error: \\begin{document} ended by \\end{nosuchenv}."),
+            E("errors.tex", 14, "LaTeX Error: Command \\textbf already defined. Or name \\end... "
+              "illegal, see p.192 of the manual."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1267,16 +1272,17 @@ See \ref{fig:small} and \ref{fig:none}.
 """,
         },
         [
-        *[W("main.tex", 7, f"LaTeX Warning: Float too large for page by {size}pt on input line 7.",
-            engines=(engine,)) for engine, size in (("pdflatex", "327.52711"),
-                                                    ("lualatex", "327.64267"))],
-        W("main.tex", 12, ref("fig:small", 12)),
-        W("main.tex", 12, ref("fig:none", 12)),
-        W(None, None, "LaTeX Warning: `h' float specifier changed to `ht'."),
-        W(None, None, "LaTeX Warning: `h' float specifier changed to `ht'."),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, LABELS_CHANGED),
-    ],
+            *[W("main.tex", 7, f"LaTeX Warning: Float too large for page by {size}pt on input line "
+                               "7.",
+                engines=(engine,)) for engine, size in (("pdflatex", "327.52711"),
+                                                        ("lualatex", "327.64267"))],
+            W("main.tex", 12, ref("fig:small", 12)),
+            W("main.tex", 12, ref("fig:none", 12)),
+            W(None, None, "LaTeX Warning: `h' float specifier changed to `ht'."),
+            W(None, None, "LaTeX Warning: `h' float specifier changed to `ht'."),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, LABELS_CHANGED),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -1296,14 +1302,15 @@ Text \ref{options-ref}.
             "hwold.sty": "\\ProvidesPackage{hwold}[2020/01/01 v0.1 An old package]\n",
         },
         [
-        W("main.tex", 2, "LaTeX Warning: You have requested, on input line 2, version `2099/01/01' "
-          "of package hwold, but only version `2020/01/01 v0.1 An old package' is available."),
-        E("main.tex", 4, "LaTeX Error: Command \\twice already defined. Or name \\end... illegal, "
-          "see p.192 of the manual."),
-        W(None, None, "LaTeX Warning: Unused global option(s): [notanoption]."),
-        W("main.tex", 6, ref("options-ref", 6)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("main.tex", 2, "LaTeX Warning: You have requested, on input line 2, version "
+              "`2099/01/01' of package hwold, but only version `2020/01/01 v0.1 An old package' is "
+              "available."),
+            E("main.tex", 4, "LaTeX Error: Command \\twice already defined. Or name \\end... "
+              "illegal, see p.192 of the manual."),
+            W(None, None, "LaTeX Warning: Unused global option(s): [notanoption]."),
+            W("main.tex", 6, ref("options-ref", 6)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1329,10 +1336,11 @@ Text.
 """,
         },
         [
-        E("main.tex", 3, "LaTeX cmd Error: Command '\\hwcmd' already defined."),
-        E("main.tex", 9, "LaTeX Error: The key 'hwkeys/unknown' is unknown and is being ignored."),
-        E("main.tex", 11, "Use of \\??? doesn't match its definition."),
-    ],
+            E("main.tex", 3, "LaTeX cmd Error: Command '\\hwcmd' already defined."),
+            E("main.tex", 9, "LaTeX Error: The key 'hwkeys/unknown' is unknown and is being "
+                             "ignored."),
+            E("main.tex", 11, "Use of \\??? doesn't match its definition."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1351,10 +1359,10 @@ See \cref{sec:a}, \cref{sec:missing} and \Cref{eq:missing}.
 """,
         },
         [
-        W("main.tex", 6, ref("sec:missing", 6)),
-        W("main.tex", 6, ref("eq:missing", 6)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("main.tex", 6, ref("sec:missing", 6)),
+            W("main.tex", 6, ref("eq:missing", 6)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         runs=2,
@@ -1374,10 +1382,10 @@ Some text \undefinedinthesis{} here.
 """,
         },
         [
-        E("my thesis.tex", 3, "Undefined control sequence."),
-        *box("my thesis.tex", 5, "Overfull \\hbox ({}pt too wide) detected at line 5",
-             pdflatex="102.6864", lualatex="102.70724"),
-    ],
+            E("my thesis.tex", 3, "Undefined control sequence."),
+            *box("my thesis.tex", 5, "Overfull \\hbox ({}pt too wide) detected at line 5",
+                 pdflatex="102.6864", lualatex="102.70724"),
+        ],
         main="my thesis.tex",
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
@@ -1402,12 +1410,12 @@ Page three \undefinedonthree.
             "last.tex": "Last \\ref{in-last}.\n\\clearpage\nThe end \\undefinedinlast.\n",
         },
         [
-        W("main.tex", 7, ref("after-image", 7, page=2)),
-        E("main.tex", 9, "Undefined control sequence."),
-        W("last.tex", 1, ref("in-last", 1, page=3)),
-        E("last.tex", 3, "Undefined control sequence."),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("main.tex", 7, ref("after-image", 7, page=2)),
+            E("main.tex", 9, "Undefined control sequence."),
+            W("last.tex", 1, ref("in-last", 1, page=3)),
+            E("last.tex", 3, "Undefined control sequence."),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1425,11 +1433,11 @@ A letter Ħ here.
             "symbols.tex": "A snowman ☃ and an arrow → too.\n\\char\"FF\\ and more.\n",
         },
         [
-        E("main.tex", 4, "LaTeX Error: Unicode character \u0126 (U+0126) not set up for use with "
-          "LaTeX."),
-        E("symbols.tex", 1, "LaTeX Error: Unicode character \u2603 (U+2603) not set up for use "
-          "with LaTeX."),
-    ],
+            E("main.tex", 4, "LaTeX Error: Unicode character \u0126 (U+0126) not set up for use "
+              "with LaTeX."),
+            E("symbols.tex", 1, "LaTeX Error: Unicode character \u2603 (U+2603) not set up for use "
+              "with LaTeX."),
+        ],
         engines=("pdflatex",),
         setups=PLAIN_FLE,
         held_out=1,
@@ -1448,10 +1456,10 @@ never closed
             "defs.tex": "\\def\\broken{unclosed\n\n\\par\n",
         },
         [
-        E("defs.tex", None, "File ended while scanning definition of \\broken.",
-          runaway="->unclosed \\par \\par"),
-        E("main.tex", None, "File ended while scanning use of \\@xverbatim."),
-    ],
+            E("defs.tex", None, "File ended while scanning definition of \\broken.",
+              runaway="->unclosed \\par \\par"),
+            E("main.tex", None, "File ended while scanning use of \\@xverbatim."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1470,16 +1478,16 @@ Text \ref{lang-ref}.
 """,
         },
         [
-        W("main.tex", 4, "Package polyglossia Warning: Neither file gloss-klingon.ldf norfile "
-          "gloss-klingon.lde exists! I will nevertheless try to use hyphenation patterns for "
-          "klingon. on input line 4."),
-        *[W("main.tex", 4, "Module polyglossia Warning: Language klingon not found in "
-            "language.dat.lua on input line 4", engines=LUA) for _ in range(2)],
-        W("main.tex", 4, "Package polyglossia Warning: No hyphenation patterns were loaded for "
-          "`klingon' I will use \\language=\\l@nohyphenation instead on input line 4."),
-        W("main.tex", 6, ref("lang-ref", 6)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("main.tex", 4, "Package polyglossia Warning: Neither file gloss-klingon.ldf norfile "
+              "gloss-klingon.lde exists! I will nevertheless try to use hyphenation patterns for "
+              "klingon. on input line 4."),
+            *[W("main.tex", 4, "Module polyglossia Warning: Language klingon not found in "
+                "language.dat.lua on input line 4", engines=LUA) for _ in range(2)],
+            W("main.tex", 4, "Package polyglossia Warning: No hyphenation patterns were loaded for "
+              "`klingon' I will use \\language=\\l@nohyphenation instead on input line 4."),
+            W("main.tex", 6, ref("lang-ref", 6)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=UNICODE,
         setups=PLAIN_FLE,
     ),
@@ -1507,16 +1515,17 @@ x\hfill\break
 """,
         },
         [
-        *[W("columns.tex", 2, f"Underfull \\hbox (badness {badness}) in paragraph at lines 2--4")
-          for badness in (10000, 6125, 10000, 10000, 10000, 10000)],
-        *box("columns.tex", 7, "Overfull \\hbox ({}pt too wide) in paragraph at lines 7--9",
-             pdflatex="3.29732", xelatex="3.30725"),
-        W("columns.tex", 7, "Underfull \\hbox (badness 10000) in paragraph at lines 7--9"),
-        W("columns.tex", 7, "Underfull \\hbox (badness 10000) in paragraph at lines 7--9"),
-        E("columns.tex", 10, "Undefined control sequence."),
-        W("main.tex", 4, ref("col-ref", 4)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            *[W("columns.tex", 2,
+                f"Underfull \\hbox (badness {badness}) in paragraph at lines 2--4")
+              for badness in (10000, 6125, 10000, 10000, 10000, 10000)],
+            *box("columns.tex", 7, "Overfull \\hbox ({}pt too wide) in paragraph at lines 7--9",
+                 pdflatex="3.29732", xelatex="3.30725"),
+            W("columns.tex", 7, "Underfull \\hbox (badness 10000) in paragraph at lines 7--9"),
+            W("columns.tex", 7, "Underfull \\hbox (badness 10000) in paragraph at lines 7--9"),
+            E("columns.tex", 10, "Undefined control sequence."),
+            W("main.tex", 4, ref("col-ref", 4)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1538,16 +1547,16 @@ See \ref{cap-label} and \ref{cap-none}.
 """,
         },
         [
-        W("main.tex", 7, "Package tabularx Warning: X Columns too narrow (table too wide) on input "
-          "line 7."),
-        *box("main.tex", 7, "Overfull \\hbox ({}pt too wide) in alignment at lines 7--7",
-             pdflatex="147.54738", lualatex="147.54726"),
-        E("main.tex", 8, "Package caption Error: \\caption outside float."),
-        W("main.tex", 9, ref("cap-label", 9)),
-        W("main.tex", 9, ref("cap-none", 9)),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, LABELS_CHANGED),
-    ],
+            W("main.tex", 7, "Package tabularx Warning: X Columns too narrow (table too wide) on "
+              "input line 7."),
+            *box("main.tex", 7, "Overfull \\hbox ({}pt too wide) in alignment at lines 7--7",
+                 pdflatex="147.54738", lualatex="147.54726"),
+            E("main.tex", 8, "Package caption Error: \\caption outside float."),
+            W("main.tex", 9, ref("cap-label", 9)),
+            W("main.tex", 9, ref("cap-none", 9)),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, LABELS_CHANGED),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -1578,14 +1587,14 @@ Two \ref{two-ref}.
 """,
         },
         [
-        W("one.tex", 2, ref("one-ref", 2)),
-        E("one.tex", 3, "Undefined control sequence."),
-        W("two.tex", 2, ref("two-ref", 2)),
-        E("two.tex", 3, "Undefined control sequence."),
-        W("main.tex", 9, ref("main-ref", 9)),
-        E("main.tex", 9, "Undefined control sequence."),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("one.tex", 2, ref("one-ref", 2)),
+            E("one.tex", 3, "Undefined control sequence."),
+            W("two.tex", 2, ref("two-ref", 2)),
+            E("two.tex", 3, "Undefined control sequence."),
+            W("main.tex", 9, ref("main-ref", 9)),
+            E("main.tex", 9, "Undefined control sequence."),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=ENGINES,
         setups=PLAIN_FLE,
     ),
@@ -1606,16 +1615,16 @@ First page.
             "second.tex": "Second page, numbered one again \\ref{dest-ref}.\n\\clearpage\n",
         },
         [
-        W("second.tex", 1, ref("dest-ref", 1)),
-        # pdfTeX gives the place as an error does: l.2 of the file being read.
-        W("second.tex", 2, "pdfTeX warning (ext4): destination with the same identifier "
-          "(name{page.1}) has been already used, duplicate ignored", engines=("pdflatex",)),
-        W(None, None, "warning  (pdf backend): ignoring duplicate destination with the name "
-          "'page.1'", engines=LUA),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "Package rerunfilecheck Warning: File `main.out' has changed. Rerun to get "
-          "outlines right or use package `bookmark'."),
-    ],
+            W("second.tex", 1, ref("dest-ref", 1)),
+            # pdfTeX gives the place as an error does: l.2 of the file being read.
+            W("second.tex", 2, "pdfTeX warning (ext4): destination with the same identifier "
+              "(name{page.1}) has been already used, duplicate ignored", engines=("pdflatex",)),
+            W(None, None, "warning  (pdf backend): ignoring duplicate destination with the name "
+              "'page.1'", engines=LUA),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "Package rerunfilecheck Warning: File `main.out' has changed. Rerun to "
+              "get outlines right or use package `bookmark'."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
     ),
@@ -1636,15 +1645,15 @@ Cite \cite{knuth} and \cite{missingkey}.
 """,
         },
         [
-        W(None, None, "Package biblatex Warning: 'babel/polyglossia' detected but 'csquotes' "
-          "missing. Loading 'csquotes' recommended."),
-        W(None, None, "Package biblatex Warning: The following entry could not be found in the "
-          "database: missingkey Please verify the spelling and rerun LaTeX afterwards."),
-        W("main.tex", 6,
-          "LaTeX Warning: Citation 'missingkey' on page 1 undefined on input line 6."),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "Package biblatex Warning: Please rerun LaTeX."),
-    ],
+            W(None, None, "Package biblatex Warning: 'babel/polyglossia' detected but 'csquotes' "
+              "missing. Loading 'csquotes' recommended."),
+            W(None, None, "Package biblatex Warning: The following entry could not be found in the "
+              "database: missingkey Please verify the spelling and rerun LaTeX afterwards."),
+            W("main.tex", 6,
+              "LaTeX Warning: Citation 'missingkey' on page 1 undefined on input line 6."),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "Package biblatex Warning: Please rerun LaTeX."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         biber=True,
@@ -1668,11 +1677,11 @@ Cite \cite{knuth} and \cite{missingkey}.
             "d.tex": "",
         },
         [
-        W("c.tex", 1, ref("c-ref", 1)),
-        E("c.tex", 2, "Undefined control sequence."),
-        E("main.tex", 5, "Undefined control sequence."),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("c.tex", 1, ref("c-ref", 1)),
+            E("c.tex", 2, "Undefined control sequence."),
+            E("main.tex", 5, "Undefined control sequence."),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1697,13 +1706,13 @@ See \eqref{eq:a} and \eqref{eq:b}.
 """,
         },
         [
-        W(None, None, "LaTeX Warning: Label `eq:a' multiply defined."),
-        W("eqs.tex", 2, "Package amsmath Warning: Foreign command \\over; \\frac or \\genfrac "
-          "should be used instead on input line 2."),
-        W("eqs.tex", 7, ref("eq:b", 7)),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "LaTeX Warning: There were multiply-defined labels."),
-    ],
+            W(None, None, "LaTeX Warning: Label `eq:a' multiply defined."),
+            W("eqs.tex", 2, "Package amsmath Warning: Foreign command \\over; \\frac or \\genfrac "
+              "should be used instead on input line 2."),
+            W("eqs.tex", 7, ref("eq:b", 7)),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "LaTeX Warning: There were multiply-defined labels."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         runs=2,
@@ -1722,18 +1731,18 @@ See \eqref{eq:a} and \eqref{eq:b}.
 """,
         },
         [
-        W("main.tex", 3, "LaTeX Font Warning: Font shape `OMS/cmtt/m/n' undefined using "
-          "`OMS/cmsy/m/n' instead for symbol `textbraceleft' on input line 3.", engines=PDF),
-        W("main.tex", 4, "LaTeX Font Warning: Font shape `OT1/cmr/m/scsl' undefined using "
-          "`OT1/cmr/m/sc' instead on input line 4.", engines=PDF),
-        *[W("main.tex", 5, f"LaTeX Font Warning: Font shape `OT1/{family}/m/n' in size <13> not "
-            "available size <12> substituted on input line 5.", engines=PDF)
-          for family in ("cmr", "cmtt")],
-        W(None, None, "LaTeX Font Warning: Size substitutions with differences up to 1.0pt have "
-          "occurred.", engines=PDF),
-        W(None, None, "LaTeX Font Warning: Some font shapes were not available, defaults "
-          "substituted.", engines=PDF),
-    ],
+            W("main.tex", 3, "LaTeX Font Warning: Font shape `OMS/cmtt/m/n' undefined using "
+              "`OMS/cmsy/m/n' instead for symbol `textbraceleft' on input line 3.", engines=PDF),
+            W("main.tex", 4, "LaTeX Font Warning: Font shape `OT1/cmr/m/scsl' undefined using "
+              "`OT1/cmr/m/sc' instead on input line 4.", engines=PDF),
+            *[W("main.tex", 5, f"LaTeX Font Warning: Font shape `OT1/{family}/m/n' in size <13> "
+                "not available size <12> substituted on input line 5.", engines=PDF)
+              for family in ("cmr", "cmtt")],
+            W(None, None, "LaTeX Font Warning: Size substitutions with differences up to 1.0pt "
+              "have occurred.", engines=PDF),
+            W(None, None, "LaTeX Font Warning: Some font shapes were not available, defaults "
+              "substituted.", engines=PDF),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -1754,12 +1763,13 @@ Text.
 """,
         },
         [
-        W(None, None, "Package geometry Warning: Over-specification in `h'-direction. `width' "
-          "(569.05511pt) is ignored."),
-        W(None, None, "Package fancyhdr Warning: \\headheight is too small (12.0pt): Make it at "
-          "least 33.60004pt, for example: \\setlength{\\headheight}{33.60004pt}. You might also "
-          "make \\topmargin smaller to compensate: \\addtolength{\\topmargin}{-21.60004pt}."),
-    ],
+            W(None, None, "Package geometry Warning: Over-specification in `h'-direction. `width' "
+              "(569.05511pt) is ignored."),
+            W(None, None, "Package fancyhdr Warning: \\headheight is too small (12.0pt): Make it "
+              "at least 33.60004pt, for example: \\setlength{\\headheight}{33.60004pt}. You might "
+              "also make \\topmargin smaller to compensate: "
+              "\\addtolength{\\topmargin}{-21.60004pt}."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
     ),
@@ -1780,12 +1790,12 @@ Text \ref{lua-ref}.
             "helper.lua": "local function f()\n  error(\"helper failed\")\nend\nf()\n",
         },
         [
-        # LuaTeX prints the Lua error right after the file name, on the same line.
-        E("luacode.tex", 1, "helper.lua:2: helper failed"),
-        E("luacode.tex", 2, "[\\directlua]:1: attempt to index a nil value (local 't')"),
-        W("main.tex", 4, ref("lua-ref", 4)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            # LuaTeX prints the Lua error right after the file name, on the same line.
+            E("luacode.tex", 1, "helper.lua:2: helper failed"),
+            E("luacode.tex", 2, "[\\directlua]:1: attempt to index a nil value (local 't')"),
+            W("main.tex", 4, ref("lua-ref", 4)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=LUA,
         setups=PLAIN_FLE,
     ),
@@ -1808,9 +1818,9 @@ Text \ref{lua-ref}.
 """,
         },
         [
-        E("main.tex", 4, "Package enumitem Error: nosuchkey undefined."),
-        E("main.tex", 9, "LaTeX Error: Too deeply nested."),
-    ],
+            E("main.tex", 4, "Package enumitem Error: nosuchkey undefined."),
+            E("main.tex", 9, "LaTeX Error: Too deeply nested."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=1,
@@ -1842,16 +1852,17 @@ Back to Chapter~\ref{ch:intro} and \ref{ch:results}.
 """,
         },
         [
-        E("chapters/01-introduction.tex", 2, "Undefined control sequence."),
-        W("chapters/01-introduction.tex", 2, "LaTeX Warning: Citation `someone2020' on page 1 "
-          "undefined on input line 2."),
-        W("chapters/01-introduction.tex", 2, ref("ch:methods", 2)),
-        W("chapters/02-methods.tex", 2, ref("ch:intro", 2, page=3)),
-        W("chapters/02-methods.tex", 2, ref("ch:results", 2, page=3)),
-        W("thesis.tex", 10, "LaTeX Warning: Empty `thebibliography' environment on input line 10."),
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, LABELS_CHANGED),
-    ],
+            E("chapters/01-introduction.tex", 2, "Undefined control sequence."),
+            W("chapters/01-introduction.tex", 2, "LaTeX Warning: Citation `someone2020' on page 1 "
+              "undefined on input line 2."),
+            W("chapters/01-introduction.tex", 2, ref("ch:methods", 2)),
+            W("chapters/02-methods.tex", 2, ref("ch:intro", 2, page=3)),
+            W("chapters/02-methods.tex", 2, ref("ch:results", 2, page=3)),
+            W("thesis.tex", 10, "LaTeX Warning: Empty `thebibliography' environment on input line "
+                                "10."),
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, LABELS_CHANGED),
+        ],
         main="thesis.tex",
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
@@ -1872,11 +1883,11 @@ Text after the end.
 """,
         },
         [
-        E("main.tex", 4, "Package pgfkeys Error: I do not know the key '/tcb/nosuchoption', to "
-          "which you passed '3', and I am going to ignore it. Perhaps you misspelled it."),
-        W("main.tex", 5, ref("box-ref", 5)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            E("main.tex", 4, "Package pgfkeys Error: I do not know the key '/tcb/nosuchoption', to "
+              "which you passed '3', and I am going to ignore it. Perhaps you misspelled it."),
+            W("main.tex", 5, ref("box-ref", 5)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=2,
@@ -1914,15 +1925,15 @@ cell \ref{table-ref} \\
 """,
         },
         [
-        W("parts/chapter.tex", 1, ref("chapter-ref", 1)),
-        W("parts/sections/figures/table.tex", 2, ref("table-ref", 2, page=2)),
-        E("parts/sections/figures/figure.tex", 3, "Undefined control sequence."),
-        E("parts/sections/figures/figure.tex", 3, "Undefined control sequence."),
-        W("parts/sections/section.tex", 5, ref("section-ref", 5, page=2)),
-        E("parts/chapter.tex", 3, "Undefined control sequence."),
-        W("main.tex", 5, ref("main-ref", 5, page=2)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("parts/chapter.tex", 1, ref("chapter-ref", 1)),
+            W("parts/sections/figures/table.tex", 2, ref("table-ref", 2, page=2)),
+            E("parts/sections/figures/figure.tex", 3, "Undefined control sequence."),
+            E("parts/sections/figures/figure.tex", 3, "Undefined control sequence."),
+            W("parts/sections/section.tex", 5, ref("section-ref", 5, page=2)),
+            E("parts/chapter.tex", 3, "Undefined control sequence."),
+            W("main.tex", 5, ref("main-ref", 5, page=2)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=2,
@@ -1941,16 +1952,16 @@ cell \ref{table-ref} \\
 """,
         },
         [
-        W("main.tex", 5, "Package hyperref Warning: Difference (2) between bookmark levels is "
-          "greater than one, level fixed on input line 5."),
-        W("main.tex", 6, ref("title-ref", 6)),
-        *[W("main.tex", 6, "Package hyperref Warning: Token not allowed in a PDF string (Unicode): "
-            f"removing `{what}' on input line 6.") for what in ("math shift", "\\alpha",
-                                                                 "math shift")],
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, "Package rerunfilecheck Warning: File `main.out' has changed. Rerun to get "
-          "outlines right or use package `bookmark'."),
-    ],
+            W("main.tex", 5, "Package hyperref Warning: Difference (2) between bookmark levels is "
+              "greater than one, level fixed on input line 5."),
+            W("main.tex", 6, ref("title-ref", 6)),
+            *[W("main.tex", 6, "Package hyperref Warning: Token not allowed in a PDF string "
+                f"(Unicode): removing `{what}' on input line 6.")
+              for what in ("math shift", "\\alpha", "math shift")],
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, "Package rerunfilecheck Warning: File `main.out' has changed. Rerun to "
+              "get outlines right or use package `bookmark'."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=2,
@@ -1971,12 +1982,12 @@ cell \ref{table-ref} \\
 """,
         },
         [
-        W("main.tex", 4, "Package natbib Warning: Author undefined for citation`knuth' on page 1 "
-          "on input line 4."),
-        W("main.tex", 4, "Package natbib Warning: Citation `absent' on page 1 undefined on input "
-          "line 4."),
-        W(None, None, "Package natbib Warning: There were undefined citations."),
-    ],
+            W("main.tex", 4, "Package natbib Warning: Author undefined for citation`knuth' on page "
+              "1 on input line 4."),
+            W("main.tex", 4, "Package natbib Warning: Citation `absent' on page 1 undefined on "
+              "input line 4."),
+            W(None, None, "Package natbib Warning: There were undefined citations."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         bibtex=True,
@@ -2004,14 +2015,14 @@ c & {d \\
 """,
         },
         [
-        E("tables.tex", 1, "Package array Error:  Illegal pream-token (q): `c' used."),
-        E("tables.tex", 6, "Misplaced \\noalign."),
-        E("tables.tex", 6, "You can't use `\\hrule' here except with leaders."),
-        E("tables.tex", 6, "Missing number, treated as zero."),
-        E("tables.tex", 6, "Illegal unit of measure (pt inserted)."),
-        E("tables.tex", 7, "Extra alignment tab has been changed to \\cr."),
-        E("tables.tex", 8, "Missing } inserted."),
-    ],
+            E("tables.tex", 1, "Package array Error:  Illegal pream-token (q): `c' used."),
+            E("tables.tex", 6, "Misplaced \\noalign."),
+            E("tables.tex", 6, "You can't use `\\hrule' here except with leaders."),
+            E("tables.tex", 6, "Missing number, treated as zero."),
+            E("tables.tex", 6, "Illegal unit of measure (pt inserted)."),
+            E("tables.tex", 7, "Extra alignment tab has been changed to \\cr."),
+            E("tables.tex", 8, "Missing } inserted."),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=2,
@@ -2032,11 +2043,11 @@ Main \ref{main-ref}.
             ),
         },
         [
-        W(INTRO, 1, ref("intro-ref", 1)),
-        E(INTRO, 2, "Undefined control sequence."),
-        W("main.tex", 4, ref("main-ref", 4)),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W(INTRO, 1, ref("intro-ref", 1)),
+            E(INTRO, 2, "Undefined control sequence."),
+            W("main.tex", 4, ref("main-ref", 4)),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=ENGINES,
         setups=PLAIN_FLE,
         held_out=2,
@@ -2059,11 +2070,11 @@ Main \ref{main-ref}.
 """,
         },
         [
-        E("primitives.tex", 1, "Missing number, treated as zero."),
-        E("primitives.tex", 3, "Too many }'s."),
-        E("primitives.tex", 4, "Missing control sequence inserted."),
-        E("primitives.tex", 5, "Missing number, treated as zero."),
-    ],
+            E("primitives.tex", 1, "Missing number, treated as zero."),
+            E("primitives.tex", 3, "Too many }'s."),
+            E("primitives.tex", 4, "Missing control sequence inserted."),
+            E("primitives.tex", 5, "Missing number, treated as zero."),
+        ],
         engines=("pdflatex", "xelatex"),
         setups=PLAIN_FLE,
         held_out=2,
@@ -2086,15 +2097,16 @@ Averyveryverylongwordwithoutanyhyphenationpointsatallinthiscolumn (more.
 """,
         },
         [
-        W("links.tex", 2, "LaTeX Warning: Citation `nobody' on page 1 undefined on input line 2."),
-        W("links.tex", 1, "Underfull \\hbox (badness 10000) in paragraph at lines 1--3"),
-        W("links.tex", 1, "Underfull \\hbox (badness 10000) in paragraph at lines 1--3"),
-        # The paragraph began in links.tex and ended at main.tex's \end{document}: TeX was
-        # reading main.tex when it reported the box.
-        W("main.tex", 4, "Overfull \\hbox (89.05635pt too wide) in paragraph at lines 4--5",
-          points=89.05635),
-        W(None, None, UNDEFINED_REFERENCES),
-    ],
+            W("links.tex", 2, "LaTeX Warning: Citation `nobody' on page 1 undefined on input line "
+                              "2."),
+            W("links.tex", 1, "Underfull \\hbox (badness 10000) in paragraph at lines 1--3"),
+            W("links.tex", 1, "Underfull \\hbox (badness 10000) in paragraph at lines 1--3"),
+            # The paragraph began in links.tex and ended at main.tex's \end{document}: TeX was
+            # reading main.tex when it reported the box.
+            W("main.tex", 4, "Overfull \\hbox (89.05635pt too wide) in paragraph at lines 4--5",
+              points=89.05635),
+            W(None, None, UNDEFINED_REFERENCES),
+        ],
         engines=("pdflatex",),
         setups=PLAIN_FLE,
         held_out=2,
@@ -2113,12 +2125,12 @@ Text\marginpar{A}\marginpar{B}\marginpar{C}\marginpar{D} \ref{ch:two}.
 """,
         },
         [
-        W(None, None, "LaTeX Warning: Unused global option(s): [nosuchkomaoption]."),
-        W("main.tex", 4, ref("ch:two", 4)),
-        *[W(None, None, "LaTeX Warning: Marginpar on page 1 moved.") for _ in range(3)],
-        W(None, None, UNDEFINED_REFERENCES),
-        W(None, None, LABELS_CHANGED),
-    ],
+            W(None, None, "LaTeX Warning: Unused global option(s): [nosuchkomaoption]."),
+            W("main.tex", 4, ref("ch:two", 4)),
+            *[W(None, None, "LaTeX Warning: Marginpar on page 1 moved.") for _ in range(3)],
+            W(None, None, UNDEFINED_REFERENCES),
+            W(None, None, LABELS_CHANGED),
+        ],
         engines=("pdflatex", "lualatex"),
         setups=PLAIN_FLE,
         held_out=2,
