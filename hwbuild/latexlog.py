@@ -32,8 +32,8 @@ What the parser understands:
 - the open-file stack (``(./problem1.tex`` ... ``)``), to place ``! `` errors and warnings. Text
   in parentheses is told from files: a ``(`` that opens no file and is not closed on its line
   is text (``\\message{(draft}``), lines LaTeX writes whole (``File: ...``, ``Package X Info:
-  ...``) and a page's images (``[2 <./plot (1).png>]``) open nothing, and a stray ``)`` never
-  closes the main file;
+  ...``) and a page's images (``[2 <./plot (1).png>]``) open nothing, a stray ``)`` never
+  closes the main file, and the file a ``-file-line-error`` error names sets the stack right;
 - errors TeX reports only once the file has ended (``File ended while scanning use of
   \\textbf``, ``Incomplete \\iffalse``): they are moved to the file that just ended, and the
   ``Runaway argument?`` text is kept so the caller can search for it;
@@ -368,6 +368,7 @@ class _Parser:
     warnings: list[Diagnostic] = field(default_factory=list)
     files: list[str | None] = field(default_factory=list)  # None: a parenthesis, not a file
     closed: tuple[str, int] | None = None  # the file closed last, and the log line it was on
+    opened: set[str] = field(default_factory=set)  # every file opened so far
     runaway: str | None = None
     runaway_at: int = 0  # the log line of the last ``Runaway argument?``
 
@@ -399,6 +400,7 @@ class _Parser:
             file, line, message = located
             if message.lstrip().startswith("==>"):
                 return i + 1
+            self.reading(file)
             return self.error(i, message, file, line)
         bang = _BANG_ERROR.match(text)
         if bang:
@@ -451,9 +453,24 @@ class _Parser:
             name, end = _file_name(text, token.end())
             if name:
                 self.files.append(name)
+                self.opened.add(_clean_name(name))
                 at = end
             elif _closes_on_line(text, token.end()):
                 self.files.append(None)
+
+    def reading(self, name: str) -> None:
+        """TeX names the file it is reading (``./two.tex:3: ...``): the stack agrees again.
+
+        Files above it have ended (their ``)`` was taken for text); a file opened before but
+        missing from it was closed by a stray ``)`` in a message.
+        """
+        wanted = _clean_name(name)
+        for depth in range(len(self.files) - 1, -1, -1):
+            if self.files[depth] and _clean_name(self.files[depth] or "") == wanted:
+                del self.files[depth + 1 :]
+                return
+        if wanted in self.opened:
+            self.files.append(name)
 
     def close_file(self, i: int) -> None:
         if not self.files:

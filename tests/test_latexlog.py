@@ -1097,3 +1097,39 @@ def test_score_counts_disagreements() -> None:
     assert hits == expected == found > 10
     wrong = score.differences(latexlog, "unbalanced_messages.pdflatex.plain")
     assert len(wrong) == 2 and "two.tex" in wrong[0]
+
+
+def test_file_line_errors_set_the_file_stack_right() -> None:
+    """With -file-line-error TeX names the file it reads: a file closed early by a stray ``)``
+    is open again, and files still on the stack above the named one have ended."""
+    log = "\n".join(
+        [
+            "(./main.tex (./two.tex",
+            "closed in two)",
+            "./two.tex:3: Undefined control sequence.",
+            "l.3 \\oops",
+            "           ",
+            "",
+            "LaTeX Warning: Reference `b' on page 1 undefined on input line 4.",
+            ") (./a.tex (./b.tex",
+            "./a.tex:5: Undefined control sequence.",
+            "l.5 \\oops",
+            "           ",
+            "",
+            "LaTeX Warning: Reference `c' on page 1 undefined on input line 6.",
+            ")",
+            "LaTeX Warning: Reference `d' on page 1 undefined on input line 9.",
+            "notes.txt:3: a message that only looks like an error, of a file never opened",
+            "",
+            "LaTeX Warning: Reference `e' on page 1 undefined on input line 10.",
+        ]
+    )
+    assert [(d.file, d.line) for d in parse_log(log)] == [
+        ("two.tex", 3),
+        ("a.tex", 5),
+        ("notes.txt", 3),
+        ("two.tex", 4),
+        ("a.tex", 6),
+        ("main.tex", 9),
+        ("main.tex", 10),
+    ]
