@@ -465,14 +465,14 @@ class _Parser:
         missing from it was closed by a stray ``)`` in a message.
         """
         wanted = _clean_name(name)
-        for depth in range(len(self.files) - 1, -1, -1):
-            if self.files[depth] and _clean_name(self.files[depth] or "") == wanted:
-                del self.files[depth + 1 :]
-                return
-        if wanted in self.opened:
+        names = [_clean_name(f) if f else None for f in self.files]
+        if wanted in names:
+            del self.files[len(names) - names[::-1].index(wanted) :]
+        elif wanted in self.opened:
             self.files.append(name)
 
     def close_file(self, i: int) -> None:
+        """A ``)`` on the log line ``i``: the innermost file or parenthesis ends."""
         if not self.files:
             return
         name = self.files[-1]
