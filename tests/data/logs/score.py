@@ -6,12 +6,12 @@
 A log agrees when the parser finds exactly its expected errors, in order, then exactly its
 expected warnings, in order, each with the expected file, line and message (and context,
 runaway text or points where the expectation gives them). Agreement is printed for the cases
-held out while the parser was mended and for a second set written after it (the honest
-estimates for logs it has never seen), for the others, and for the whole corpus; then, per
-diagnostic, how many expected ones were found and how many found ones were not expected.
-``--show seen`` (or ``held-out``, ``held-out-2``, ``all``) lists each disagreeing log of that
-split with what differs; ``--parser`` scores another version of ``latexlog.py`` (e.g. one from
-``git show``).
+held out while the parser was mended (``held-out``) and for the sets written after it
+(``held-out-2``, ...): the honest estimates for logs it has never seen; then for the others
+(``seen``) and for the whole corpus; then, per diagnostic, how many expected ones were found
+and how many found ones were not expected. ``--show SPLIT`` (or ``--show all``) lists each
+disagreeing log of that split with what differs; ``--parser`` scores another version of
+``latexlog.py`` (e.g. one from ``git show``).
 """
 
 from __future__ import annotations
@@ -113,15 +113,17 @@ def percent(part: int, whole: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--show", choices=("seen", "held-out", "held-out-2", "all"),
-                        help="list the disagreeing logs of this split")
+    parser.add_argument("--show", metavar="SPLIT",
+                        help="list the disagreeing logs of this split (or of all)")
     parser.add_argument("--parser", type=Path, default=REPO / "hwbuild" / "latexlog.py")
     args = parser.parse_args()
     module = load_parser(args.parser)
-    splits: dict[str, list[str]] = {"held-out": [], "held-out-2": [], "seen": []}
+    splits: dict[str, list[str]] = {}
     for stem in stems():
         held_out = expected_of(stem)["held_out"]
-        splits[{0: "seen", 1: "held-out", 2: "held-out-2"}[held_out]].append(stem)
+        name = "seen" if not held_out else "held-out" if held_out == 1 else f"held-out-{held_out}"
+        splits.setdefault(name, []).append(stem)
+    splits = dict(sorted(splits.items(), key=lambda split: split[0] == "seen"))
     splits["all"] = stems()
     for name, chosen in splits.items():
         if not chosen:
