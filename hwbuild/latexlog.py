@@ -306,9 +306,9 @@ def _file_name(text: str, start: int) -> tuple[str | None, int]:
             name = text[start + 1 : close]
             return (name, close + 1) if _is_file(name, alone=True) else (None, start)
     found = _NAME_END.search(text, start)
-    if found and found.group() == "(" and _PATH_START.match(text[start:]):
+    if found and found.group() == "(":
         bracketed = _bracketed_path(text, start)
-        if bracketed:
+        if bracketed and (_PATH_START.match(bracketed) or "/" in bracketed):
             return bracketed, start + len(bracketed)
     candidate = text[start : found.start() if found else len(text)].rstrip()
     if _is_file(candidate, alone=True) and (" " not in candidate or _EXTENSION.search(candidate)):

@@ -974,14 +974,17 @@ def test_parses_a_fresh_plain_log(engine: str, tmp_path: Path) -> None:
 
 
 def test_file_names_with_parentheses() -> None:
-    """``(./notes (draft)/part (1).tex`` was cut at its first space: warnings went to ``notes``;
-    parentheses in a page's image names opened nothing."""
+    """``(./notes (draft)/part (1).tex`` was cut at its first space: warnings went to ``notes``
+    (also without ``./``, as TEXINPUTS finds ``styles (v2)/hwreport.cls``); parentheses in a
+    page's image names opened nothing."""
     log = "\n".join(
         [
             "(./main.tex (./notes (draft)/part (1).tex",
             "LaTeX Warning: Reference `a' on page 1 undefined on input line 1.",
             ") (./fig(2).tex [1 <./plot (1.png>]",
             "LaTeX Warning: Reference `b' on page 1 undefined on input line 2.",
+            ") (styles (v2)/hwreport.cls (see below",
+            "LaTeX Warning: Reference `s' on page 1 undefined on input line 4.",
             ")",
             "LaTeX Warning: Reference `c' on page 1 undefined on input line 3.",
         ]
@@ -989,6 +992,7 @@ def test_file_names_with_parentheses() -> None:
     assert [(d.file, d.line) for d in parse_log(log)] == [
         ("notes (draft)/part (1).tex", 1),
         ("fig(2).tex", 2),
+        ("styles (v2)/hwreport.cls", 4),
         ("main.tex", 3),
     ]
 

@@ -123,7 +123,7 @@ def main() -> int:
         held_out = expected_of(stem)["held_out"]
         name = "seen" if not held_out else "held-out" if held_out == 1 else f"held-out-{held_out}"
         splits.setdefault(name, []).append(stem)
-    splits = dict(sorted(splits.items(), key=lambda split: split[0] == "seen"))
+    splits = dict(sorted(splits.items(), key=lambda split: (split[0] == "seen", split[0])))
     splits["all"] = stems()
     for name, chosen in splits.items():
         if not chosen:
