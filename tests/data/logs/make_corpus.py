@@ -5,14 +5,19 @@
 
 Each case below is a small document (its files, written under /tmp/hwlogcorpus) and the errors
 and warnings a careful reader finds in its logs, in log order. Every case is compiled by each of
-its engines in two set-ups:
+its engines in each of its set-ups (``hwbuild`` and ``plain`` for the first cases, ``plain`` and
+``fle`` for the cases of other classes and packages):
 
 - ``hwbuild``: as hwbuild's runner does (``-interaction=nonstopmode -halt-on-error
   -file-line-error -no-shell-escape -recorder`` with ``max_print_line=10000 error_line=254
   half_error_line=238`` and a fixed ``SOURCE_DATE_EPOCH``), so the log stops at the first error;
 - ``plain``: a user's own command, ``-interaction=nonstopmode`` and nothing else, with TeX's
   default line lengths (log lines wrapped at 79 columns, error context at 79/50), so the log
-  goes on past the first error.
+  goes on past the first error;
+- ``fle``: the same with ``-file-line-error``, as latexmk set-ups and online editors run TeX.
+
+A case may be ``held_out`` (see corpus/README.md): kept out of sight while the parser was
+mended, so that ``score.py`` gives an honest estimate on logs it was not tuned on.
 
 The log is saved as ``corpus/<case>.<engine>.<setup>.log`` and its expectations, written from
 the case's list below, as ``...expected.json`` next to it: the errors exactly, in order, then
