@@ -16,7 +16,7 @@ good PDFs, stamps and cache entries as they were.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hwbuild.compose import compose
@@ -50,6 +50,30 @@ class Stages:
                 time.perf_counter() - started)
 
 
+def build_executor(project: Project, options: BuildOptions, *, warm: bool = False,
+                   preload_libraries: Sequence[str] = ()) -> Executor:
+    """The executor the options and the project's ``[build]`` table ask for; ``warm`` keeps its
+    workers (and their imports) between builds: ``watch``."""
+    from hwbuild.executors import make_executor
+
+    config = project.config.build
+    return make_executor(options.executor or config.executor, jobs=options.jobs,
+                         scheduler=options.scheduler or config.scheduler, warm=warm,
+                         preload_libraries=preload_libraries)
+
+
+def explainer(enabled: bool, echo: Callable[[str], None]) -> Callable[[Plan], None] | None:
+    """What ``--explain`` does with each build's plan: one ``explain:`` line per decision."""
+    if not enabled:
+        return None
+
+    def explain(plan: Plan) -> None:
+        for line in plan.explain():
+            echo(f"explain: {line}")
+
+    return explain
+
+
 class ExecutorSource:
     """The executor experiments run on: the caller's (``watch`` keeps one warm), or one made on
     first use and closed with the build. A build with nothing to run makes none."""
@@ -63,12 +87,7 @@ class ExecutorSource:
         if self.given is not None:
             return self.given
         if self.made is None:
-            from hwbuild.executors import make_executor
-
-            config = self.project.config.build
-            self.made = make_executor(self.options.executor or config.executor,
-                                      jobs=self.options.jobs,
-                                      scheduler=self.options.scheduler or config.scheduler)
+            self.made = build_executor(self.project, self.options)
         return self.made
 
     def close(self) -> None:

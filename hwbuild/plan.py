@@ -20,7 +20,7 @@ from hwbuild import cache
 from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import engine_hash, expected_device, library_versions
 from hwbuild.fsutil import read_json
-from hwbuild.layout import WHOLE, Layout
+from hwbuild.layout import GENERATED_DIRS, WHOLE, Layout
 from hwbuild.project import Problem, Project, find_documents
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
 
@@ -38,7 +38,6 @@ class BuildOptions:
     reproducible: bool = False
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
-    warm: bool = False  # keep workers (and their imports) between builds: watch
 
 
 @dataclass(frozen=True)
@@ -152,8 +151,9 @@ def source_date_epoch(project: Project) -> int:
 def _nested_documents(project: Project) -> list[Project]:
     """Documents in sub-folders of this one (rare; cheap to find when there are none)."""
     subdirs = [p for p in project.root.iterdir() if p.is_dir() and not p.name.startswith(".")
-               and p.name not in ("build", "figures", "dist", project.layout.package,
-                                  "templates", "tests", "__pycache__")]
+               and p.name not in (*GENERATED_DIRS, project.layout.package,
+                                  project.layout.templates_dir.name,
+                                  project.layout.tests_dir.name, "__pycache__")]
     found: list[Project] = []
     for folder in subdirs:
         found.extend(find_documents(folder))
@@ -198,9 +198,16 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "module": problem.module,
         "seed": problem.seed,
         "device": device,
-        "libraries": library_versions(),
+        "libraries": library_versions(_recorded_libraries(recorded)),
         "hwbuild": engine_hash("experiment"),
     }
+
+
+def _recorded_libraries(recorded: CacheEntry | None) -> list[str]:
+    """The distributions the experiment imported when it last ran."""
+    libraries = recorded.stamp.settings.get("libraries") if recorded else None
+    return [name for name in libraries if name != "python"] \
+        if isinstance(libraries, dict) else []
 
 
 def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,
