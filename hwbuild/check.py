@@ -459,6 +459,12 @@ def check_project(project: Project, *, problems: tuple[str, ...] = (),
         target, spans = check_target(project, project.layout.named(None, variant), chosen,
                                      overfull_pt=overfull_pt)
         result.targets.append(target)
+        if variant == HANDOUT:
+            from hwbuild.regions import answer_regions
+
+            regions = answer_regions(target.pdf, spans)
+            spans = [{**span, "answer_region": regions.get(str(span["id"]), [])}
+                     for span in spans]
         result.page_map = write_page_map(project, target.pdf, target.pages, spans, variant)
     if variant == HANDOUT:
         result.targets[0].findings += check_leaks(project, chosen)

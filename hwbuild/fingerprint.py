@@ -28,7 +28,7 @@ NOT_SHAPING_ANY_STAGE = (
     "__init__.py", "__main__.py", "cli.py", "progress.py", "report.py", "errors.py", "pause.py",
     "watch.py", "check.py", "ci.py", "clean.py", "export.py", "scaffold.py", "starter.py",
     "starter/*", "tex/install.py", "latexlog.py", "manifest.py", "docs/*", "leaks.py",
-    "students.py",
+    "students.py", "regions.py",
 )
 _EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py", "primer.py",
                     "run.py", "writes.py", "matplotlibrc")

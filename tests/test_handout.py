@@ -133,6 +133,12 @@ def test_the_handout_passes_the_leak_check_and_maps_its_answer_regions(built: Bu
     spans = {p["id"]: p["pages"] for p in page_map["problems"]}
     assert spans["1"][0] >= 2  # new_page: problem 1 starts after the title page
     assert spans["2"][0] > spans["1"][-1]
+    # Each problem's answer region: from its heading down to the bottom of its pages.
+    regions = {p["id"]: p["answer_region"] for p in page_map["problems"]}
+    first = regions["1"][0]
+    assert first["page"] == spans["1"][0] and 50 < first["top"] < 200
+    assert first["bottom"] == 792.0  # a letter page, in points
+    assert [r["page"] for r in regions["2"]] == spans["2"]
 
 
 def test_the_export_bundle_and_the_gathered_dist_of_the_handout_leak_nothing(
