@@ -86,7 +86,7 @@ class InProcessExecutor:
             on_start(task)
             started = time.perf_counter()
             try:
-                with _alarm(task.timeout):
+                with _alarm(task.timeout), _ctrl_c_stops_the_build():
                     result = run_task(task)
             except _TimeLimit:
                 result = timed_out(task, time.perf_counter() - started)
@@ -94,6 +94,28 @@ class InProcessExecutor:
 
     def close(self) -> None:
         pass
+
+
+class CtrlC(KeyboardInterrupt):
+    """A real Ctrl-C during an in-process experiment: unlike a bare KeyboardInterrupt (which
+    the solution raised itself, an error of the experiment), it stops the build."""
+
+
+def _raise_ctrl_c(signum: int, frame: object) -> None:
+    raise CtrlC
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_the_build() -> Iterator[None]:
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # SIGINT ignored (a background job), or handled by the caller
+        return
+    signal.signal(signal.SIGINT, _raise_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager

@@ -315,7 +315,10 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
 
 
 def run_task(task: ExperimentTask) -> TaskResult:
-    """Run one experiment in this process. Never raises for errors in the solution."""
+    """Run one experiment in this process. Never raises for errors in the solution: not even
+    for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a solution
+    running in the build's own process as a subclass of KeyboardInterrupt (see
+    :class:`hwbuild.executors.InProcessExecutor`), and stops the build."""
     from hwbuild.observe import recording
 
     root = Path(task.project_root)
@@ -354,10 +357,17 @@ def run_task(task: ExperimentTask) -> TaskResult:
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
                           error={"kind": "usage", "message": exc.message, "hint": exc.hint})
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) and type(exc) is not KeyboardInterrupt:
+            raise  # a signal handler's (Ctrl-C or SIGTERM on the build itself): the build stops
+        error = error_report(exc, root, task.solution)
+        if isinstance(exc, SystemExit):
+            error["message"] = (f"sys.exit({exc.code!r}) ended the experiment; run(ctx) must "
+                                "return its results (raise an exception to fail)")
+        elif isinstance(exc, KeyboardInterrupt):
+            error["message"] = "raised by the experiment itself, not by a Ctrl-C on the build"
         return TaskResult(problem_id=task.problem_id, ok=False,
-                          seconds=time.perf_counter() - started,
-                          error=error_report(exc, root, task.solution))
+                          seconds=time.perf_counter() - started, error=error)
     finally:
         _stop_seeding()  # imports after the experiment (in this process) are not its own
 

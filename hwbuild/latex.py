@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwbuild.errors import LatexError, Location, TemplateError, ToolMissingError, source_line
+from hwbuild.errors import (
+    BuildError,
+    LatexError,
+    Location,
+    OutputError,
+    TemplateError,
+    ToolMissingError,
+    source_line,
+)
 
 BASE_PACKAGES = (
     "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
@@ -356,9 +364,14 @@ _BIBER_SOURCE = re.compile(r"Found BibTeX data source '([^']+)'")
 _BIBER_TEMP = re.compile(r"\S*biber_tmp_\S*?\.utf8,?\s*")
 
 
+# What TeX, its drivers and BibTeX print when a write fails for want of space.
+_DISK_FULL = re.compile(r"(?:fwrite|fflush|fclose|write)\(\) failed|No space left on device|"
+                        r"Disk quota exceeded")
+
+
 def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
              sources: Mapping[str, Source], root: Path, shown: Callable[[Path], str],
-             timeout: float, timed_out: bool) -> LatexError:
+             timeout: float, timed_out: bool) -> BuildError:
     from hwbuild.latexlog import first_error
 
     log = workdir / f"{stem}.log"
@@ -367,6 +380,12 @@ def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
     except OSError:
         log_bytes = b""
     log_text = log_bytes.decode("utf-8", errors="replace")
+    full = _DISK_FULL.search(log_text + proc.stdout + proc.stderr)
+    if full:  # before the log's errors: what TeX could not write makes them meaningless
+        return OutputError(f"cannot write {shown(workdir)}: the disk is full",
+                           details=f"TeX: {full.group(0)}",
+                           hint="free some space, then build again",
+                           log=shown(log) if log.exists() else None)
     diagnostic = first_error(log_bytes) if log_bytes else None
     if diagnostic is not None:
         error = map_diagnostic(diagnostic, workdir, sources, root, shown, log_text)

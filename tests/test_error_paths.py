@@ -168,6 +168,22 @@ def test_a_read_only_build_folder_is_one_message(built: Path) -> None:
     assert result["pdf_kept"] and result["temp_files"] == []
 
 
+def test_a_disk_that_fills_during_the_latex_run_is_the_disk_is_full(built: Path) -> None:
+    """TeX's own write failing for want of space (``fflush() failed (No space left on
+    device)``): the PDF it writes goes to /dev/full, which is what a full disk looks like."""
+    before = _pdf(built)
+    template = built / "templates" / "problem1.tex.j2"
+    template.write_text(TEMPLATE + "A new line.\n")
+    (built / "build" / "homework" / "homework.pdf").unlink()
+    (built / "build" / "homework" / "homework.pdf").symlink_to("/dev/full")
+    done = _fails(built, EXIT_OUTPUT)
+    assert "Cannot write outputs" in done.stderr and "the disk is full" in done.stderr
+    assert "undefined" not in done.stderr.lower()
+    assert _pdf(built) == before
+    (built / "build" / "homework" / "homework.pdf").unlink(missing_ok=True)
+    _recovers(built)
+
+
 # -- 3: sources that are not UTF-8 ------------------------------------------------------------
 
 

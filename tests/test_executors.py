@@ -132,10 +132,13 @@ def _run(executor: object, tasks: list[ExperimentTask]) -> dict[str, object]:
     pytest.param(lambda address: LocalExecutor(jobs=2, warm=True), id="local-warm"),
     pytest.param(lambda address: DaskExecutor(scheduler=address, jobs=2), id="dask"),
 ])
-def test_values_errors_and_time_limits_come_back_as_results(tmp_path: Path, scheduler: str,
+def test_values_errors_exits_and_time_limits_come_back_as_results(tmp_path: Path, scheduler: str,
                                                             make: object) -> None:
     tasks = [_task(tmp_path, "return {'x': [1, 2.5], 'name': 'a'}", name="1"),
              _task(tmp_path, "raise ValueError('broken on purpose')", name="2"),
+             _task(tmp_path, "import sys\n    sys.exit(0)", name="4"),
+             _task(tmp_path, "raise KeyboardInterrupt", name="5"),
+             # last: Dask restarts the worker running it, and any task queued behind it
              _task(tmp_path, "import time\n    time.sleep(60)", name="3", timeout=0.5)]
     results = _run(make(scheduler), tasks)  # type: ignore[operator]
     assert results["1"].ok and results["1"].values == {"x": [1, 2.5], "name": "a"}  # type: ignore[attr-defined]
@@ -143,6 +146,11 @@ def test_values_errors_and_time_limits_come_back_as_results(tmp_path: Path, sche
     assert results["2"].error["file"] == "solutions/problem2.py"  # type: ignore[attr-defined]
     assert results["2"].error["line"] == 2  # type: ignore[attr-defined]
     assert results["3"].error["kind"] == "timeout"  # type: ignore[attr-defined]
+    # The solution's own sys.exit() and KeyboardInterrupt are its errors, at its line.
+    for name, line, kind in (("4", 3, "SystemExit"), ("5", 2, "KeyboardInterrupt")):
+        error = results[name].error  # type: ignore[attr-defined]
+        assert (error["kind"], error.get("type")) == ("exception", kind), error
+        assert (error["file"], error["line"]) == (f"solutions/problem{name}.py", line)
 
 
 @pytest.mark.parametrize("body, how", [("import os; os._exit(3)", "exit 3"),
