@@ -3,7 +3,7 @@
 ``main`` reads the options once into a typed :class:`Settings`; every command gets it from the
 click context. Errors are turned into their message and exit code in one place,
 :class:`HwbuildGroup.invoke`: a :class:`~hwbuild.errors.BuildError` prints its report, Ctrl-C
-exits 130, SIGTERM 143, and anything unexpected one line asking for ``--traceback``.
+exits 130, SIGTERM 143, SIGHUP 129, and anything unexpected one line asking for ``--traceback``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from hwbuild import __version__
 from hwbuild.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
     BuildError,
     CheckFailed,
 )
@@ -50,16 +49,24 @@ class Settings:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the build is so that it unwinds the way Ctrl-C does."""
+    """SIGTERM or SIGHUP, raised where the build is so that it unwinds the way Ctrl-C does."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.exit_code = 128 + signum
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
+    raise Terminated(signum)
+
+
+# SIGTERM: `kill PID`, a CI timeout; SIGHUP: the terminal was closed.
+_STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def _sigterm_unwinds() -> Iterator[None]:
-    """Make SIGTERM (``kill PID``, a CI timeout) stop the build the way Ctrl-C does.
+    """Make SIGTERM and SIGHUP stop the build the way Ctrl-C does.
 
     Python's default is to die on the spot: the experiment workers and latexmk would go on
     running, writing into the work folders after the build and its lock had gone.
@@ -67,11 +74,12 @@ def _sigterm_unwinds() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in _STOPPING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class HwbuildGroup(click.Group):
@@ -91,7 +99,8 @@ class HwbuildGroup(click.Group):
             ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
             click.echo("interrupted: the previous PDFs and caches are untouched", err=True)
-            ctx.exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+            ctx.exit(interrupt.exit_code if isinstance(interrupt, Terminated)
+                     else EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:

@@ -24,6 +24,7 @@ EXIT_CHECK = 8
 EXIT_OUTPUT = 9
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
 EXIT_TERMINATED = 143  # SIGTERM: 128 + SIGTERM
+EXIT_HANGUP = 129  # SIGHUP (the terminal was closed): 128 + SIGHUP
 
 
 @dataclass(frozen=True)
