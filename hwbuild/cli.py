@@ -150,6 +150,8 @@ def make_reporter(verbosity: int) -> Reporter:
               metavar="SECONDS", help="Time limit of each LaTeX compile (default: the config's).")
 @click.option("--reproducible", is_flag=True,
               help="Leave out wall-clock measurements so that builds are byte-identical.")
+@click.option("--strict", is_flag=True,
+              help="Make warnings (undefined references and citations) errors (exit 7).")
 @click.option("--explain", is_flag=True,
               help="Say why each problem reruns and each PDF rebuilds (or is up to date).")
 @click.option("--dry-run", is_flag=True, help="Only say what a build would do; change nothing.")
@@ -176,7 +178,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:
             device=options["device"], jobs=options["jobs"] or os.cpu_count() or 1,
             executor=options["executor"], scheduler=options["scheduler"],
             reproducible=options["reproducible"], experiment_timeout=options["timeout"],
-            latex_timeout=options["latex_timeout"]),
+            latex_timeout=options["latex_timeout"], strict=options["strict"]),
         project_dir=options["project_dir"], list_problems=options["list_problems"],
         timings=options["timings"] or verbosity > 0, verbosity=verbosity,
         traceback=options["traceback"], explain=options["explain"],

@@ -37,6 +37,7 @@ class BuildOptions:
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
     warm: bool = False  # keep workers (and their imports) between builds: watch
+    strict: bool = False  # warnings (undefined references, citations) fail the build
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,27 @@ def test_a_disk_that_fills_during_the_latex_run_is_the_disk_is_full(built: Path)
     _recovers(built)
 
 
+def test_undefined_references_are_warnings_at_their_line_and_errors_under_strict(
+        built: Path) -> None:
+    (built / "templates" / "problem1.tex.j2").write_text(
+        TEMPLATE + "See \\ref{sec:missing} and \\cite{nokey}.\n")
+    for _ in range(2):  # the compile, then a build with nothing to do: both say so
+        done = run_build(built)
+        assert done.returncode == 0, done.output
+        assert ("warning: templates/problem1.tex.j2:2: undefined reference 'sec:missing'"
+                in done.stdout), done.output
+        assert "warning: templates/problem1.tex.j2:2: undefined citation 'nokey'" in done.stdout
+    before = _pdf(built)
+    strict = _fails(built, EXIT_LATEX, "--strict")
+    assert "LaTeX error" in strict.stderr and "--strict" in strict.stderr
+    assert "templates/problem1.tex.j2:2: undefined reference 'sec:missing'" in strict.stderr
+    assert "also templates/problem1.tex.j2:2: undefined citation 'nokey'" in strict.stderr
+    (built / "templates" / "problem1.tex.j2").write_text(TEMPLATE)
+    assert _pdf(built) == before
+    fixed = run_build(built, "--strict")
+    assert fixed.returncode == 0 and "warning" not in fixed.output, fixed.output
+
+
 # -- 3: sources that are not UTF-8 ------------------------------------------------------------
 
 
