@@ -3,6 +3,6 @@
 
 if __name__ == "__main__":
     # Imported here, not above: a worker process re-imports this file as its main module.
-    from hwbuild.cli import main
+    from hwbuild.__main__ import main
 
     main(prog_name="build.py")

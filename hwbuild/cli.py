@@ -25,6 +25,7 @@ from hwbuild.errors import (
     EXIT_INTERRUPTED,
     BuildError,
     CheckFailed,
+    UsageError,
 )
 from hwbuild.plan import BuildOptions
 from hwbuild.project import Project, find_project
@@ -82,6 +83,12 @@ def _sigterm_unwinds() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def stop(ctx: click.Context, interrupt: KeyboardInterrupt, what_is_left: str) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: one line saying what is left, and the signal's exit code."""
+    click.echo(f"interrupted: {what_is_left}", err=True)
+    ctx.exit(interrupt.exit_code if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+
+
 class HwbuildGroup(click.Group):
     """The command group; the one place where errors become messages and exit codes."""
 
@@ -98,9 +105,7 @@ class HwbuildGroup(click.Group):
             click.secho(error.format(), err=True, fg="red")
             ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
-            click.echo("interrupted: the previous PDFs and caches are untouched", err=True)
-            ctx.exit(interrupt.exit_code if isinstance(interrupt, Terminated)
-                     else EXIT_INTERRUPTED)
+            stop(ctx, interrupt, "the previous PDFs and caches are untouched")
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
@@ -332,23 +337,40 @@ def new_command(ctx: click.Context, problem_id: str, title: str | None, no_build
 @click.option("--author", default="", help="The author, printed under the title.")
 @click.option("--course", default="", help="The course, printed under the title.")
 @click.option("--no-build", is_flag=True, help="Only write the files; do not build the PDF.")
+@click.option("--nested", is_flag=True,
+              help="Create the project even inside another project's folder.")
 @click.pass_context
 def init_command(ctx: click.Context, directory: Path | None, title: str | None, author: str,
-                 course: str, no_build: bool) -> None:
+                 course: str, no_build: bool, nested: bool) -> None:
     """Create a complete project in DIR (default: here): hwbuild.toml, a solutions package,
     templates with one starter problem, tests, a Makefile, .gitignore, a CI workflow and a
-    README; then build its first PDF. Refuses to overwrite anything (exit 2).
+    README; then build its first PDF. Refuses to overwrite anything, and to create a project
+    inside another one unless --nested (exit 2).
     """
-    from hwbuild.starter import create_project
-
     settings = _settings(ctx)
     root = (directory or Path.cwd()).resolve()
-    made = create_project(root, title=title, author=author, course=course)
+    try:
+        from hwbuild.starter import create_project, enclosing_project, shown
+
+        outer = enclosing_project(root)
+        if outer is not None and not nested:
+            raise UsageError(
+                f"{shown(root)} is inside the project {shown(outer)} (its hwbuild.toml): "
+                "the new project would be nested in it",
+                hint="choose a folder outside it, or pass --nested to create it there anyway")
+        made = create_project(root, title=title, author=author, course=course)
+    except KeyboardInterrupt as interrupt:
+        stop(ctx, interrupt, f"nothing was created in {directory or '.'}; run the same "
+                             "`hwbuild init` again")
     for path in made.files:
-        click.echo(f"created {made.shown(path)}")
+        click.echo(f"created {shown(path)}")
+    where = "" if root == Path.cwd().resolve() else f"cd {shown(root)} && "
     if not no_build:
-        run_build(replace(settings, project_dir=root))
-    where = "" if root == Path.cwd().resolve() else f"cd {made.shown(root)} && "
+        try:
+            run_build(replace(settings, project_dir=root))
+        except KeyboardInterrupt as interrupt:
+            stop(ctx, interrupt, f"the project is created in {shown(root)}, its first PDF is "
+                                 f"not built; build it with `{where}hwbuild`")
     click.echo(f"next: {where}hwbuild watch, and fill in "
                f"{made.solution.relative_to(root).as_posix()} and "
                f"{made.template.relative_to(root).as_posix()} (see `hwbuild docs`)")
@@ -441,6 +463,6 @@ def clean_command(ctx: click.Context) -> None:
 
 
 def entry() -> None:
-    """``python -m hwbuild`` and the ``hwbuild`` script."""
+    """The ``hwbuild`` script of an environment installed before the script became
+    ``hwbuild.__main__:main`` (which imports this module inside a Ctrl-C guard)."""
     main(prog_name="hwbuild")
-

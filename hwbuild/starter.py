@@ -19,7 +19,7 @@ from pathlib import Path
 from hwbuild import __version__
 from hwbuild.errors import UsageError
 from hwbuild.fsutil import atomic_write_text
-from hwbuild.layout import Layout
+from hwbuild.layout import CONFIG_NAME, Layout
 from hwbuild.scaffold import SOLUTION, TEMPLATE, TEST, toml_string
 
 CONFIG = """\
@@ -47,11 +47,19 @@ class Created:
     solution: Path
     template: Path
 
-    def shown(self, path: Path) -> str:
-        try:
-            return path.relative_to(Path.cwd().resolve()).as_posix() or "."
-        except ValueError:
-            return str(path)
+
+def shown(path: Path) -> str:
+    """``path`` as the user sees it: relative to the current folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
+def enclosing_project(root: Path) -> Path | None:
+    """The folder of the project ``root`` would be nested in (a ``hwbuild.toml`` above it)."""
+    return next((folder for folder in root.resolve().parents
+                 if (folder / CONFIG_NAME).is_file()), None)
 
 
 def package_name(folder: str) -> str:
@@ -104,6 +112,15 @@ def create_project(root: Path, *, title: str | None = None, author: str = "",
         raise UsageError(f"{shown} already exist{'s' if len(present) == 1 else ''} in {root}; "
                          "init never overwrites a file",
                          hint="choose an empty folder: `hwbuild init hw2`")
-    for path, text in texts.items():
-        atomic_write_text(path, text)
+    written: list[Path] = []
+    try:
+        for path, text in texts.items():
+            atomic_write_text(path, text)
+            written.append(path)
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed half-way: take back what was written, so that running
+        # the same init again works (it refuses to overwrite).
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return Created(root, tuple(texts), layout.solution("1"), layout.template("1"))
