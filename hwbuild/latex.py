@@ -33,6 +33,14 @@ from hwbuild.errors import (
     ToolMissingError,
     source_line,
 )
+from hwbuild.texlimits import (
+    CAPACITY_HINT,
+    OVERLONG,
+    OVERLONG_HINT,
+    is_capacity_error,
+    material_line,
+    overlong_line,
+)
 
 BASE_PACKAGES = (
     "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
@@ -386,6 +394,9 @@ def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
                            details=f"TeX: {full.group(0)}",
                            hint="free some space, then build again",
                            log=shown(log) if log.exists() else None)
+    overlong = OVERLONG.search(log_text + proc.stdout + proc.stderr)
+    if overlong:  # TeX stopped before it could print where
+        return _overlong_line(workdir, sources, shown, int(overlong.group(1)), log)
     diagnostic = first_error(log_bytes) if log_bytes else None
     if diagnostic is not None:
         error = map_diagnostic(diagnostic, workdir, sources, root, shown, log_text)
@@ -406,6 +417,23 @@ def _failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
     tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
     return LatexError(f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
                       log=shown(log) if log.exists() else None, details=tail or None)
+
+
+def _overlong_line(workdir: Path, sources: Mapping[str, Source], shown: Callable[[Path], str],
+                   bufsize: int, log: Path) -> LatexError:
+    found = overlong_line([workdir / name for name in sources])
+    location, shown_line, details = None, None, None
+    length = found[2] if found else bufsize
+    if found is not None:
+        file, line, _ = found
+        origins = sources[file.name].origins
+        origin_path, origin_line = origins[min(line, len(origins)) - 1]
+        location = Location(shown(origin_path), origin_line)
+        shown_line = source_line(origin_path, origin_line)
+        details = f"rendered: {shown(file)}:{line}"
+    return LatexError(f"a line of {length:,} characters is longer than TeX's input buffer "
+                      f"({bufsize:,})", location=location, source_line=shown_line,
+                      details=details, hint=OVERLONG_HINT, log=shown(log))
 
 
 def _bibliography_error(workdir: Path, stem: str, root: Path,
@@ -463,6 +491,10 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
     if source is not None and file is not None and diagnostic.runaway:
         with contextlib.suppress(OSError):
             line = locate_runaway(diagnostic.runaway, file.read_text(errors="replace")) or line
+    if source is not None and file is not None and line and is_capacity_error(diagnostic.message):
+        with contextlib.suppress(OSError):  # where TeX stopped is not where the material is
+            line = material_line(file.read_text(errors="replace").splitlines(), source.origins,
+                                 line)
     details = []
     location = None
     shown_line = None
@@ -512,6 +544,8 @@ def _loading_line(file: Path, sources: Mapping[str, Source],
 
 def _hint(message: str, file: Path | None, root: Path) -> str:
     lowered = message.lower()
+    if is_capacity_error(message):
+        return CAPACITY_HINT
     if "not set up for use with latex" in lowered:
         return ('pdflatex cannot print this character: set engine = "xelatex" or "lualatex" '
                 "in [document] of hwbuild.toml")

@@ -205,6 +205,29 @@ def test_undefined_references_are_warnings_at_their_line_and_errors_under_strict
     assert fixed.returncode == 0 and "warning" not in fixed.output, fixed.output
 
 
+BIG = """\
+def run(ctx):
+    return {"rows": [{"k": str(i)} for i in range(40000)], "word": "x" * 250000}
+"""
+
+
+@pytest.mark.slow
+def test_material_too_big_for_tex_is_located_at_the_line_that_printed_it(make_project) -> None:
+    """TeX stops where its memory ran out (past the table) or, for a line longer than it reads,
+    before printing any line: both are reported at the template line that printed it."""
+    table = "Intro.\n\n<< rows | booktabs([[\"k\", \"k\", \"text\"]]) >>\n\nAfter the table.\n"
+    root = make_project({"1": (BIG, table)})
+    done = _fails(root, EXIT_LATEX, "--executor", "inprocess")
+    assert "templates/problem1.tex.j2:3: TeX capacity exceeded, sorry [main memory size" \
+        in done.stderr
+    assert "longtable" in done.stderr
+    (root / "templates" / "problem1.tex.j2").write_text("Intro.\n\nThe word << word >>.\n")
+    done = _fails(root, EXIT_LATEX, "--executor", "inprocess")
+    assert ("templates/problem1.tex.j2:3: a line of 250,010 characters is longer than TeX's "
+            "input buffer") in done.stderr
+    assert "several lines" in done.stderr
+
+
 # -- 3: sources that are not UTF-8 ------------------------------------------------------------
 
 
