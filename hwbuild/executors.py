@@ -17,6 +17,7 @@ raises for a task's failure, and never writes into the project.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
-from hwbuild.errors import ToolMissingError, UsageError
+from hwbuild.errors import ExecutorLost, ToolMissingError, UsageError
 from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
 
 OnStart = Callable[[ExperimentTask], None]
@@ -39,6 +40,9 @@ class Executor(Protocol):
 
     def start(self) -> None:
         """Get ready for tasks in the background (a warm executor starts its fork server)."""
+
+    def workers(self) -> int:
+        """How many experiments run at once (what progress reports)."""
 
     def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
         """Run ``tasks``, yielding each result as it finishes (in any order)."""
@@ -80,6 +84,9 @@ class InProcessExecutor:
 
     def start(self) -> None:
         pass
+
+    def workers(self) -> int:
+        return 1
 
     def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
         for task in tasks:
@@ -196,6 +203,9 @@ class LocalExecutor:
             from multiprocessing import forkserver
 
             forkserver.ensure_running()  # returns at once; the server imports on its own
+
+    def workers(self) -> int:
+        return self.jobs
 
     def _start(self) -> _Worker:
         mp = self._mp()
@@ -317,6 +327,10 @@ class DaskExecutor:
                 raise ToolMissingError(
                     "the dask executor needs dask.distributed, which is not installed",
                     hint="pip install 'hwbuild[dask]' (or choose --executor local)") from None
+            # The client logs its reconnection attempts as tracebacks: a lost scheduler is
+            # reported once, as an error of the build.
+            for name in ("distributed", "distributed.client", "distributed.utils"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
                 if self.scheduler:
                     self._client = Client(self.scheduler, timeout="10s")  # type: ignore[no-untyped-call]
@@ -330,7 +344,29 @@ class DaskExecutor:
                                  hint="start it (`dask scheduler`) or pass --scheduler") from None
         return self._client
 
+    def workers(self) -> int:
+        """The worker threads the scheduler has now (not --jobs: the cluster is what it is)."""
+        info = self._connect().scheduler_info()
+        return sum(int(worker.get("nthreads", 1)) for worker in info["workers"].values())
+
     def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+        finished: set[str] = set()
+        try:
+            for result in self._run(tasks, on_start):
+                finished.add(result.problem_id)
+                yield result
+        except Exception:
+            if self._client is None or self._client.status == "running":
+                raise
+            unfinished = ", ".join(t.problem_id for t in tasks if t.problem_id not in finished)
+            raise ExecutorLost(
+                f"lost the Dask scheduler {self.scheduler or '(the local cluster)'} during the "
+                f"build; problem {unfinished} did not finish",
+                hint="check that the scheduler runs and that this machine reaches it, then "
+                     "build again: the results already recorded are kept (or use --executor "
+                     "local)") from None
+
+    def _run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
         import distributed
 
         client = self._connect()
