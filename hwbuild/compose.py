@@ -33,6 +33,8 @@ class RenderedFile:
     origins: list[tuple[str, int]]  # per line: (stamp key of the template, line)
     templates: dict[str, str]  # stamp key -> sha256 of the text loaded
     memo: dict[str, Any]
+    # Lines several template lines printed: line -> [(column, stamp key, line)] (render.Columns)
+    columns: dict[int, list[tuple[int, str, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +103,18 @@ def decode_origins(runs: Any) -> list[tuple[str, int]] | None:
         return None
 
 
+def decode_columns(recorded: Any) -> dict[int, list[tuple[int, str, int]]]:
+    """The memo's ``columns`` (``[[line, column, template, template line], ...]``)."""
+    columns: dict[int, list[tuple[int, str, int]]] = {}
+    try:
+        for line, column, template, template_line in recorded or []:
+            columns.setdefault(int(line), []).append((int(column), str(template),
+                                                      int(template_line)))
+    except (TypeError, ValueError):
+        return {}
+    return columns
+
+
 def _end_paragraph(result: Any) -> None:
     """End a problem's last paragraph inside its own file (a blank last line): TeX records a
     paragraph's lines where the paragraph ends, and SyncTeX would send a click on them to the
@@ -144,7 +158,8 @@ class _Renderer:
                     data = (self.workdir / name).read_bytes()
                     if sha256_bytes(data) == stamp.outputs.get(name):
                         return RenderedFile(name, data.decode("utf-8"), origins or [],
-                                            dict(stamp.inputs), recorded)
+                                            dict(stamp.inputs), recorded,
+                                            decode_columns(recorded.get("columns")))
                 except (OSError, UnicodeDecodeError):
                     pass
         if self.env is None:
@@ -165,8 +180,13 @@ class _Renderer:
         stamp = Stamp(settings=settings, inputs=templates,
                       outputs={name: sha256_bytes(result.text.encode("utf-8"))})
         self.rerendered.append(self.layout.relative(loader.path(template)))
+        columns = {number: [(column, self.key(loader.path(t)), line) for column, t, line in spans]
+                   for number, spans in result.columns.items()}
         memo = {"stamp": stamp.to_json(), "origins": _encode(origins)}
-        return RenderedFile(name, result.text, origins, templates, memo)
+        if columns:
+            memo["columns"] = [[number, *span] for number, spans in columns.items()
+                               for span in spans]
+        return RenderedFile(name, result.text, origins, templates, memo, columns)
 
     def template_path(self, name: str) -> Path:
         from hwbuild.render import ProjectLoader

@@ -115,9 +115,39 @@ def latexmk_command(latexmk: str, tex_name: str, engine: str = "pdflatex") -> li
 
 @dataclass(frozen=True)
 class Source:
-    """A rendered ``.tex`` in the work folder: each line's template file and line."""
+    """A rendered ``.tex`` in the work folder: each line's template file and line, and for a
+    line that several template lines printed, the column where each one's text starts."""
 
     origins: list[tuple[Path, int]]
+    columns: Mapping[int, list[tuple[int, Path, int]]] = field(default_factory=dict)
+
+    def origin(self, line: int, context: str | None = None,
+               text: str | None = None) -> tuple[Path, int]:
+        """The template line behind rendered line ``line`` (whose ``text`` it is). On a line
+        several template lines printed, TeX's ``l.N`` ``context`` (the line read up to the token
+        in error) says whose text holds the error."""
+        spans = self.columns.get(line)
+        column = _error_column(context, text) if spans and context and text else None
+        if spans and column is not None:
+            before = [(path, origin_line) for start, path, origin_line in spans if start < column]
+            if before:
+                return before[-1]
+        return self.origins[min(line, len(self.origins)) - 1]
+
+
+_CONTEXT_LINE = re.compile(r"l\.\d+ (.*)")
+
+
+def _error_column(context: str, text: str) -> int | None:
+    """Where on ``text`` TeX stopped: the end of what its ``l.N`` context shows it read (the
+    start of a long line is cut to ``...``)."""
+    shown = _CONTEXT_LINE.match(context.strip().splitlines()[0]) if context.strip() else None
+    if shown is None or not shown.group(1):
+        return None
+    read = shown.group(1)
+    read = read[3:] if read.startswith("...") else read
+    found = text.find(read)
+    return found + len(read) if found >= 0 else None
 
 
 @dataclass
@@ -507,7 +537,8 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Sour
         shown_line = source_line(origin_path, origin_line)
     elif source is not None and file is not None and line:
         details.append(f"rendered: {shown(file)}:{line}")
-        origin_path, origin_line = source.origins[min(line, len(source.origins)) - 1]
+        origin_path, origin_line = source.origin(line, diagnostic.context,
+                                                 source_line(file, line))
         location = Location(shown(origin_path), origin_line)
         shown_line = source_line(origin_path, origin_line)
     elif file is not None:

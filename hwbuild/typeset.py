@@ -64,7 +64,10 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
     fresh = FileHashes(root)
     before = {key: fresh(key) for key in (previous.inputs if previous else {})}
     moved = [key for key, digest in before.items() if previous and digest != previous.inputs[key]]
-    sources = {file: Source([(fresh.path(key), line) for key, line in item.origins])
+    sources = {file: Source([(fresh.path(key), line) for key, line in item.origins],
+                            {number: [(column, fresh.path(key), line)
+                                      for column, key, line in spans]
+                             for number, spans in item.columns.items()})
                for file, item in composed.files.items()}
     reporter.compiling(name)
     started_ns = time.time_ns()

@@ -247,6 +247,27 @@ def test_latex_error_in_an_included_part_names_the_part(make_project) -> None:
 
 
 @pytest.mark.tex
+def test_latex_error_on_a_line_an_include_shares_names_whose_text_holds_it(make_project) -> None:
+    """``See: <% include %>`` prints the part's first line on the including line: TeX's context
+    (the line read up to the error) says whether the part's text or the including line's holds
+    the error; the same from the render memo, when the next build reuses the rendered file."""
+    shared = "Problem two starts.\nSee: <% include \"problem2/part_b.tex.j2\" %> and after.\n"
+    root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE), "2": (OK_SOLUTION, shared)},
+                        extra={"templates/problem2/part_b.tex.j2":
+                               "Part \\nosuchmacro{} one.\nPart two.\n"})
+    for _ in range(2):
+        out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                                   "templates/problem2/part_b.tex.j2:1: Undefined control")
+        assert "| Part \\nosuchmacro{} one." in out
+    part = root / "templates" / "problem2" / "part_b.tex.j2"
+    part.write_text("Part one.\nPart two.\n")
+    (root / "templates" / "problem2.tex.j2").write_text(
+        "Problem two starts.\nSee \\nosuchmacro{}: <% include \"problem2/part_b.tex.j2\" %>.\n")
+    assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                         "templates/problem2.tex.j2:2: Undefined control")
+
+
+@pytest.mark.tex
 def test_latex_error_in_an_input_tex_file_names_that_file(make_project) -> None:
     """A plain .tex file of the project, brought in with a path relative to the root."""
     root = make_project(
