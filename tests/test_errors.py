@@ -83,6 +83,20 @@ def test_experiment_exception_names_solution_line(make_project) -> None:
     assert "| return 1 / x" in out
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    ("import sys\n    sys.exit(0)", "problem 1: SystemExit: sys.exit(0) ended the experiment"),
+    ("raise KeyboardInterrupt", "problem 1: KeyboardInterrupt: raised by the experiment itself"),
+])
+def test_an_experiment_that_exits_or_raises_keyboardinterrupt_fails_at_its_line(
+        make_project, body: str, message: str) -> None:
+    """Not a success with nothing built (exit 0), nor the build itself interrupted."""
+    root = make_project({"1": (f"def run(ctx):\n    {body}\n", OK_TEMPLATE)})
+    line = body.count("\n") + 2
+    assert_clean_failure(invoke(root), errors.EXIT_EXPERIMENT, "Experiment failed",
+                         f"solutions/problem1.py:{line}: {message}")
+    assert not (root / "build" / "homework.pdf").exists()
+
+
 def test_experiment_syntax_error_names_solution_line(make_project) -> None:
     root = make_project({"1": ("def run(ctx):\n    return {'alpha': (1,\n", OK_TEMPLATE)})
     out = assert_clean_failure(invoke(root), errors.EXIT_EXPERIMENT, "Experiment failed",
