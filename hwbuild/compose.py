@@ -19,8 +19,8 @@ from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import digest, engine_hash
 from hwbuild.fsutil import atomic_write_text, dump_json, read_json, sha256_bytes
 from hwbuild.layout import DOCUMENT_TEMPLATE, Layout
-from hwbuild.plan import Plan, TargetPlan, parts, target_reasons, target_settings
-from hwbuild.run import Experiments
+from hwbuild.origins import Origins
+from hwbuild.plan import Plan, TargetPlan
 from hwbuild.stamp import Stamp, stamp_key, why_outdated
 
 
@@ -30,20 +30,16 @@ class RenderedFile:
 
     name: str
     text: str
-    origins: list[tuple[str, int]]  # per line: (stamp key of the template, line)
+    origins: Origins
     templates: dict[str, str]  # stamp key -> sha256 of the text loaded
     memo: dict[str, Any]
-    # Lines several template lines printed: line -> [(column, stamp key, line)] (render.Columns)
-    columns: dict[int, list[tuple[int, str, int]]] = field(default_factory=dict)
 
 
 @dataclass
 class Composed:
     """One target after this stage: up to date, or its files ready to compile."""
 
-    plan: TargetPlan
-    settings: dict[str, Any]
-    reasons: list[str]
+    plan: TargetPlan  # as replanned after the experiments: its settings, whether and why
     files: dict[str, RenderedFile] = field(default_factory=dict)
     embedded: dict[str, bytes] = field(default_factory=dict)
     rerendered: list[str] = field(default_factory=list)
@@ -53,6 +49,15 @@ class Composed:
     @property
     def up_to_date(self) -> bool:
         return not self.reasons
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.plan.reasons
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        assert self.plan.settings is not None  # replanned
+        return self.plan.settings
 
     @property
     def templates(self) -> dict[str, str]:
@@ -75,44 +80,6 @@ def _bytecode_dir(layout: Layout) -> Path:
             if old != current:
                 shutil.rmtree(old, ignore_errors=True)
     return current
-
-
-def _encode(origins: list[tuple[str, int]]) -> list[list[Any]]:
-    """Runs of consecutive lines: [template, first line, count, step]."""
-    runs: list[list[Any]] = []
-    for template, line in origins:
-        if runs and runs[-1][0] == template:
-            run = runs[-1]
-            last = run[1] + run[3] * (run[2] - 1)
-            if run[2] == 1 and line in (last, last + 1):
-                run[3] = line - last
-                run[2] += 1
-                continue
-            if line == last + run[3]:
-                run[2] += 1
-                continue
-        runs.append([template, line, 1, 1])
-    return runs
-
-
-def decode_origins(runs: Any) -> list[tuple[str, int]] | None:
-    try:
-        return [(str(t), int(first) + step * i) for t, first, count, step in runs
-                for i in range(int(count))]
-    except (TypeError, ValueError):
-        return None
-
-
-def decode_columns(recorded: Any) -> dict[int, list[tuple[int, str, int]]]:
-    """The memo's ``columns`` (``[[line, column, template, template line], ...]``)."""
-    columns: dict[int, list[tuple[int, str, int]]] = {}
-    try:
-        for line, column, template, template_line in recorded or []:
-            columns.setdefault(int(line), []).append((int(column), str(template),
-                                                      int(template_line)))
-    except (TypeError, ValueError):
-        return {}
-    return columns
 
 
 def _end_paragraph(result: Any) -> None:
@@ -150,16 +117,15 @@ class _Renderer:
         recorded = self.memo.get(name)
         if isinstance(recorded, dict):
             stamp = Stamp.from_json(recorded.get("stamp"))
-            origins = decode_origins(recorded.get("origins"))
+            origins = Origins.decode(recorded.get("origins"), recorded.get("columns"))
             reusable = origins is not None and not why_outdated(
                 stamp, settings, self.plan.hashes, check_outputs=False)
             if reusable and stamp is not None:
                 try:
                     data = (self.workdir / name).read_bytes()
                     if sha256_bytes(data) == stamp.outputs.get(name):
-                        return RenderedFile(name, data.decode("utf-8"), origins or [],
-                                            dict(stamp.inputs), recorded,
-                                            decode_columns(recorded.get("columns")))
+                        return RenderedFile(name, data.decode("utf-8"), origins or Origins(),
+                                            dict(stamp.inputs), recorded)
                 except (OSError, UnicodeDecodeError):
                     pass
         if self.env is None:
@@ -176,17 +142,17 @@ class _Renderer:
             _end_paragraph(result)
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
-        origins = [(self.key(loader.path(t)), line) for t, line in result.origins]
+        origins = Origins.of(
+            ((self.key(loader.path(t)), line) for t, line in result.origins),
+            ((number, column, self.key(loader.path(t)), line)
+             for number, spans in result.columns.items() for column, t, line in spans))
         stamp = Stamp(settings=settings, inputs=templates,
                       outputs={name: sha256_bytes(result.text.encode("utf-8"))})
         self.rerendered.append(self.layout.relative(loader.path(template)))
-        columns = {number: [(column, self.key(loader.path(t)), line) for column, t, line in spans]
-                   for number, spans in result.columns.items()}
-        memo = {"stamp": stamp.to_json(), "origins": _encode(origins)}
-        if columns:
-            memo["columns"] = [[number, *span] for number, spans in columns.items()
-                               for span in spans]
-        return RenderedFile(name, result.text, origins, templates, memo, columns)
+        memo = {"stamp": stamp.to_json(), "origins": origins.encode()}
+        if origins.columns:
+            memo["columns"] = [list(span) for span in origins.columns]
+        return RenderedFile(name, result.text, origins, templates, memo)
 
     def template_path(self, name: str) -> Path:
         from hwbuild.render import ProjectLoader
@@ -208,14 +174,9 @@ def problem_variables(plan: Plan, problem_id: str, title: str,
             "doc": plan.document, "measured": measured}
 
 
-def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> Composed:
-    entries = experiments.entries
-    reasons = target.reasons
-    if any(p.id in experiments.ran for p in target.target.problems) or reasons:
-        reasons = target_reasons(plan, target.target, target.stamp, entries)
-    settings = target_settings(plan, target.target, entries)
-    composed = Composed(target, settings, reasons)
-    if not reasons:
+def compose_target(plan: Plan, target: TargetPlan, entries: dict[str, CacheEntry]) -> Composed:
+    composed = Composed(target)
+    if target.up_to_date:
         return composed
     renderer = _Renderer(plan, target)
     layout = plan.layout
@@ -228,7 +189,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
         composed.embedded[layout.embedded_results(problem.id)] = cache.results_text(
             entry.values).encode("utf-8")
     main = layout.main_tex(target.target.name)
-    variables = {"doc": plan.document, "parts": parts(plan.project, target.target),
+    variables = {"doc": plan.document, "parts": target.parts,
                  "target": {"name": target.target.name, "whole": target.target.whole}}
     template = main_template_name(layout)
     composed.files[main] = renderer.produce(main, template, variables, None)
@@ -239,7 +200,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
     return composed
 
 
-def compose(plan: Plan, experiments: Experiments) -> list[Composed]:
-    """Render every outdated target (stage 3)."""
-    plan.hashes.forget(experiments.written)
-    return [compose_target(plan, target, experiments) for target in plan.targets]
+def compose(plan: Plan, targets: list[TargetPlan],
+            entries: dict[str, CacheEntry]) -> list[Composed]:
+    """Render every target ``replan`` found outdated (stage 3)."""
+    return [compose_target(plan, target, entries) for target in targets]

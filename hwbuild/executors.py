@@ -24,15 +24,13 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from hwbuild.errors import ExecutorLost, ToolMissingError, UsageError
 from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
-
-OnStart = Callable[[ExperimentTask], None]
 
 
 class Executor(Protocol):
@@ -44,7 +42,7 @@ class Executor(Protocol):
     def workers(self) -> int:
         """How many experiments run at once (what progress reports)."""
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         """Run ``tasks``, yielding each result as it finishes (in any order)."""
 
     def close(self) -> None:
@@ -88,9 +86,8 @@ class InProcessExecutor:
     def workers(self) -> int:
         return 1
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         for task in tasks:
-            on_start(task)
             started = time.perf_counter()
             try:
                 with _alarm(task.timeout), _ctrl_c_stops_the_build():
@@ -215,7 +212,7 @@ class LocalExecutor:
         child.close()
         return _Worker(process, parent)
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         todo = deque(tasks)
         idle: list[_Worker] = []
         busy: list[_Worker] = []
@@ -224,7 +221,6 @@ class LocalExecutor:
                 while todo and len(busy) < self.jobs:
                     worker = idle.pop() if idle else self._start()
                     task = todo.popleft()
-                    on_start(task)
                     worker.task, worker.started = task, time.monotonic()
                     worker.deadline = worker.started + task.timeout
                     worker.conn.send(task)
@@ -349,10 +345,10 @@ class DaskExecutor:
         info = self._connect().scheduler_info()
         return sum(int(worker.get("nthreads", 1)) for worker in info["workers"].values())
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         finished: set[str] = set()
         try:
-            for result in self._run(tasks, on_start):
+            for result in self._run(tasks):
                 finished.add(result.problem_id)
                 yield result
         except Exception:
@@ -366,13 +362,12 @@ class DaskExecutor:
                      "build again: the results already recorded are kept (or use --executor "
                      "local)") from None
 
-    def _run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def _run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         import distributed
 
         client = self._connect()
         futures: dict[Any, tuple[ExperimentTask, float]] = {}
         for task in tasks:
-            on_start(task)
             future = client.submit(run_task_exclusive, task, pure=False,
                                    key=f"hwbuild-problem{task.problem_id}-{time.time_ns()}")
             futures[future] = (task, time.monotonic())

@@ -12,13 +12,32 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from hwbuild.errors import ToolMissingError
-from hwbuild.latex import BASE_PACKAGES, ENGINE_PACKAGES
-from hwbuild.project import Project
+
+if TYPE_CHECKING:
+    from hwbuild.project import Project
 
 ALL_ENGINES = ("pdflatex", "xelatex", "lualatex")
+BASE_PACKAGES = (
+    "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
+    "texlive-pictures texlive-science lmodern poppler-utils"
+)
+ENGINE_PACKAGES = {"pdflatex": "", "xelatex": "texlive-xetex fonts-cmu",
+                   "lualatex": "texlive-luatex fonts-cmu"}
 BIBER_PACKAGES = "biber texlive-bibtex-extra"
+
+
+def apt_command(engine: str = "pdflatex", *, biber: bool = False) -> str:
+    """The command that installs what ``engine`` (and biber) need."""
+    packages = " ".join(p for p in (BASE_PACKAGES, ENGINE_PACKAGES.get(engine, ""),
+                                    BIBER_PACKAGES if biber else "") if p)
+    return _install_command(packages.split())
+
+
+def _install_command(packages: list[str]) -> str:
+    return "apt-get update && apt-get install -y --no-install-recommends " + " ".join(packages)
 
 
 def _has_font(name: str) -> bool:
@@ -70,8 +89,7 @@ def setup_tex(project: Project | None, *, check_only: bool = False) -> Iterator[
     if not packages:
         yield f"TeX is ready: latexmk, {', '.join(engines)}" + (", biber" if biber else "")
         return
-    command = ("apt-get update && apt-get install -y --no-install-recommends "
-               + " ".join(packages))
+    command = _install_command(packages)
     if check_only or os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise ToolMissingError(
             f"TeX packages are missing: {' '.join(packages)}",
