@@ -207,7 +207,8 @@ def test_undefined_references_are_warnings_at_their_line_and_errors_under_strict
 
 BIG = """\
 def run(ctx):
-    return {"rows": [{"k": str(i)} for i in range(40000)], "word": "x" * 250000}
+    return {"rows": [{"k": str(i)} for i in range(40000)], "word": "x" * 250000,
+            "m": [[i + j for j in range(200)] for i in range(200)]}
 """
 
 
@@ -226,6 +227,12 @@ def test_material_too_big_for_tex_is_located_at_the_line_that_printed_it(make_pr
     assert ("templates/problem1.tex.j2:3: a line of 250,010 characters is longer than TeX's "
             "input buffer") in done.stderr
     assert "several lines" in done.stderr
+    # A 200 x 200 matrix is printed one row per line, and TeX reads it: what stops it is the
+    # matrix's column limit, at the line that printed it.
+    (root / "templates" / "problem1.tex.j2").write_text("Intro.\n\n$<< m | bmatrix >>$\n")
+    done = _fails(root, EXIT_LATEX, "--executor", "inprocess")
+    assert "templates/problem1.tex.j2:3: Extra alignment tab" in done.stderr
+    assert "MaxMatrixCols" in done.stderr
 
 
 # -- 3: sources that are not UTF-8 ------------------------------------------------------------

@@ -217,6 +217,9 @@ def _hint(message: str, file: Path | None, root: Path) -> str:
     lowered = message.lower()
     if is_capacity_error(message):
         return CAPACITY_HINT
+    if "extra alignment tab" in lowered:
+        return ("a row has more cells than its table has columns; a matrix has at most 10 "
+                "columns unless the preamble raises it: \\setcounter{MaxMatrixCols}{N}")
     if "not set up for use with latex" in lowered:
         return ('pdflatex cannot print this character: set engine = "xelatex" or "lualatex" '
                 "in [document] of hwbuild.toml")
