@@ -21,8 +21,10 @@ import click
 
 from hwbuild import __version__
 from hwbuild.errors import (
+    EXIT_HANGUP,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     BuildError,
     CheckFailed,
     UsageError,
@@ -54,7 +56,7 @@ class Terminated(KeyboardInterrupt):
 
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__(signum)
-        self.exit_code = 128 + signum
+        self.exit_code = EXIT_HANGUP if signum == signal.SIGHUP else EXIT_TERMINATED
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
