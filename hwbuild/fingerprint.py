@@ -34,10 +34,12 @@ _EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py"
 _JINJA_SIDE = ("render.py", "filters.py", "compose.py", "templates/*")
 _TEX_SIDE = ("tex/*", "typeset.py", "synctex.py", "publish.py")
 NOT_SHAPING: dict[str, tuple[str, ...]] = {
-    "experiment": (*_JINJA_SIDE, *_TEX_SIDE),
+    "experiment": (*_JINJA_SIDE, *_TEX_SIDE, "origins.py"),
     "render": (*_EXPERIMENT_SIDE, *_TEX_SIDE),
     "compile": (*_EXPERIMENT_SIDE, *_JINJA_SIDE),
 }
+
+
 @cache
 def installed_distributions() -> dict[str, tuple[str, Path]]:
     """Every distribution on ``sys.path``: its normalised name, version and metadata folder
