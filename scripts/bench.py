@@ -60,7 +60,6 @@ import queue
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,17 +78,28 @@ for _path in (REPO, SCRIPTS):
         sys.path.insert(0, str(_path))
 
 import bench_knitr  # noqa: E402
-from bench_knitr import BenchError, Measured, measure, tree_memory  # noqa: E402
+from benchlib.measure import (  # noqa: E402
+    BenchError,
+    Measured,
+    commit_epoch,
+    load_average,
+    mb,
+    measure,
+    median,
+    met,
+    tree_memory,
+)
+from benchlib.measure import version_line as first_line  # noqa: E402
 
 from hwbuild.layout import CONFIG_NAME, WHOLE  # noqa: E402
 from hwbuild.project import Project  # noqa: E402
 from hwbuild.tex.latexmk import (  # noqa: E402
-    PRECOMPILE_AFTER,
     STALE_AFTER_FAILURE,
     latex_environment,
     latexmk_command,
     require_latexmk,
 )
+from hwbuild.tex.preamble.policy import PRECOMPILE_AFTER  # noqa: E402
 
 PY = sys.executable
 BUILD_PY = REPO / "build.py"
@@ -190,16 +200,6 @@ def _id_key(problem_id: str) -> tuple[int, str]:
     return (int(problem_id), "") if problem_id.isdigit() else (1 << 30, problem_id)
 
 
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def met(ratio: float, target: float) -> bool:
-    """As the knitr comparison: the ratio rounded to two decimals, as printed, against the
-    target (issue 12 gives targets and today's ratios to two decimals)."""
-    return bench_knitr.met(ratio, target)
-
-
 def run(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None, what: str) -> Measured:
     """Run ``cmd``: wall time, peak memory (``wait4``'s ``ru_maxrss``), output; a failure
     stops the benchmark with its output."""
@@ -241,19 +241,6 @@ def sync_files(src: Path, dest: Path, wanted: Callable[[Path], bool]) -> list[st
                 shutil.copy2(path, target)
                 copied.append(path.name)
     return copied
-
-
-def commit_epoch() -> int:
-    """The epoch hwbuild uses in the repository: its last commit (read-only git)."""
-    return bench_knitr.commit_epoch()
-
-
-def first_line(cmd: Sequence[str]) -> str:
-    return bench_knitr.version_line(cmd)
-
-
-def load_average() -> str:
-    return bench_knitr.load_average()
 
 
 def load_1min() -> float:
@@ -1147,10 +1134,6 @@ def verdict(row: Row) -> str:
     return f"**missed** ({over * 1000:.0f} ms over)"
 
 
-def _mb(kib: Sequence[int]) -> str:
-    return f"{median(kib) / 1024:.0f}" if kib else "—"
-
-
 def table(rows: list[Row], reps: dict[str, int]) -> list[str]:
     lines = ["| scenario | hwbuild (s) | baseline (s) | baseline | ratio | before | target | "
              "result | peak MB hwbuild / baseline |",
@@ -1166,8 +1149,8 @@ def table(rows: list[Row], reps: dict[str, int]) -> list[str]:
         lines.append(f"| {row.scenario} | {median(row.hwbuild):.3f} | "
                      f"{median(row.baseline):.3f} | {row.baseline_is} | {row.ratio:.2f} | "
                      f"{before} | {target_text(row)} | {verdict(row)} | "
-                     f"{_mb(row.hwbuild_peak_kib)}{row.peak_note} / "
-                     f"{_mb(row.baseline_peak_kib)} |")
+                     f"{mb(row.hwbuild_peak_kib)}{row.peak_note} / "
+                     f"{mb(row.baseline_peak_kib)} |")
     lines.append("")
     lines.append("Medians over " + ", ".join(f"{n} repetitions ({what})"
                                              for what, n in reps.items()) + ".")
@@ -1432,6 +1415,20 @@ def render_report(bench: Bench | None, outcome: Outcome) -> str:
 # -- main ----------------------------------------------------------------------------------------
 
 
+# A section of the page measured by hand (scripts/preamble_bench.py): kept when the page is
+# rewritten.
+BY_HAND = "## The precompiled preamble"
+
+
+def kept_by_hand(page: Path) -> str:
+    """The hand-measured section at the end of ``page`` as it is now, to keep."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return "\n" + text[text.index(BY_HAND):] if BY_HAND in text else ""
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1532,7 +1529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report, encoding="utf-8")
+        args.output.write_text(report + kept_by_hand(args.output), encoding="utf-8")
         log(f"wrote {args.output}")
     ok = all(c.ok for c in bench.checks)
     if isinstance(outcome.knitr, bench_knitr.Comparison):

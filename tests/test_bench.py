@@ -133,3 +133,10 @@ def test_scenarios_can_be_chosen() -> None:
         bench.parse_args(["--only", "nothing"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--reps", "0"])
+
+
+def test_the_hand_measured_section_survives_a_rewrite(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    assert bench.kept_by_hand(page) == ""
+    page.write_text("# old results\n\n## The precompiled preamble\n\nby hand\n")
+    assert bench.kept_by_hand(page) == "\n## The precompiled preamble\n\nby hand\n"

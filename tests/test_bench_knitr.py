@@ -5,6 +5,7 @@ Fast and pure, except where marked: the tests that run R skip unless R and knitr
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ ONEPAGE = REPO / "bench" / "onepage"
 
 
 bk = load_module("bench_knitr", REPO / "scripts" / "bench_knitr.py")
+shared = importlib.import_module("benchlib.measure")  # on sys.path once bench_knitr is loaded
 
 SOLUTION = (ONEPAGE / "hwbuild" / "solutions" / "problem1.py").read_text(encoding="utf-8")
 TEMPLATE = (ONEPAGE / "hwbuild" / "templates" / "problem1.tex.j2").read_text(encoding="utf-8")
@@ -343,18 +345,18 @@ def test_without_knitr_the_comparison_is_skipped_with_a_message(
 
 def test_measure_reports_the_peak_of_the_largest_process_of_the_tree(tmp_path: Path) -> None:
     allocate = "b = bytearray(80 * 2**20); b[::4096] = b'x' * len(b[::4096])"
-    alone = bk.measure([sys.executable, "-c", allocate], cwd=tmp_path, env=None, what="alone")
-    child = bk.measure([sys.executable, "-c", "import subprocess, sys; subprocess.run("
+    alone = shared.measure([sys.executable, "-c", allocate], cwd=tmp_path, env=None, what="alone")
+    child = shared.measure([sys.executable, "-c", "import subprocess, sys; subprocess.run("
                         f"[sys.executable, '-c', {allocate!r}], check=True); print('done')"],
                        cwd=tmp_path, env=None, what="child")
     assert alone.peak_kib > 80 * 1024 and child.peak_kib > 80 * 1024
     assert child.output == "done\n" and 0 < child.seconds < 60
     with pytest.raises(bk.BenchError, match=r"failed \(exit 3\)"):
-        bk.measure([sys.executable, "-c", "raise SystemExit(3)"], cwd=tmp_path, env=None,
+        shared.measure([sys.executable, "-c", "raise SystemExit(3)"], cwd=tmp_path, env=None,
                    what="failing")
 
 
 def test_the_memory_of_a_process_tree() -> None:
-    count, peak, held = bk.tree_memory(os.getpid())
+    count, peak, held = shared.tree_memory(os.getpid())
     assert count >= 1 and peak > 0 and held > 0
-    assert os.getpid() in bk.process_tree(os.getpid())
+    assert os.getpid() in shared.process_tree(os.getpid())
