@@ -35,8 +35,6 @@ failed.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -50,552 +48,56 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 for _path in (REPO, REPO / "scripts"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from benchlib.knitr_report import Comparison, Row, Skipped, ensure_knitr  # noqa: E402
+from benchlib.knitr_rules import (  # noqa: E402
+    BUILD_PY,
+    CONFIG_COPY,
+    FORCING,
+    HW_PDF,
+    KN_PDF,
+    KN_TEX,
+    KNIT,
+    ONEPAGE,
+    PY,
+    RNW,
+    SOLUTION,
+    TEMPLATE,
+    WATCH_LINE,
+    WATCH_TIMEOUT,
+    Check,
+    chunk_state,
+    file_state,
+    hwbuild_checks,
+    knitr_checks,
+    parse_summary,
+    python_seed,
+    r_seed,
+    same_text_check,
+    set_python_seed,
+    set_r_seed,
+    set_sentence,
+    watch_checks,
+    watch_stages,
+)
 from benchlib.measure import (  # noqa: E402
     BenchError,
     Measured,
     commit_epoch,
     load_average,
-    mb,
     measure,
-    median,
-    met,
     tree_memory,
     version_line,
 )
 
 from hwbuild.tex.latexmk import latex_environment, latexmk_command  # noqa: E402
-
-PY = sys.executable
-BUILD_PY = REPO / "build.py"
-ONEPAGE = REPO / "bench" / "onepage"
-CONFIG_COPY = "onepage.hwbuild.toml"
-TIMEOUT = 600
-WATCH_TIMEOUT = 120
-
-# The two documents, and the lines the edits change (each must occur exactly once).
-SOLUTION = Path("solutions") / "problem1.py"
-TEMPLATE = Path("templates") / "problem1.tex.j2"
-HW_PDF = Path("build") / "homework.pdf"
-HW_FIGURE = Path("figures") / "problem1-hidden.pdf"
-RNW = "onepage.Rnw"
-KN_PDF = "onepage.pdf"
-KN_TEX = "onepage.tex"
-KN_CHUNK = "forward"  # the cached chunk's label: cache/forward_<hash>.*, figure/forward-1.pdf
-KN_FIGURE = Path("figure") / f"{KN_CHUNK}-1.pdf"
-PY_SEED = re.compile(r"(?m)^SEED = (\d+)$")
-R_SEED = re.compile(r"(?m)^seed <- (\d+)$")
-SENTENCE = "The figure shows the four hidden units before and after the activation."
-
-# hwbuild forces latexmk's pass (-g) because it calls latexmk only when its own stamp says an
-# input changed; by hand, latexmk's own check decides.
-FORCING = frozenset({"-g", "-gg"})
-KNIT = ["Rscript", "-e", f'knitr::knit("{RNW}")']
-APT_PACKAGES = ("r-base-core", "r-cran-knitr", "r-cran-codetools")
-APT_INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]
-# Targets of issue 12 (ratio hwbuild / knitr), by scenario key.
-TARGETS = {"code": 1.5, "watch-code": 0.6}
-
-
-# -- the edits -----------------------------------------------------------------------------------
-
-
-def _replace_once(pattern: re.Pattern[str], text: str, replacement: str, where: str) -> str:
-    new, count = pattern.subn(replacement, text)
-    if count != 1:
-        raise ValueError(f"{where}: expected one line matching {pattern.pattern!r}, "
-                         f"found {count}")
-    return new
-
-
-def set_python_seed(source: str, seed: int) -> str:
-    return _replace_once(PY_SEED, source, f"SEED = {seed}", str(SOLUTION))
-
-
-def set_r_seed(rnw: str, seed: int) -> str:
-    return _replace_once(R_SEED, rnw, f"seed <- {seed}", RNW)
-
-
-def python_seed(source: str) -> int:
-    return int(PY_SEED.findall(source)[0])
-
-
-def r_seed(rnw: str) -> int:
-    return int(R_SEED.findall(rnw)[0])
-
-
-def edited_sentence(number: int) -> str:
-    """The sentence of the text edit, numbered so that every repetition is a real change."""
-    return f"{SENTENCE[:-1]} (edit {number})."
-
-
-def set_sentence(text: str, number: int, where: str) -> str:
-    """Replace the editable sentence (original or edited) with its ``number``-th edit."""
-    pattern = re.compile(re.escape(SENTENCE[:-1]) + r"(?: \(edit \d+\))?\.")
-    return _replace_once(pattern, text, edited_sentence(number), where)
-
-
-# -- what a run did ------------------------------------------------------------------------------
-
-
-EXPERIMENTS = re.compile(r"(?m)^experiments: (.*)$")
-RAN_ONE = re.compile(r"(\S+) \(([0-9.]+) s\)")
-TARGET_LINE = re.compile(r"(?m)^homework: (.*) -> \S+$")
-WATCH_LINE = re.compile(r"^\d\d:\d\d:\d\d ")
-WATCH_COUNTS = re.compile(r"\(ran (\d+); cached (\d+)\)")
-STAGE = re.compile(r"^\s{2}(\S[^:]*?)\s+([0-9.]+) s$")
-DONE = re.compile(r"^done in ([0-9.]+) s$")
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What hwbuild's closing lines say about one build."""
-
-    ran: dict[str, float] | None  # experiment id -> seconds of run(ctx); None: no summary
-    cached: bool
-    latexmk: float | None  # seconds, if latexmk ran
-    up_to_date: bool
-    stages: dict[str, float]
-
-
-def parse_summary(output: str) -> Summary:
-    ran: dict[str, float] | None = None
-    cached = False
-    match = EXPERIMENTS.search(output)
-    if match:
-        ran = {}
-        for part in match.group(1).split("; "):
-            if part.startswith("ran "):
-                ran.update((pid, float(s)) for pid, s in RAN_ONE.findall(part[4:]))
-            cached = cached or part.startswith("cached ")
-    target = TARGET_LINE.search(output)
-    latexmk = re.search(r"latexmk ([0-9.]+) s", target.group(1)) if target else None
-    stages: dict[str, float] = {}
-    in_stages = False
-    for line in output.splitlines():
-        if line.strip() == "stages:":
-            in_stages = True
-        elif (done := DONE.match(line.strip())):
-            stages["in-process"] = float(done.group(1))
-            in_stages = False
-        elif in_stages and (stage := STAGE.match(line)):
-            stages[stage.group(1)] = float(stage.group(2))
-    return Summary(ran=ran, cached=cached,
-                   latexmk=float(latexmk.group(1)) if latexmk else None,
-                   up_to_date=bool(target and target.group(1) == "up to date"), stages=stages)
-
-
-FileState = tuple[int, str] | None  # (mtime_ns, sha256) or None if absent
-
-
-def file_state(path: Path) -> FileState:
-    try:
-        return path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
-def chunk_state(knitr_dir: Path) -> dict[str, int]:
-    """The chunk's cache entry and figure: names and mtimes (a rerun rewrites them all)."""
-    files = [*(knitr_dir / "cache").glob(f"{KN_CHUNK}_*"),
-             *(knitr_dir / "figure").glob(f"{KN_CHUNK}-*")]
-    return {f"{p.parent.name}/{p.name}": p.stat().st_mtime_ns for p in files}
-
-
-# -- the rerun rules -----------------------------------------------------------------------------
-# ``kind`` is what changed before the run: "noop" (nothing), "text" (a sentence), "code"
-# (the seed).
-
-@dataclass
-class Check:
-    scenario: str
-    tool: str
-    rule: str
-    ok: bool
-    detail: str = ""
-
-
-def _pdf_rule(scenario: str, tool: str, kind: str, before: FileState,
-              after: FileState) -> Check:
-    if kind == "noop":
-        return Check(scenario, tool, "the PDF is not rewritten", before == after and
-                     before is not None, "rewritten" if before != after else "untouched")
-    changed = before is not None and after is not None and before[1] != after[1]
-    return Check(scenario, tool, "the PDF changes", changed,
-                 "changed" if changed else ("missing" if after is None else "same bytes"))
-
-
-def hwbuild_checks(scenario: str, kind: str, output: str, pdf_before: FileState,
-                   pdf_after: FileState) -> list[Check]:
-    """hwbuild's rules for one build: which experiments ran, latexmk, the PDF."""
-    summary = parse_summary(output)
-    ran = None if summary.ran is None else set(summary.ran)
-    want = {"1"} if kind == "code" else set()
-    said = ("no summary line" if ran is None
-            else f"ran {', '.join(sorted(ran)) or 'none'}" + ("; cached" if summary.cached else ""))
-    checks = [Check(scenario, "hwbuild",
-                    "experiments: ran 1" if want else "experiments: none needed or cached",
-                    ran == want, said)]
-    if kind == "noop":
-        checks.append(Check(scenario, "hwbuild", "homework: up to date", summary.up_to_date,
-                            "up to date" if summary.up_to_date else "not up to date"))
-    else:
-        checks.append(Check(scenario, "hwbuild", "latexmk runs", summary.latexmk is not None,
-                            "ran" if summary.latexmk is not None else "did not run"))
-    checks.append(_pdf_rule(scenario, "hwbuild", kind, pdf_before, pdf_after))
-    return checks
-
-
-def watch_checks(scenario: str, kind: str, line: str, extra: Sequence[str],
-                 pdf_before: FileState, pdf_after: FileState) -> list[Check]:
-    """hwbuild watch's rules for one save: one build, what it ran, the PDF."""
-    counts = WATCH_COUNTS.search(line)
-    want = 1 if kind == "code" else 0
-    checks = [
-        Check(scenario, "hwbuild", "a save triggers one build", not extra and
-              line.split(" ", 2)[1:2] == ["built"], "; ".join([line, *extra])),
-        Check(scenario, "hwbuild", f"the build ran {want} experiment(s)",
-              counts is not None and int(counts.group(1)) == want, line),
-        _pdf_rule(scenario, "hwbuild", kind, pdf_before, pdf_after),
-    ]
-    return checks
-
-
-# watch -v's progress lines, and the moment each one marks (the stage that ends there).
-WATCH_EVENTS = (("running ", "→ experiment starts (file event, debounce, plan)"),
-                ("  problem ", "→ experiment done (fork, import, run)"),
-                ("compiling ", "→ latexmk starts (results recorded, render)"))
-
-
-def watch_stages(saved: float, events: Sequence[tuple[float, str]],
-                 line: float) -> list[tuple[str, float]]:
-    """One build under ``watch -v``, cut at its progress lines: (stage, seconds), from the save
-    (at ``saved``) to watch's line (at ``line``)."""
-    points = [(label, when) for when, text in events for prefix, label in WATCH_EVENTS
-              if text.startswith(prefix)]
-    if not any(label.startswith("→ experiment") for label, _ in points):
-        points = [(label.replace("results recorded, render", "file event, debounce, plan, "
-                                 "render"), when) for label, when in points]
-    points.append(("→ watch's line (TeX, publish)", line))
-    stages, previous = [], saved
-    for label, when in sorted(points, key=lambda item: item[1]):
-        stages.append((label, when - previous))
-        previous = when
-    return stages
-
-
-def knitr_checks(scenario: str, kind: str, chunk_before: dict[str, int],
-                 chunk_after: dict[str, int], pdf_before: FileState,
-                 pdf_after: FileState) -> list[Check]:
-    """knitr's rules for one knit + latexmk: was the chunk's cache hit, the PDF."""
-    reran = chunk_before != chunk_after
-    want = kind == "code"
-    detail = ("chunk reran: " + ", ".join(sorted(set(chunk_after) - set(chunk_before))
-                                          or sorted(chunk_after))) if reran else "cache hit"
-    return [Check(scenario, "knitr",
-                  "the chunk reruns (cache miss)" if want else "the chunk's cache is hit",
-                  reran == want, detail),
-            _pdf_rule(scenario, "knitr", kind, pdf_before, pdf_after)]
-
-
-# -- the two PDFs' text --------------------------------------------------------------------------
-
-
-def pdf_words(pdf: Path) -> list[str]:
-    """The words of a PDF in content-stream order (``pdftotext -raw``)."""
-    out = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(pdf), "-"],
-                         capture_output=True, text=True, check=True, timeout=60)
-    return out.stdout.split()
-
-
-def without(words: Sequence[str], part: Sequence[str]) -> list[str]:
-    """``words`` less the first contiguous run equal to ``part`` (the figure's own words: an
-    included PDF is painted in one go, so its words come out together). ``words`` unchanged if
-    there is no such run."""
-    n = len(part)
-    if n:
-        for i in range(len(words) - n + 1):
-            if list(words[i:i + n]) == list(part):
-                return [*words[:i], *words[i + n:]]
-    return list(words)
-
-
-def same_text_check(scenario: str, hw_root: Path, kn_root: Path) -> Check:
-    """Both PDFs show the same text, the figures' own text (tick labels differ) left out."""
-    if shutil.which("pdftotext") is None:
-        return Check(scenario, "both", "both PDFs show the same text", True,
-                     "not checked: pdftotext missing")
-    ours = without(pdf_words(hw_root / HW_PDF), pdf_words(hw_root / HW_FIGURE))
-    theirs = without(pdf_words(kn_root / KN_PDF), pdf_words(kn_root / KN_FIGURE))
-    if ours == theirs:
-        return Check(scenario, "both", "both PDFs show the same text", True, "identical")
-    first = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b),
-                 min(len(ours), len(theirs)))
-    return Check(scenario, "both", "both PDFs show the same text", False,
-                 f"word {first}: hwbuild {' '.join(ours[first:first + 6])!r}, "
-                 f"knitr {' '.join(theirs[first:first + 6])!r}")
-
-
-# -- R and knitr ---------------------------------------------------------------------------------
-
-
-def knitr_available() -> bool:
-    if shutil.which("Rscript") is None:
-        return False
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        return subprocess.run(["Rscript", "-e", "library(knitr)"], capture_output=True,
-                              timeout=120, check=False).returncode == 0
-    return False
-
-
-def ensure_knitr(*, install: bool, log: Callable[[str], None]) -> str | None:
-    """None if R and knitr are there (installing them as root); else why the table is skipped."""
-    if knitr_available():
-        return None
-    command = " ".join(APT_INSTALL)
-    if not install:
-        return f"R or knitr is not installed (and --no-install): `{command}` installs them"
-    if os.geteuid() != 0:
-        return f"R or knitr is not installed, and this is not root: `sudo {command}`"
-    log(f"installing R and knitr: {command}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for attempt in (APT_INSTALL, ["apt-get", "update"], APT_INSTALL):
-        proc = subprocess.run(attempt, env=env, capture_output=True, text=True, check=False,
-                              timeout=1800)
-        if attempt is APT_INSTALL and proc.returncode == 0:
-            break
-    if knitr_available():
-        return None
-    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-    return f"R or knitr is not installed, and `{command}` failed:\n{tail}"
-
-
-# -- the results ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    key: str
-    scenario: str
-    hwbuild: list[float] = field(default_factory=list)
-    knitr: list[float] = field(default_factory=list)
-    hwbuild_peak_kib: list[int] = field(default_factory=list)
-    knitr_peak_kib: list[int] = field(default_factory=list)
-    stages: dict[str, list[float]] = field(default_factory=dict)  # hwbuild's
-    parts: dict[str, list[float]] = field(default_factory=dict)  # knitr's
-    peak_note: str = ""
-
-    @property
-    def target(self) -> float | None:
-        return TARGETS.get(self.key)
-
-    @property
-    def ratio(self) -> float:
-        return median(self.hwbuild) / median(self.knitr)
-
-    def add(self, table: dict[str, list[float]], name: str, seconds: float) -> None:
-        table.setdefault(name, []).append(seconds)
-
-
-@dataclass
-class Skipped:
-    reason: str
-
-    def markdown(self) -> str:
-        return "\n".join([SECTION, "", f"Not run: {self.reason}.", ""])
-
-    def to_json(self) -> dict[str, Any]:
-        return {"skipped": self.reason}
-
-
-SECTION = "## Against knitr: the same one-page document"
-
-
-@dataclass
-class Comparison:
-    rows: list[Row]
-    checks: list[Check]
-    repetitions: int
-    environment: dict[str, str]
-    references: dict[str, list[float]]
-    imports: dict[str, float]
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"repetitions": self.repetitions, "environment": self.environment,
-                "seconds": self.seconds, "ok": self.ok, "targets": TARGETS,
-                "rows": [asdict(r) | {"target": r.target} for r in self.rows],
-                "references": self.references, "code_edit_imports_s": self.imports,
-                "checks": [asdict(c) for c in self.checks]}
-
-    def markdown(self) -> str:
-        return markdown(self)
-
-
-def _range(values: Sequence[float]) -> str:
-    return f"{min(values):.3f}–{max(values):.3f}" if values else "—"
-
-
-def _verdict(row: Row) -> str:
-    if row.target is None:
-        return "—"
-    if met(row.ratio, row.target):
-        return "met"
-    over = median(row.hwbuild) - row.target * median(row.knitr)
-    return f"**missed** ({over * 1000:.0f} ms over)"
-
-
-def _checks_of(checks: Sequence[Check], scenario: str) -> str:
-    mine = [c for c in checks if c.scenario == scenario]
-    bad = [c for c in mine if not c.ok]
-    return (f"ok {len(mine)}/{len(mine)}" if not bad
-            else f"**FAILED** {len(bad)}/{len(mine)}")
-
-
-def findings(rows: Sequence[Row]) -> list[str]:
-    """One line per target: the margin and, for the one-shot code edit, hwbuild's budget."""
-    one_shot = {row.key: row for row in rows}
-    lines = []
-    for row in rows:
-        if row.target is None or not row.hwbuild:
-            continue
-        ours, theirs = median(row.hwbuild), median(row.knitr)
-        text = (f"- {row.scenario}: {_verdict(row).replace('**', '')}, ratio {row.ratio:.2f} "
-                f"against ≤ {row.target:g} ({ours:.3f} s against {theirs:.3f} s: the target "
-                f"allows hwbuild {row.target * theirs:.3f} s).")
-        experiments = median(row.stages.get("experiments", []))
-        run = median(row.stages.get("of which run(ctx)", []))
-        if row.stages.get("experiments") and row.stages.get("of which run(ctx)"):
-            text += (f" Outside its experiments stage hwbuild takes {ours - experiments:.3f} s; "
-                     f"in it, the worker starts in {experiments - run:.3f} s (spawn, imports) "
-                     f"and `run(ctx)` takes {run:.3f} s.")
-        elif row.key.startswith("watch-") and row.key[6:] in one_shot:
-            text += (f" One-shot, the same edit takes hwbuild "
-                     f"{median(one_shot[row.key[6:]].hwbuild):.3f} s.")
-        lines.append(text)
-    return lines
-
-
-def markdown(result: Comparison) -> str:
-    env = result.environment
-    lines = [SECTION, "",
-             "`bench/onepage/`: one problem, a numpy forward pass of a 3-4-2 5ReLU network "
-             "from a seed and one small figure, written once for hwbuild and once for knitr "
-             "(one cached chunk, `\\Sexpr{}`, `\\includegraphics`); same preamble, same "
-             "printed text. Generated by `scripts/bench_knitr.py`.", "",
-             f"- {env['date']}; {env['machine']}; load average (1 / 5 / 15 min) "
-             f"{env['load_start']} at the start, {env['load_end']} at the end",
-             f"- Python {env['python']}; {env['r']}; knitr {env['knitr']}; "
-             f"{env['pdftex']}; {env['latexmk']}", "",
-             "| scenario | hwbuild (s) | knitr (s) | ratio | target | result | "
-             "peak MB hwbuild / knitr | rule checks |",
-             "| --- | ---: | ---: | ---: | :---: | --- | ---: | --- |"]
-    for row in result.rows:
-        if not row.hwbuild:
-            continue
-        target = f"≤ {row.target:g}" if row.target is not None else "—"
-        lines.append(f"| {row.scenario} | {median(row.hwbuild):.3f} | {median(row.knitr):.3f} "
-                     f"| {row.ratio:.2f} | {target} | {_verdict(row)} | "
-                     f"{mb(row.hwbuild_peak_kib)}{row.peak_note} / {mb(row.knitr_peak_kib)} "
-                     f"| {_checks_of(result.checks, row.key)} |")
-    lines += ["", f"Medians over {result.repetitions} repetitions, hwbuild and knitr back to "
-              "back in each (alternating which goes first). Ratio = hwbuild / knitr. The "
-              "knitr column is always the one-shot `Rscript -e 'knitr::knit(...)'` + "
-              "`latexmk`: knitr has no watch mode.", ""]
-    if "both" in {c.tool for c in result.checks}:
-        same = [c for c in result.checks if c.tool == "both"]
-        lines.append(f"Both PDFs showed the same text (figures' own labels aside) after "
-                     f"{sum(c.ok for c in same)} of {len(same)} builds checked.")
-        lines.append("")
-    lines += ["### Where the time goes", "",
-              "| scenario | range (s): hwbuild / knitr | hwbuild (median s) | "
-              "knitr (median s) |", "| --- | --- | --- | --- |"]
-    for row in result.rows:
-        if not row.hwbuild:
-            continue
-        stages = ", ".join(f"{k} {median(v):.3f}" for k, v in row.stages.items()
-                           if k != "in-process") or "—"
-        parts = ", ".join(f"{k} {median(v):.3f}" for k, v in row.parts.items()) or "—"
-        lines.append(f"| {row.scenario} | {_range(row.hwbuild)} / {_range(row.knitr)} | "
-                     f"{stages} | {parts} |")
-    lines += ["", *findings(result.rows)]
-    lines += ["", "hwbuild's stages are its `--timings` lines; `run(ctx)` is the experiment's "
-              "own time as the summary prints it (`ran 1 (… s)`), so `experiments` less "
-              "`run(ctx)` is the worker's start (spawn, imports), and `startup, imports, exit` "
-              "is the wall time less the in-process `done in`."]
-    if result.imports:
-        lines += ["", "Imports of one more code edit (`python -X importtime build.py`: the build "
-                  "and its worker, top-level imports of 20 ms or more, cumulative, summed by "
-                  "name): " + ", ".join(f"{name} {s:.3f} s" for name, s in
-                                        result.imports.items()) + "."]
-    if result.references:
-        lines += ["", "References, same runs (median s): " + "; ".join(
-            f"{k} {median(v):.3f}" for k, v in result.references.items()) + "."]
-    lines += ["", "### Rerun rules checked on every repetition", "",
-              "| scenario | tool | rule | result |", "| --- | --- | --- | --- |"]
-    grouped: dict[tuple[str, str, str], list[Check]] = {}
-    for check in result.checks:
-        grouped.setdefault((check.scenario, check.tool, check.rule), []).append(check)
-    for (scenario, tool, rule), items in grouped.items():
-        bad = [c for c in items if not c.ok]
-        shown = (f"ok ({len(items)}/{len(items)})" if not bad
-                 else f"**FAILED** {len(bad)}/{len(items)}: {bad[0].detail}")
-        lines.append(f"| {scenario} | {tool} | {rule} | {shown} |")
-    lines += ["", "### Method", "",
-              "- Scratch copies of `bench/onepage/hwbuild` and `bench/onepage/knitr`; hwbuild "
-              "runs as `build.py --project DIR --timings`, knitr as knitr users run it: "
-              "`Rscript -e 'knitr::knit(\"onepage.Rnw\")'`, then `latexmk` with hwbuild's own "
-              "options and TeX environment (`hwbuild.tex.latexmk.latexmk_command`, "
-              "`latex_environment`) less `-g`, so latexmk's own change check decides. knitr "
-              "adds its default LaTeX header (graphicx, xcolor, framed, alltt, upquote) to the "
-              "preamble; the references give one `pdflatex` pass over each tool's `.tex`.",
-              "- Edits: the text edit replaces one sentence with a numbered variant in both "
-              "sources, the code edit writes a new seed (`SEED = n` / `seed <- n`), a fresh "
-              "one each time, so that no cache can have seen it. latexmk takes a file whose "
-              "size and mtime (in whole seconds) are unchanged for unchanged: each file knit "
-              "rewrote gets a later whole second than the last one given, as with edits a "
-              "second apart (otherwise two knits within one second, of the same length, "
-              "leave a stale PDF).",
-              "- Under `watch` (`build.py -v watch`), the time runs from writing the file to "
-              "`watch` printing the line of the build it triggered (it includes watch's "
-              "debounce); each `→` stage ends at a progress line `-v` prints (timestamped as "
-              "it arrives), the first at `running 1 experiment(s)` or `compiling`. Each session "
-              "makes one untimed save first (shown as `first save after watch starts`): the "
-              "first experiment of a session starts the warm workers' fork server.",
-              "- Peak memory: `ru_maxrss` that `wait4` returns for each command, i.e. the "
-              "largest single process of its tree (for knitr, the larger of `Rscript` and "
-              "`latexmk`'s pdflatex; for hwbuild, the larger of `build.py` and its worker), "
-              "not the sum of processes alive together. Under `watch` (*): the largest peak "
-              "(`VmHWM`, from `/proc`) of the watch session's processes after its last build: "
-              "the watch process, the warm workers' fork server and any worker still there "
-              "(each experiment's forked process is gone by then; it is a child of the fork "
-              "server, which the watch process's own `ru_maxrss` does not count).",
-              "- Rules (each repetition): hwbuild's summary (`experiments: ran 1` for a code "
-              "edit, `none needed`/`cached` otherwise; `homework: up to date` for a no-op, "
-              "latexmk for an edit) or watch's line (`ran 1`/`ran 0`, one build per save); "
-              "knitr's chunk cache (`cache/forward_*` and `figure/forward-1.pdf` rewritten "
-              "exactly when the chunk reran); each PDF rewritten (no-op: not even touched) "
-              "with new bytes; both PDFs' text equal, word for word (`pdftotext -raw`, each "
-              "figure's own words removed).",
-              "- The scratch copies are not git checkouts: hwbuild's `git` calls (a few ms per "
-              "build in a checkout, see the main benchmark) do not run. Python caches bytecode "
-              "in the scratch folder (`PYTHONPYCACHEPREFIX`).",
-              f"- The comparison took {result.seconds:.0f} s.", ""]
-    return "\n".join(lines)
-
 
 # -- the benchmark -------------------------------------------------------------------------------
 
