@@ -198,9 +198,16 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "module": problem.module,
         "seed": problem.seed,
         "device": device,
-        "libraries": library_versions(),
+        "libraries": library_versions(_recorded_libraries(recorded)),
         "hwbuild": engine_hash("experiment"),
     }
+
+
+def _recorded_libraries(recorded: CacheEntry | None) -> list[str]:
+    """The distributions the experiment imported when it last ran."""
+    libraries = recorded.stamp.settings.get("libraries") if recorded else None
+    return [name for name in libraries if name != "python"] \
+        if isinstance(libraries, dict) else []
 
 
 def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,

@@ -21,6 +21,7 @@ from hwbuild.fingerprint import gpu_signature
 from hwbuild.fsutil import sha256_bytes, write_if_changed
 from hwbuild.plan import Plan, ProblemPlan
 from hwbuild.stamp import CHANGED_WHILE_READ, FileHashes, Stamp
+from hwbuild.writes import Claims
 
 if TYPE_CHECKING:
     from hwbuild.executors import Executor
@@ -74,10 +75,17 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
 
     tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
     failures: dict[str, BuildError] = {}
+    claims = _claims(plan)
     reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
     for result in executor().run(tasks):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
+            try:
+                claims.check(result.problem_id, [*result.figures, *result.outputs],
+                             result.writers)
+            except BuildError as error:
+                failures[result.problem_id] = error
+                continue
             record(plan, by_id[result.problem_id], result, outcome, hashes)
         else:
             failures[result.problem_id] = task_error(result)
@@ -85,6 +93,16 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
         first = next(item.problem.id for item in plan.problems if item.problem.id in failures)
         raise failures[first]
     return outcome
+
+
+def _claims(plan: Plan) -> Claims:
+    """Who writes and reads which file, from every problem's entry (those this build does not
+    need included) and the targets' stamps."""
+    planned = {item.problem.id: item.entry for item in plan.problems}
+    entries = {problem.id: planned[problem.id] if problem.id in planned
+               else cache.load(plan.layout, problem.id) for problem in plan.project.problems()}
+    return Claims.of(plan.layout, entries, [item.problem.id for item in plan.reruns],
+                     [target.stamp for target in plan.targets])
 
 
 def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experiments,
@@ -97,7 +115,9 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
     for relative in previous:
         if relative not in result.figures:
             (root / relative).unlink(missing_ok=True)
-    outcome.touched.extend([*result.figures, *previous])
+    # Every file written, by the engine or by the experiment itself: a target whose stamp
+    # recorded one (TeX read it) is decided on its hash now, not on the one the plan saw.
+    outcome.touched.extend([*result.figures, *previous, *result.outputs])
     for key, digest in result.inputs.items():
         if digest == CHANGED_WHILE_READ:
             outcome.changed.append(key)
@@ -108,7 +128,9 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
             outcome.changed.append(key)  # recorded as read: the next build reruns it
     outputs = {relative: sha256_bytes(data) for relative, data in result.figures.items()}
     outputs.update(result.outputs)
-    settings = {**item.settings, "device": result.device}
+    # The libraries it imported, at the versions it ran with (a no-op compares them with the
+    # versions installed then).
+    settings = {**item.settings, "device": result.device, "libraries": result.versions}
     entry = CacheEntry(
         stamp=Stamp(settings=settings, inputs=result.inputs, outputs=outputs),
         values=result.values, measurements=result.measurements, figures=sorted(result.figures),

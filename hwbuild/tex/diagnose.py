@@ -11,7 +11,7 @@ import contextlib
 import os
 import re
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from hwbuild.errors import LatexError, Location, source_line
@@ -27,12 +27,12 @@ _BIBER_TEMP = re.compile(r"\S*biber_tmp_\S*?\.utf8,?\s*")
 
 def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
              sources: Mapping[str, Origins], root: Path, shown: Callable[[Path], str],
-             timeout: float, timed_out: bool) -> LatexError:
+             timeout: float, timed_out: bool, old_logs: Collection[str] = ()) -> LatexError:
     from hwbuild.latexlog import first_error
 
     log = workdir / f"{stem}.log"
     try:
-        log_bytes = log.read_bytes()
+        log_bytes = b"" if ".log" in old_logs else log.read_bytes()
     except OSError:
         log_bytes = b""
     log_text = log_bytes.decode("utf-8", errors="replace")
@@ -50,12 +50,12 @@ def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
         return LatexError(f"LaTeX did not finish within {timeout:g} s",
                           hint="raise latex_timeout in [build] (or --latex-timeout), or look "
                                "for an endless loop", log=shown(log) if log.exists() else None)
-    bibliography = _bibliography_error(workdir, stem, root, shown)
+    bibliography = None if ".blg" in old_logs else _bibliography_error(workdir, stem, root, shown)
     if bibliography is not None:
         return bibliography
     tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
     return LatexError(f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
-                      log=shown(log) if log.exists() else None, details=tail or None)
+                      log=shown(log) if log_bytes else None, details=tail or None)
 
 
 def _bibliography_error(workdir: Path, stem: str, root: Path,

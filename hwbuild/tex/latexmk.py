@@ -32,9 +32,12 @@ LATEXMK_ENGINE = {"pdflatex": "-pdf", "xelatex": "-xelatex", "lualatex": "-luala
 # half-written: the next compile must not read them.
 STALE_AFTER_FAILURE = (".aux", ".fdb_latexmk", ".fls", ".out", ".toc", ".bbl", ".bcf", ".blg",
                        ".run.xml", ".xdv", ".synctex.gz", ".synctex(busy)", ".lof", ".lot")
-# Present in the work folder while latexmk runs: found at the start of a compile, it says the
-# last one was killed, and its work files (latexmk's database among them) cannot be trusted.
+# Present in the work folder from the start of a compile until it succeeds: found at the start
+# of the next one, it says the last one failed or was killed, and its work files cannot be
+# trusted. Its log goes too: latexmk, finding a log without its database, would take the old
+# run's rules from it (BibTeX or biber first, before the .aux they read exists) and fail again.
 COMPILING_MARKER = ".hwbuild-compiling"
+STALE_AFTER_FAILED_RUN = (*STALE_AFTER_FAILURE, ".log", ".pdf")
 
 
 def require_latexmk(engine: str = "pdflatex") -> str:
@@ -130,13 +133,14 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
         options = latexmk_engine_option(engine, precompiled.fmt)
         env = compile_environment(env)
     marker = workdir / COMPILING_MARKER
-    if marker.exists():
-        # The last compile was killed: latexmk would trust its half-written files (over a
-        # truncated PDF it reports "Nothing to do"), so start again from the sources.
-        remove_stale(workdir)
-    marker.touch()
-    started = time.perf_counter()
     stem = tex_name.removesuffix(".tex")
+    if marker.exists() or not (workdir / f"{stem}.fdb_latexmk").is_file():
+        # The last compile failed or was killed: latexmk would trust its half-written files
+        # (over a truncated PDF it reports "Nothing to do"), so start again from the sources.
+        remove_stale(workdir, STALE_AFTER_FAILED_RUN)
+    marker.touch()
+    logs_before = {suffix: _identity(workdir / f"{stem}{suffix}") for suffix in (".log", ".blg")}
+    started = time.perf_counter()
     proc: subprocess.CompletedProcess[str] | None = None
     timed_out = False
     if one_pass and precompiled is not None and (workdir / f"{stem}.fdb_latexmk").is_file():
@@ -160,10 +164,22 @@ def compile_target(workdir: Path, tex_name: str, *, engine: str, epoch: int,
                                 env=env, timeout=timeout)
         return CompileResult(pdf=pdf, synctex=synctex if synctex.is_file() else None, log=log,
                              seconds=seconds, reads=reads)
-    error = failure(workdir, stem, proc, sources, project_root, shown, timeout, timed_out)
+    # Only this run's logs say why it failed: latexmk may stop (at BibTeX, say) before TeX
+    # writes a new log, and the last run's would then tell of another error.
+    old = [suffix for suffix, before in logs_before.items()
+           if before is not None and _identity(workdir / f"{stem}{suffix}") == before]
+    error = failure(workdir, stem, proc, sources, project_root, shown, timeout, timed_out,
+                    old_logs=old)
     remove_stale(workdir)
-    marker.unlink(missing_ok=True)
-    raise error
+    raise error  # the marker stays: the next compile starts from a clean work folder
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 # Work files a pass of the engine may leave different, which would call for another pass (or for
@@ -196,8 +212,8 @@ def _one_pass(engine: str, fmt: Path, workdir: Path, tex_name: str, env: Mapping
     return proc, False
 
 
-def remove_stale(workdir: Path) -> None:
-    for suffix in STALE_AFTER_FAILURE:
+def remove_stale(workdir: Path, suffixes: tuple[str, ...] = STALE_AFTER_FAILURE) -> None:
+    for suffix in suffixes:
         for stale in workdir.glob(f"*{suffix}"):
             with contextlib.suppress(OSError):
                 stale.unlink()
