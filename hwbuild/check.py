@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,13 @@ from hwbuild.layout import WHOLE, Layout
 from hwbuild.origins import Origins
 from hwbuild.project import Problem, Project
 
-ERROR = "error"
-WARNING = "warning"
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
 DEFAULT_OVERFULL_PT = 5.0
 
 PLACEHOLDER = re.compile(r"\bTODO\b|\bXXX\b|\?{3,}")
@@ -47,7 +53,7 @@ MULTIPLY_DEFINED = re.compile(r"Label [`'](.+?)' multiply defined")
 class Finding:
     """One thing a grader would notice: where, how bad, what."""
 
-    severity: str  # ERROR or WARNING
+    severity: Severity
     check: str  # short name of the check: "reference", "overfull", "placeholder", ...
     message: str
     location: Location | None = None

@@ -280,7 +280,7 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     of each problem in build/homework.pdf). Checks build/homework.pdf, or with --problem the
     per-problem PDFs.
     """
-    from hwbuild.check import check_project
+    from hwbuild.check import Severity, check_project
 
     settings = _settings(ctx)
     if not no_build:
@@ -288,7 +288,7 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     project = settings.project()
     result = check_project(project, problems=settings.build.problems, overfull_pt=overfull_pt)
     for finding in result.findings:
-        if finding.severity == "error":
+        if finding.severity == Severity.ERROR:
             click.secho(finding.format(), fg="red")
         elif settings.verbosity >= 0:
             click.secho(finding.format(), fg="yellow")

@@ -30,7 +30,13 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from hwbuild.errors import ExecutorLost, ToolMissingError, UsageError
-from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
+from hwbuild.experiments import (
+    ErrorKind,
+    ExperimentTask,
+    TaskResult,
+    prepare_environment,
+    run_task,
+)
 
 
 class Executor(Protocol):
@@ -58,12 +64,13 @@ def died(task: ExperimentTask, exitcode: int | None) -> TaskResult:
     else:
         how = f"exit {exitcode}"
     return TaskResult(problem_id=task.problem_id, ok=False,
-                      error={"kind": "died", "how": how, "file": task.solution})
+                      error={"kind": ErrorKind.DIED, "how": how, "file": task.solution})
 
 
 def timed_out(task: ExperimentTask, seconds: float) -> TaskResult:
     return TaskResult(problem_id=task.problem_id, ok=False, seconds=seconds,
-                      error={"kind": "timeout", "limit": task.timeout, "file": task.solution})
+                      error={"kind": ErrorKind.TIMEOUT, "limit": task.timeout,
+                             "file": task.solution})
 
 
 # -- in this process ----------------------------------------------------------------------------
@@ -419,7 +426,7 @@ class DaskExecutor:
             if type(exc).__name__ == "KilledWorker":
                 return died(task, None)
             return TaskResult(problem_id=task.problem_id, ok=False,
-                              error={"kind": "exception", "type": type(exc).__name__,
+                              error={"kind": ErrorKind.EXCEPTION, "type": type(exc).__name__,
                                      "message": str(exc), "file": task.solution})
 
     def close(self) -> None:

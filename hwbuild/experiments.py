@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,19 @@ class ExperimentTask:
     solution: str  # the solution's path relative to the root, for messages
 
 
+class ErrorKind(StrEnum):
+    """How a task failed: ``TaskResult.error["kind"]``."""
+
+    EXCEPTION = "exception"  # the solution raised (or returned what cannot be recorded)
+    USAGE = "usage"  # the solution misused hwbuild (ctx)
+    TIMEOUT = "timeout"  # past its time limit
+    DIED = "died"  # its process died (a signal, os._exit)
+
+
 @dataclass
 class TaskResult:
-    """What an experiment produced (``ok``), or how it failed (``error``)."""
+    """What an experiment produced (``ok``), or how it failed (``error``, its ``kind`` an
+    :class:`ErrorKind`)."""
 
     problem_id: str
     ok: bool
@@ -363,7 +374,8 @@ def run_task(task: ExperimentTask) -> TaskResult:
             versions=versions)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
-                          error={"kind": "usage", "message": exc.message, "hint": exc.hint})
+                          error={"kind": ErrorKind.USAGE, "message": exc.message,
+                                 "hint": exc.hint})
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         if isinstance(exc, KeyboardInterrupt) and type(exc) is not KeyboardInterrupt:
             raise  # a signal handler's (Ctrl-C or SIGTERM on the build itself): the build stops
@@ -405,7 +417,7 @@ def error_report(exc: BaseException, root: Path, solution: str) -> dict[str, Any
     if not location:
         location = {"file": solution}
     return {
-        "kind": "exception",
+        "kind": ErrorKind.EXCEPTION,
         "type": type(exc).__name__,
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(exc)),

@@ -8,15 +8,21 @@ event to the stream it is given (logs, CI, pipes); the CLI may choose a live ter
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
+
+
+class TargetStatus(StrEnum):
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
 
 
 @dataclass
 class TargetReport:
     name: str
     pdf: Path
-    status: str  # "built" or "up to date"
+    status: TargetStatus
     reasons: list[str] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)
     latex_seconds: float = 0.0
@@ -93,7 +99,7 @@ def summary(report: BuildReport, *, timings: bool = False, root: str | None = No
     lines.append(f"experiments: {'; '.join(parts) if parts else 'none needed'}")
     for target in report.targets:
         pdf = _shown(target.pdf, root)
-        if target.status == "up to date":
+        if target.status == TargetStatus.UP_TO_DATE:
             lines.append(f"{target.name}: up to date -> {pdf}")
         else:
             rendered = f"re-rendered {len(target.rendered)} file(s), " if target.rendered else ""

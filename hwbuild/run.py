@@ -145,18 +145,20 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
 
 def task_error(result: TaskResult) -> BuildError:
     """The error a failed task stands for, at the solution's file and line."""
+    from hwbuild.experiments import ErrorKind
+
     error = result.error
     pid = result.problem_id
     where = Location(error["file"], error.get("line")) if error.get("file") else None
     kind = error.get("kind")
-    if kind == "usage":
+    if kind == ErrorKind.USAGE:
         return UsageError(error["message"], hint=error.get("hint"))
-    if kind == "died":
+    if kind == ErrorKind.DIED:
         return ExperimentError(
             f"problem {pid}: the experiment process died ({error['how']})", location=where,
             hint="a crash in native code (a segfault), os._exit or the kernel's out-of-memory "
                  "killer; the other problems' results are kept")
-    if kind == "timeout":
+    if kind == ErrorKind.TIMEOUT:
         return ExperimentError(
             f"problem {pid}: the experiment did not finish within {error['limit']:g} s",
             location=where,

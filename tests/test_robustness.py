@@ -590,8 +590,9 @@ def test_an_experiment_past_its_time_limit_is_stopped(make_project) -> None:
 
 
 def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(make_project) -> None:
-    r"""--latex-timeout: TeX is interrupted (SIGINT), so that its log says where it looped;
-    the error is at that template line, latexmk and TeX are gone, the old PDF is kept."""
+    r"""The LaTeX time limit (here from the config): TeX is interrupted (SIGINT), so that its log
+    says where it looped; the error is at that template line, latexmk and TeX are gone, the old
+    PDF is kept."""
     root = make_project({"1": (QUICK.format(value=1), "Fine << value >>.\n")})
     assert run_build(root, "--executor", "inprocess").returncode == 0
     before = snapshot(root)
