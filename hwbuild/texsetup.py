@@ -12,10 +12,11 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
-from hwbuild.errors import ToolMissingError
+from hwbuild.errors import ConfigError, ToolMissingError
 from hwbuild.latex import BASE_PACKAGES, ENGINE_PACKAGES
-from hwbuild.project import Project
+from hwbuild.project import Project, find_documents, find_project
 
 ALL_ENGINES = ("pdflatex", "xelatex", "lualatex")
 BIBER_PACKAGES = "biber texlive-bibtex-extra"
@@ -58,14 +59,26 @@ def missing_packages(engines: tuple[str, ...], biber: bool) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def setup_tex(project: Project | None, *, check_only: bool = False) -> Iterator[str]:
-    """Install (or, with ``check_only``, report) what the project's documents need; with no
-    project, every engine and biber."""
+def documents_at(start: Path) -> list[Project]:
+    """The project holding ``start``; at the root of a repository of documents, every one."""
+    try:
+        return [find_project(start)]
+    except ConfigError:
+        documents = find_documents(start)
+        if not documents:
+            raise
+        return documents
+
+
+def setup_tex(projects: list[Project] | None, *, check_only: bool = False) -> Iterator[str]:
+    """Install (or, with ``check_only``, report) what the documents' engines need; with no
+    documents, every engine and biber."""
     engines: tuple[str, ...]
-    if project is None:
+    if projects is None:
         engines, biber = ALL_ENGINES, True
     else:
-        engines, biber = (project.config.document.engine,), uses_biblatex(project)
+        engines = tuple(dict.fromkeys(p.config.document.engine for p in projects))
+        biber = any(uses_biblatex(p) for p in projects)
     packages = missing_packages(engines, biber)
     if not packages:
         yield f"TeX is ready: latexmk, {', '.join(engines)}" + (", biber" if biber else "")

@@ -153,11 +153,14 @@ def test_hwbuild_ci_gathers_the_artifact_set_into_dist(make_project) -> None:
     assert "check homework.pdf" in result.output and f"{len(ARTIFACT)} files -> dist" in \
         result.output
 
-    # Run again: dist/ is gathered afresh (a stale file does not survive), nothing rebuilds.
-    (dist / "stale.txt").write_text("old\n")
+    # Run again: the artifact is gathered afresh (a PDF of a problem gone since does not
+    # survive), and what export made in dist/ stays.
+    (dist / "problem-9.pdf").write_text("old\n")
+    (dist / "homework-source.zip").write_bytes(b"PK export")
     again = run_ci(root)
     assert again.exit_code == 0, again.output
-    assert files_under(dist) == ARTIFACT
+    assert files_under(dist) == ARTIFACT | {"homework-source.zip"}
+    assert (dist / "homework-source.zip").read_bytes() == b"PK export"
 
 
 @pytest.mark.tex

@@ -9,13 +9,17 @@ process (``--executor inprocess``) unless worker processes are the point.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from hwbuild import errors, render
 from hwbuild.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 OK_SOLUTION = "def run(ctx):\n    return {'alpha': 0.5, 'beta': [1.0, 2.0]}\n"
 OK_TEMPLATE = "Alpha is << alpha | fixed(2) >>.\n"
@@ -155,6 +159,31 @@ def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"], prog_name="hwbuild")
     assert result.exit_code == 0
     assert result.output == f"hwbuild, version {__version__}\n"
+
+
+@pytest.mark.parametrize(("args", "read_as"), [
+    (["clean", "-q"], ["-q", "clean"]),
+    (["watch", "--problem", "1"], ["--problem", "1", "watch"]),
+    (["--project", "hw", "check", "--no-build", "--problem=2", "-v"],
+     ["--project", "hw", "--problem=2", "-v", "check", "--no-build"]),
+    (["init", "hw2", "--title", "T", "--no-build", "-q"],
+     ["-q", "init", "hw2", "--title", "T", "--no-build"]),
+    (["test", "-q", "-p", "no:cacheprovider"], ["test", "-q", "-p", "no:cacheprovider"]),
+    (["export", "--", "-q"], ["export", "--", "-q"]),
+])
+def test_options_after_the_command_apply_to_it(args: list[str], read_as: list[str]) -> None:
+    assert main._options_first(click.Context(main), args) == read_as
+
+
+def test_version_is_the_package_version() -> None:
+    """One place holds the version: hwbuild/__init__.py, which pyproject.toml reads."""
+    from hwbuild import __version__
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "hwbuild.__version__"}
+    assert __version__ == "0.2.0"
 
 
 LATEX_CASES = [
