@@ -151,6 +151,30 @@ def test_the_scaffolded_test_passes_and_is_lint_clean(make_project) -> None:
                            text=True, timeout=120)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
+
+    # The student replaces the sample: other values, another template. The tests still pass,
+    # and they catch what is wrong whatever the experiment: an unseeded draw, a template
+    # printing a value the experiment no longer returns.
+    (root / "solutions" / "problem7.py").write_text(
+        "import torch\n\n\ndef run(ctx):\n"
+        "    losses = torch.rand(3, dtype=torch.float64).cumsum(0)\n"
+        "    return {'losses': losses, 'steps': 3}\n")
+    (root / "templates" / "problem7.tex.j2").write_text(
+        "After << steps >> steps the loss is << losses[-1] | fixed(3) >>.\n")
+    CliRunner().invoke(main, ["--project", str(root), "new", "8", "--title", "Eight",
+                              "--no-build"])
+    (root / "solutions" / "problem8.py").write_text(
+        "import random\n\n\ndef run(ctx):\n    return {'draw': random.Random().random()}\n")
+    (root / "templates" / "problem8.tex.j2").write_text("The mean is << sample_mean >>.\n")
+    edited = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-rf", "tests/test_problem7.py", "tests/test_problem8.py"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert "2 failed, 4 passed" in edited.stdout, edited.stdout + edited.stderr
+    failed = {line.split("::")[-1].split(" ")[0] for line in edited.stdout.splitlines()
+              if line.startswith("FAILED")}
+    assert failed == {"test_same_seed_same_values", "test_template_renders_with_the_values"}
+    assert "test_problem7" not in "".join(line for line in edited.stdout.splitlines()
+                                          if line.startswith("FAILED"))
     # Linted as in this repository, where hwbuild is first-party like solutions.
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--config",
                            str(REPO / "pyproject.toml"), "--config",
