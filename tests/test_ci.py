@@ -93,7 +93,8 @@ def test_workflow_is_valid_yaml_with_push_and_pull_request_triggers() -> None:
     assert data["jobs"]["build"]["env"]["CI"] == "true"  # a missing TeX fails, never skips
     steps = workflow_steps()
     uses = [str(s["uses"]).split("@")[0] for s in steps if "uses" in s]
-    assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-artifact"]
+    assert uses == ["actions/checkout", "actions/setup-python", "actions/cache", "actions/cache",
+                    "actions/cache", "actions/upload-artifact"]
     checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0  # type: ignore[index]  # dates from git log
     setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))

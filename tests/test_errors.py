@@ -9,7 +9,6 @@ process (``--executor inprocess``) unless worker processes are the point.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 
 import click
@@ -18,8 +17,6 @@ from click.testing import CliRunner, Result
 
 from hwbuild import errors, render
 from hwbuild.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
 
 OK_SOLUTION = "def run(ctx):\n    return {'alpha': 0.5, 'beta': [1.0, 2.0]}\n"
 OK_TEMPLATE = "Alpha is << alpha | fixed(2) >>.\n"
@@ -173,17 +170,6 @@ def test_version() -> None:
 ])
 def test_options_after_the_command_apply_to_it(args: list[str], read_as: list[str]) -> None:
     assert main._options_first(click.Context(main), args) == read_as
-
-
-def test_version_is_the_package_version() -> None:
-    """One place holds the version: hwbuild/__init__.py, which pyproject.toml reads."""
-    from hwbuild import __version__
-
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
-    assert "version" in pyproject["project"]["dynamic"]
-    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "hwbuild.__version__"}
-    assert __version__ == "0.2.0"
 
 
 LATEX_CASES = [
