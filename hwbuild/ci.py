@@ -92,10 +92,14 @@ def run_ci(root: Path, dist: Path, options: BuildOptions,
     return outcome
 
 
+def pytest_installed() -> bool:
+    return importlib.util.find_spec("pytest") is not None
+
+
 def install_test_dependencies(echo: Callable[[str], None]) -> None:
     """pip-install hwbuild's ``test`` extra (pytest, pinned) into hwbuild's own environment,
     whatever that environment installed hwbuild from; nothing when pytest is there."""
-    if importlib.util.find_spec("pytest") is not None:
+    if pytest_installed():
         return
     from hwbuild.origin import EXTRA, requirement_of
 
@@ -114,7 +118,7 @@ def run_tests(root: Path, args: tuple[str, ...], echo: Callable[[str], None], *,
     ``install``)."""
     if install:
         install_test_dependencies(echo)
-    if importlib.util.find_spec("pytest") is None:
+    if not pytest_installed():
         raise ToolMissingError("pytest is not installed where hwbuild is",
                                hint=f"{Path(sys.executable).name} -m pip install pytest, or "
                                     "`hwbuild test --install-deps` (`make test` does)")

@@ -4,6 +4,7 @@ archive or a local path), and the one workflow at the root of a repository of do
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 import hwbuild
-from hwbuild import origin, texsetup
+from hwbuild import ci, origin, texsetup
 from hwbuild.cli import main
 from hwbuild.origin import Origin, origin_from, running_origin
 from hwbuild.project import Project
@@ -131,3 +132,18 @@ def test_setup_tex_at_the_root_of_documents_covers_every_engine(
     assert asked == [("pdflatex", "xelatex")]
     assert "TeX is ready: latexmk, pdflatex, xelatex" in result.output
     assert documents_at(repo / "hw2" / "templates") == [Project(repo / "hw2")]
+
+
+def test_make_test_installs_pytest_where_hwbuild_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make test` runs `hwbuild test --install-deps`: where pytest is missing, hwbuild's own
+    Python installs the pytest hwbuild pins (its `test` extra), whatever hwbuild came from."""
+    calls: list[list[str]] = []
+    monkeypatch.setattr(ci, "pytest_installed", lambda: bool(calls))
+    monkeypatch.setattr(ci.subprocess, "run", lambda command, check: calls.append(command)
+                        or subprocess.CompletedProcess(command, 0))
+    echoed: list[str] = []
+    ci.install_test_dependencies(echoed.append)
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "pytest==9.2.0"]]
+    assert echoed == [f"installing pytest==9.2.0 into {sys.prefix}"]
+    ci.install_test_dependencies(echoed.append)  # there now: nothing more
+    assert len(calls) == 1
