@@ -23,9 +23,10 @@ What cannot be the real thing here has a stand-in, and each one is listed here:
 - ``substitutions``: exact text of a ``run:`` script replaced, each one required to match
   (e.g. the repository's own test suite, which is what runs this).
 
-The user is ``nobody``. This machine's Python lives under ``/root`` (mode 0700), which
-``nobody`` cannot read, so the user keeps one capability, ``CAP_DAC_READ_SEARCH``: reading any
-file, never writing outside its own folders.
+The user is ``nobody``. It keeps one capability, ``CAP_DAC_READ_SEARCH``: reading any file
+(this environment's site-packages, the wheel under pytest's 0700 folders), never writing outside
+its own folders. A Python under ``/root`` (mode 0700) is copied as hard links, since make and
+bash look commands up with access(2), which ignores the capability.
 """
 
 from __future__ import annotations
@@ -168,6 +169,27 @@ def runner_folder() -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _reachable_python(work: Path) -> Path:
+    """The Python running the tests, or where the user could not reach it without the
+    capability (make and bash look commands up with access(2), which ignores it), a copy of its
+    installation in ``work`` made of hard links (less its site-packages)."""
+    base = Path(sys.base_prefix)
+    executable = base / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if all(folder.stat().st_mode & 0o001 for folder in base.parents):
+        return executable
+    copy = work / "python-base"
+
+    def link(source: str, dest: str) -> None:
+        try:
+            os.link(source, dest)
+        except OSError:  # another file system
+            shutil.copy2(source, dest)
+
+    shutil.copytree(base, copy, symlinks=True, copy_function=link,
+                    ignore=shutil.ignore_patterns("site-packages", "test", "tests"))
+    return copy / executable.relative_to(base)
+
+
 def run_workflow(workflow: Path, source: Path, work: Path, *, wheelhouse: Path | None = None,
                  site_packages: Path | None = None, substitutions: dict[str, str] | None = None,
                  skip_jobs: tuple[str, ...] = (), env: dict[str, str] | None = None,
@@ -185,7 +207,8 @@ def run_workflow(workflow: Path, source: Path, work: Path, *, wheelhouse: Path |
     home.mkdir()
     temp.mkdir()
     tools, shims = work / "python", work / "shims"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tools)], check=True)
+    subprocess.run([str(_reachable_python(work)), "-m", "venv", "--without-pip", str(tools)],
+                   check=True)
     _shim(shims, "sudo", 'while [ "${1#-}" != "$1" ]; do shift; done\nexec "$@"')
     _shim(shims, "apt-get", 'command -v latexmk >/dev/null || '
                             '{ echo "apt-get stand-in: TeX is not installed here" >&2; exit 1; }')
@@ -235,7 +258,7 @@ def run_workflow(workflow: Path, source: Path, work: Path, *, wheelhouse: Path |
                 for line in str(with_["path"]).split():
                     if line in restore:
                         shutil.copytree(restore[line], workspace / line, dirs_exist_ok=True)
-                        _give(workspace / line)
+                        _give(workspace / Path(line).parts[0])
                 continue
             if uses.startswith("actions/upload-artifact@"):
                 run.artifacts[with_["name"]] = _artifact(workspace, with_, label)
@@ -289,9 +312,9 @@ def _check_cache(cache: dict[str, Any], run: Run, env: dict[str, str]) -> None:
             matched = glob.glob(pattern, root_dir=run.workspace, recursive=True)
             assert matched, f"cache key: hashFiles('{pattern}') matches no file"
     for line in str(cache["path"]).splitlines():
-        path = Path(line.strip().replace("~", str(run.home), 1))
         if not line.strip():
             continue
+        path = run.workspace / line.strip().replace("~", str(run.home), 1)
         if "pip" in line:
             pip_dir = subprocess.run(
                 _as_user([str(run.workspace.parent / "python" / "bin" / "python"), "-m", "pip",
