@@ -68,7 +68,6 @@ class Artifact:
 class Run:
     workspace: Path
     home: Path
-    steps: list[str] = field(default_factory=list)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     output: str = ""
 
@@ -243,7 +242,6 @@ def run_workflow(workflow: Path, source: Path, work: Path, *, wheelhouse: Path |
             inner = EXPRESSION.fullmatch(condition)
             if condition and (inner.group(1).strip() if inner else condition) not in ALWAYS_TRUE:
                 raise NotImplementedError(f"{label}: condition {condition!r}")
-            run.steps.append(label)
             uses = str(step.get("uses", ""))
             with_ = step.get("with") or {}
             if uses.startswith("actions/checkout@"):
