@@ -35,11 +35,10 @@ class Origin:
     def note(self) -> str:
         """What the requirement installs, for a comment beside it."""
         return {
-            "index": "the version released on the package index",
+            "index": "a released version",
             "vcs": "a git commit",
             "url": "an archive's URL",
-            "path": "a local path, which only this machine has: before CI runs elsewhere, put "
-                    "a released version or a git URL here",
+            "path": "a local path (this machine only: put a release or git URL here)",
         }[self.kind]
 
 
