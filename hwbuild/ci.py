@@ -101,7 +101,7 @@ def install_test_dependencies(echo: Callable[[str], None]) -> None:
     whatever that environment installed hwbuild from; nothing when pytest is there."""
     if pytest_installed():
         return
-    from hwbuild.origin import EXTRA, requirement_of
+    from hwbuild.provenance import EXTRA, requirement_of
 
     wanted = requirement_of(EXTRA) or ["pytest"]
     echo(f"installing {' '.join(wanted)} into {sys.prefix}")
@@ -126,7 +126,7 @@ def run_tests(root: Path, args: tuple[str, ...], echo: Callable[[str], None], *,
     outcome = Outcome(documents)
     for project in documents:
         name = project.root.relative_to(root).as_posix()
-        if not (project.root / "tests").is_dir():
+        if not project.layout.tests_dir.is_dir():
             echo(f"{name}: no tests/")
             continue
         echo(f"{name}: pytest")

@@ -19,7 +19,7 @@ from pathlib import Path
 from hwbuild.errors import UsageError
 from hwbuild.fsutil import atomic_write_text
 from hwbuild.layout import Layout
-from hwbuild.origin import Origin, pin_of, running_origin
+from hwbuild.provenance import Provenance, pin_of, running_provenance
 from hwbuild.scaffold import SOLUTION, TEMPLATE, TEST, toml_string
 
 CONFIG = """\
@@ -108,24 +108,24 @@ def add_document(workflow_text: str, name: str) -> str | None:
 
 
 def create_project(root: Path, *, title: str | None = None, author: str = "",
-                   course: str = "", origin: Origin | None = None) -> Created:
+                   course: str = "", provenance: Provenance | None = None) -> Created:
     """Write a new project into ``root`` (created if needed); refuse if any file exists.
 
     The CI workflow goes to the root of the git repository holding ``root`` (GitHub reads none
     elsewhere): one workflow there builds every document, and each ``init`` adds its document
-    to it. It installs the hwbuild that runs now (``origin``: where it came from).
+    to it. It installs the hwbuild that runs now (``provenance``: where it came from).
     """
     root = root.resolve()
     title = (title or default_title(root.name)).strip() or "Homework"
     package = package_name(root.name)
     layout = Layout(root, package)
-    origin = origin or running_origin()
+    provenance = provenance or running_provenance()
     repo = git_root(root)
     top = repo if repo is not None and repo != root else root
     document = root.relative_to(top).as_posix()
     byline = ", ".join(p for p in (author, course) if p)
-    values = {"title": title, "package": package, "install": origin.requirement,
-              "origin_note": origin.note, "torch": pin_of("torch"),
+    values = {"title": title, "package": package, "install": provenance.requirement,
+              "origin_note": provenance.note, "torch": pin_of("torch"),
               "documents": f"{DOCUMENTS_LINE} {document}",
               "byline": f"{byline}. " if byline else ""}
     texts: dict[Path, str] = {

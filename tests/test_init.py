@@ -12,12 +12,13 @@ import yaml
 from click.testing import CliRunner
 
 import hwbuild
-from hwbuild import ci, origin, texsetup
+from hwbuild import ci, provenance
 from hwbuild.cli import main
-from hwbuild.origin import Origin, origin_from, running_origin
 from hwbuild.project import Project
+from hwbuild.provenance import Provenance, provenance_from, running_provenance
 from hwbuild.starter import create_project
-from hwbuild.texsetup import documents_at
+from hwbuild.tex import install
+from hwbuild.tex.install import documents_at
 
 ROOT_WORKFLOW = Path(".github") / "workflows" / "build.yml"
 
@@ -39,23 +40,23 @@ ROOT_WORKFLOW = Path(".github") / "workflows" / "build.yml"
     ({"url": "https://example.org/hwbuild-0.2.0.tar.gz", "archive_info": {}},
      "url", "hwbuild[test] @ https://example.org/hwbuild-0.2.0.tar.gz"),
 ])
-def test_the_origin_of_each_kind_of_install(direct_url: dict[str, object] | None, kind: str,
+def test_the_provenance_of_each_kind_of_install(direct_url: dict[str, object] | None, kind: str,
                                             requirement: str) -> None:
     """PEP 610's direct_url.json (none for an install from an index) -> the pip requirement
     that installs the same hwbuild again."""
-    found = origin_from(direct_url, "0.2.0")
+    found = provenance_from(direct_url, "0.2.0")
     assert (found.kind, found.requirement) == (kind, requirement)
 
 
 def test_a_checkout_that_is_not_installed_is_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """This checkout runs here while the environment's metadata is another install's (or none):
-    the origin is the path of the hwbuild that runs."""
+    its provenance is the path of the hwbuild that runs."""
     def no_distribution(name: str) -> None:
-        raise origin.metadata.PackageNotFoundError(name)
+        raise provenance.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(origin.metadata, "distribution", no_distribution)
+    monkeypatch.setattr(provenance.metadata, "distribution", no_distribution)
     checkout = Path(hwbuild.__file__).resolve().parents[1]
-    assert running_origin() == Origin("path", f"hwbuild[test] @ {checkout.as_uri()}")
+    assert running_provenance() == Provenance("path", f"hwbuild[test] @ {checkout.as_uri()}")
 
 
 @pytest.mark.parametrize("kind", ["index", "vcs", "url", "path"])
@@ -65,12 +66,12 @@ def test_init_writes_the_install_line_in_the_workflow_and_the_makefile(kind: str
                    "vcs": "hwbuild[test] @ git+https://example.org/hwbuild.git@0f1e2d3c",
                    "url": "hwbuild[test] @ https://example.org/hwbuild-0.2.0.tar.gz",
                    "path": "hwbuild[test] @ file:///home/me/hwbuild"}[kind]
-    made = create_project(tmp_path / "hw", origin=Origin(kind, requirement))  # type: ignore[arg-type]
+    made = create_project(tmp_path / "hw", provenance=Provenance(kind, requirement))  # type: ignore[arg-type]
     workflow = (made.root / ROOT_WORKFLOW).read_text()
     install = next(step["run"] for step in yaml.safe_load(workflow)["jobs"]["build"]["steps"]
                    if step.get("name") == "Install hwbuild")
     assert install.rstrip().endswith(f"pip install '{requirement}'")
-    assert Origin(kind, requirement).note in workflow  # type: ignore[arg-type]
+    assert Provenance(kind, requirement).note in workflow  # type: ignore[arg-type]
     makefile = (made.root / "Makefile").read_text()
     assert f"HWBUILD_REQUIREMENT := {requirement}\n" in makefile
     assert "$(HWBUILD) test --install-deps" in makefile
@@ -84,8 +85,8 @@ def _git_init(root: Path) -> None:
 def test_documents_in_subfolders_share_one_workflow_at_the_root(tmp_path: Path) -> None:
     repo = tmp_path / "course"
     _git_init(repo)
-    index = Origin("index", "hwbuild[test]==0.2.0")
-    first = create_project(repo / "hw1", origin=index)
+    index = Provenance("index", "hwbuild[test]==0.2.0")
+    first = create_project(repo / "hw1", provenance=index)
     assert not (repo / "hw1" / ".github").exists()  # GitHub reads no workflow there
     assert repo / ROOT_WORKFLOW in first.files and repo / ".gitignore" in first.files
     assert "/dist/" in (repo / ".gitignore").read_text()
@@ -96,7 +97,7 @@ def test_documents_in_subfolders_share_one_workflow_at_the_root(tmp_path: Path) 
     assert "hwbuild test" in runs and "hwbuild ci" in runs  # every document, from the root
 
     (repo / ".gitignore").write_text("mine\n")
-    second = create_project(repo / "hw2", origin=index)
+    second = create_project(repo / "hw2", provenance=index)
     assert second.updated == (repo / ROOT_WORKFLOW,)
     assert repo / ".gitignore" not in second.files
     assert (repo / ".gitignore").read_text() == "mine\n"  # never overwritten
@@ -105,13 +106,13 @@ def test_documents_in_subfolders_share_one_workflow_at_the_root(tmp_path: Path) 
 
     # A workflow of the repository's own is left alone.
     (repo / ROOT_WORKFLOW).write_text("name: mine\n")
-    third = create_project(repo / "hw3", origin=index)
+    third = create_project(repo / "hw3", provenance=index)
     assert third.updated == () and (repo / ROOT_WORKFLOW).read_text() == "name: mine\n"
 
 
 def test_a_document_at_the_root_of_its_repository_has_the_workflow_there(tmp_path: Path) -> None:
     _git_init(tmp_path / "hw")
-    made = create_project(tmp_path / "hw", origin=Origin("index", "hwbuild[test]==0.2.0"))
+    made = create_project(tmp_path / "hw", provenance=Provenance("index", "hwbuild[test]==0.2.0"))
     assert made.root / ROOT_WORKFLOW in made.files
     assert "adds each one): .\n" in (made.root / ROOT_WORKFLOW).read_text()
 
@@ -121,11 +122,11 @@ def test_setup_tex_at_the_root_of_documents_covers_every_engine(
     repo = tmp_path / "course"
     _git_init(repo)
     for name, engine in (("hw1", "pdflatex"), ("hw2", "xelatex")):
-        create_project(repo / name, origin=Origin("index", "hwbuild[test]==0.2.0"))
+        create_project(repo / name, provenance=Provenance("index", "hwbuild[test]==0.2.0"))
         config = repo / name / "hwbuild.toml"
         config.write_text(config.read_text().replace('"pdflatex"', f'"{engine}"', 1))
     asked: list[tuple[str, ...]] = []
-    monkeypatch.setattr(texsetup, "missing_packages",
+    monkeypatch.setattr(install, "missing_packages",
                         lambda engines, biber: asked.append(engines) or [])
     result = CliRunner().invoke(main, ["--project", str(repo), "setup-tex", "--check"])
     assert result.exit_code == 0, result.output

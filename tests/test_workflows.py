@@ -15,7 +15,7 @@ import yaml
 from conftest import REPO, HomeworkBuilds
 from workflowrun import require_user, run_workflow, runner_folder, snapshot
 
-from hwbuild.origin import Origin
+from hwbuild.provenance import Provenance
 from hwbuild.starter import create_project
 
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -63,7 +63,7 @@ def test_torch_comes_from_the_cpu_index_unless_a_gpu_runner_opts_out(name: str,
     index as an extra one when TORCH_CPU_ONLY is "true" (each job's default), none when a GPU
     runner sets it to "false"."""
     if name == "generated":
-        made = create_project(tmp_path / "hw", origin=Origin("index", "hwbuild[test]==1.0"))
+        made = create_project(tmp_path / "hw", provenance=Provenance("index", "hwbuild[test]==1.0"))
         workflow = next(p for p in made.files if p.name == "build.yml")
     else:
         workflow = WORKFLOWS / name
