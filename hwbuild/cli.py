@@ -9,6 +9,7 @@ exits 130, SIGTERM 143, SIGHUP 129, and anything unexpected one line asking for 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import threading
@@ -94,6 +95,39 @@ def stop(ctx: click.Context, interrupt: KeyboardInterrupt, what_is_left: str) ->
 class HwbuildGroup(click.Group):
     """The command group; the one place where errors become messages and exit codes."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._options_first(ctx, args))
+
+    def _options_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``hwbuild clean -q`` read as ``hwbuild -q clean``: the group's options after the
+        command move before it, unless the command has an option of that name. Not for
+        ``test``, whose arguments are pytest's, nor past ``--``."""
+        takes_value = {name: not (param.is_flag or param.count)
+                       for param in self.params if isinstance(param, click.Option)
+                       for name in (*param.opts, *param.secondary_opts)}
+        at = 0
+        while at < len(args) and args[at].startswith("-") and args[at] != "--":
+            at += 2 if takes_value.get(args[at]) else 1
+        command = self.get_command(ctx, args[at]) if at < len(args) else None
+        if command is None or command.name == "test":
+            return args
+        own = {name for param in command.params if isinstance(param, click.Option)
+               for name in (*param.opts, *param.secondary_opts)}
+        moved: list[str] = []
+        kept: list[str] = []
+        rest = iter(args[at + 1:])
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                kept += [arg, *rest]
+            elif name in takes_value and name not in own:
+                moved.append(arg)
+                if takes_value[name] and "=" not in arg:
+                    moved += list(itertools.islice(rest, 1))
+            else:
+                kept.append(arg)
+        return [*args[:at], *moved, args[at], *kept]
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             with _sigterm_unwinds():
@@ -175,7 +209,8 @@ def main(ctx: click.Context, /, **options: Any) -> None:
     and LaTeX templates (templates/).
 
     With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem). The
-    options apply to the command after them: `hwbuild --problem 1 watch`. Start a new project
+    options apply to the command, before or after it: `hwbuild --problem 1 watch`, `hwbuild
+    watch --problem 1` (not after `test`, whose arguments are pytest's). Start a new project
     with `hwbuild init`.
     """
     verbosity = -1 if options["quiet"] else int(options["verbose"] or 0)
@@ -362,6 +397,8 @@ def init_command(ctx: click.Context, directory: Path | None, title: str | None, 
                              "`hwbuild init` again")
     for path in made.files:
         click.echo(f"created {shown(path)}")
+    for path in made.updated:
+        click.echo(f"added {shown(root)} to {shown(path)}")
     where = "" if root == Path.cwd().resolve() else f"cd {shown(root)} && "
     if not no_build:
         try:
@@ -409,16 +446,19 @@ def ci_command(ctx: click.Context, dist: Path | None) -> None:
 
 @main.command("test", context_settings={"ignore_unknown_options": True},
               short_help="Run every document's tests (pytest), from here.")
+@click.option("--install-deps", is_flag=True,
+              help="First install pytest (at hwbuild's pin) where hwbuild is, if missing.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
+def test_command(ctx: click.Context, install_deps: bool, pytest_args: tuple[str, ...]) -> None:
     """Run the tests of every document under here, each with pytest in its own folder (so that
     the solutions packages of two documents never meet). Extra arguments go to pytest."""
     from hwbuild.ci import run_tests
 
     settings = _settings(ctx)
     root = (settings.project_dir or Path.cwd()).resolve()
-    outcome = run_tests(root, pytest_args, echo=lambda line: click.echo(line))
+    outcome = run_tests(root, pytest_args, echo=lambda line: click.echo(line),
+                        install=install_deps)
     if outcome.error is not None:
         raise outcome.error
 
@@ -431,12 +471,13 @@ def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
 @click.pass_context
 def setup_tex_command(ctx: click.Context, check_only: bool, everything: bool) -> None:
     """Install, from Debian's packages, the TeX Live parts the configured engine needs (and
-    biber for biblatex): apt-get as root, else the exact command to run."""
-    from hwbuild.tex.install import setup_tex
+    biber for biblatex): apt-get as root, else the exact command to run. At the root of a
+    repository of documents, what every document needs."""
+    from hwbuild.tex.install import documents_at, setup_tex
 
     settings = _settings(ctx)
-    project = None if everything else settings.project()
-    for line in setup_tex(project, check_only=check_only):
+    projects = None if everything else documents_at(settings.project_dir or Path.cwd())
+    for line in setup_tex(projects, check_only=check_only):
         click.echo(line)
 
 
@@ -455,9 +496,11 @@ def clean_command(ctx: click.Context) -> None:
     """Delete everything generated: build/ (PDFs, work folders, cache) and figures/."""
     from hwbuild.clean import clean
 
-    project = _settings(ctx).project()
+    settings = _settings(ctx)
+    project = settings.project()
     for path in clean(project):
-        click.echo(f"removed {project.relative(path)}")
+        if settings.verbosity >= 0:
+            click.echo(f"removed {project.relative(path)}")
 
 
 def entry() -> None:

@@ -158,7 +158,8 @@ def test_workflow_is_valid_yaml_with_push_and_pull_request_triggers() -> None:
     assert data["jobs"]["build"]["env"]["CI"] == "true"  # a missing TeX fails, never skips
     steps = workflow_steps()
     uses = [str(s["uses"]).split("@")[0] for s in steps if "uses" in s]
-    assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-artifact"]
+    assert uses == ["actions/checkout", "actions/setup-python", "actions/cache", "actions/cache",
+                    "actions/cache", "actions/upload-artifact"]
     checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0  # type: ignore[index]  # dates from git log
     setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
@@ -218,11 +219,14 @@ def test_hwbuild_ci_gathers_the_artifact_set_into_dist(make_project) -> None:
     assert "check homework.pdf" in result.output and f"{len(ARTIFACT)} files -> dist" in \
         result.output
 
-    # Run again: dist/ is gathered afresh (a stale file does not survive), nothing rebuilds.
-    (dist / "stale.txt").write_text("old\n")
+    # Run again: the artifact is gathered afresh (a PDF of a problem gone since does not
+    # survive), and what export made in dist/ stays.
+    (dist / "problem-9.pdf").write_text("old\n")
+    (dist / "homework-source.zip").write_bytes(b"PK export")
     again = run_ci(root)
     assert again.exit_code == 0, again.output
-    assert files_under(dist) == ARTIFACT
+    assert files_under(dist) == ARTIFACT | {"homework-source.zip"}
+    assert (dist / "homework-source.zip").read_bytes() == b"PK export"
 
 
 @pytest.mark.tex

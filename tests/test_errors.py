@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -169,6 +170,20 @@ def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"], prog_name="hwbuild")
     assert result.exit_code == 0
     assert result.output == f"hwbuild, version {__version__}\n"
+
+
+@pytest.mark.parametrize(("args", "read_as"), [
+    (["clean", "-q"], ["-q", "clean"]),
+    (["watch", "--problem", "1"], ["--problem", "1", "watch"]),
+    (["--project", "hw", "check", "--no-build", "--problem=2", "-v"],
+     ["--project", "hw", "--problem=2", "-v", "check", "--no-build"]),
+    (["init", "hw2", "--title", "T", "--no-build", "-q"],
+     ["-q", "init", "hw2", "--title", "T", "--no-build"]),
+    (["test", "-q", "-p", "no:cacheprovider"], ["test", "-q", "-p", "no:cacheprovider"]),
+    (["export", "--", "-q"], ["export", "--", "-q"]),
+])
+def test_options_after_the_command_apply_to_it(args: list[str], read_as: list[str]) -> None:
+    assert main._options_first(click.Context(main), args) == read_as
 
 
 LATEX_CASES = [
