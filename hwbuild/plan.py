@@ -39,6 +39,7 @@ class BuildOptions:
     reproducible: bool = False
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
+    strict: bool = False  # warnings (undefined references, citations) fail the build
     variant: str = SOLUTIONS  # solutions, handout or rubric: each its own targets
 
 
