@@ -260,8 +260,8 @@ def test_a_deleted_entry_is_never_run(make_project) -> None:
 @pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
 def test_every_ill_shaped_entry_reruns_the_experiment_through_build(make_project,
                                                                     force: bool) -> None:
-    """Issue 11, item 4: a cache entry of the wrong shape made the build crash (with --force
-    too). Now each one is a miss: the experiment reruns and the build succeeds."""
+    """A cache entry of the wrong shape is a miss (with --force too): the experiment reruns and
+    the build succeeds, it does not crash."""
     root = make_project({"1": (RUN.format(pid="1"), "Value << value >>.\n")})
     project = Project(root)
     first = build(project, INPROCESS, Reporter())

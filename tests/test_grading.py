@@ -1,4 +1,4 @@
-"""Issue 14: what a grader found in Homework 1's PDF, checked where a test can see it.
+"""What a grader would find in Homework 1's PDF, checked where a test can see it.
 
 Three layers:
 
