@@ -282,6 +282,24 @@ def check_log(project: Project, log: Path, sources: dict[str, RenderedSource],
     return findings
 
 
+def undefined_references(project: Project, target: str,
+                         problems: list[Problem]) -> list[Finding]:
+    """The undefined references and citations in the log of ``target``'s last compile, each at
+    its template line: a build reports them as warnings (``check`` as errors)."""
+    log = project.layout.workdir(target) / f"{target}.log"
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    if "undefined on input line" not in text:  # every build looks: parse only when needed
+        return []
+    sources = rendered_sources(project, target, problems)
+    found = check_log(project, log, sources, overfull_pt=float("inf"))
+    unique = {(f.location and str(f.location), f.message): f for f in found
+              if f.check in ("reference", "citation") and f.message.startswith("undefined")}
+    return list(unique.values())
+
+
 def _rendered(sources: dict[str, RenderedSource], workdir: Path,
               file: str | None) -> RenderedSource | None:
     """The rendered source a log's file name refers to (a file of the work folder itself)."""

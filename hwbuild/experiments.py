@@ -328,7 +328,10 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
 
 
 def run_task(task: ExperimentTask) -> TaskResult:
-    """Run one experiment in this process. Never raises for errors in the solution."""
+    """Run one experiment in this process. Never raises for errors in the solution: not even
+    for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a solution
+    running in the build's own process as a subclass of KeyboardInterrupt (see
+    :class:`hwbuild.executors.InProcessExecutor`), and stops the build."""
     from hwbuild.fingerprint import imported_distributions
     from hwbuild.observe import recording
 
@@ -371,11 +374,19 @@ def run_task(task: ExperimentTask) -> TaskResult:
             versions=versions)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
-                          error={"kind": ErrorKind.USAGE, "message": exc.message, "hint": exc.hint})
-    except Exception as exc:
+                          error={"kind": ErrorKind.USAGE, "message": exc.message,
+                                 "hint": exc.hint})
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) and type(exc) is not KeyboardInterrupt:
+            raise  # a signal handler's (Ctrl-C or SIGTERM on the build itself): the build stops
+        error = error_report(exc, root, task.solution)
+        if isinstance(exc, SystemExit):
+            error["message"] = (f"sys.exit({exc.code!r}) ended the experiment; run(ctx) must "
+                                "return its results (raise an exception to fail)")
+        elif isinstance(exc, KeyboardInterrupt):
+            error["message"] = "raised by the experiment itself, not by a Ctrl-C on the build"
         return TaskResult(problem_id=task.problem_id, ok=False,
-                          seconds=time.perf_counter() - started,
-                          error=error_report(exc, root, task.solution))
+                          seconds=time.perf_counter() - started, error=error)
     finally:
         _stop_seeding()  # imports after the experiment (in this process) are not its own
 

@@ -36,6 +36,7 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)  # inputs edited while the build ran
     explain: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "file:line: what", for the summary
     seconds: float = 0.0
 
 
@@ -103,6 +104,7 @@ def summary(report: BuildReport, *, timings: bool = False, root: str | None = No
         else:
             rendered = f"re-rendered {len(target.rendered)} file(s), " if target.rendered else ""
             lines.append(f"{target.name}: {rendered}latexmk {target.latex_seconds:.2f} s -> {pdf}")
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
     for key in report.changed:
         lines.append(f"warning: {key} changed during the build; the next build redoes what "
                      "read it")

@@ -76,8 +76,9 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
     failures: dict[str, BuildError] = {}
     claims = _claims(plan)
-    reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
-    for result in executor().run(tasks):
+    runner = executor()
+    reporter.experiments_started([t.problem_id for t in tasks], runner.workers())
+    for result in runner.run(tasks):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
             try:
