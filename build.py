@@ -13,6 +13,6 @@ if __name__ == "__main__":
         runpy.run_module("build", run_name="__main__", alter_sys=True)
         raise SystemExit(0)
     # Imported here, not above: a worker process re-imports this file as its main module.
-    from hwbuild.cli import main
+    from hwbuild.__main__ import main
 
     main(prog_name="build.py")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hwbuild.errors import UsageError
 from hwbuild.fsutil import atomic_write_text
-from hwbuild.layout import Layout
+from hwbuild.layout import CONFIG_NAME, Layout
 from hwbuild.provenance import Provenance, pin_of, running_provenance
 from hwbuild.scaffold import SOLUTION, TEMPLATE, TEST, toml_string
 
@@ -60,11 +60,19 @@ class Created:
     template: Path
     updated: tuple[Path, ...] = ()
 
-    def shown(self, path: Path) -> str:
-        try:
-            return path.relative_to(Path.cwd().resolve()).as_posix() or "."
-        except ValueError:
-            return str(path)
+
+def shown(path: Path) -> str:
+    """``path`` as the user sees it: relative to the current folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
+def enclosing_project(root: Path) -> Path | None:
+    """The folder of the project ``root`` would be nested in (a ``hwbuild.toml`` above it)."""
+    return next((folder for folder in root.resolve().parents
+                 if (folder / CONFIG_NAME).is_file()), None)
 
 
 def package_name(folder: str) -> str:
@@ -150,19 +158,29 @@ def create_project(root: Path, *, title: str | None = None, author: str = "",
                          hint="choose an empty folder: `hwbuild init hw2`")
     updated: list[Path] = []
     workflow = top / WORKFLOW
+    with_document = None
     if not workflow.exists():
         if top != root:
             values["title"] = "the documents of this repository"
         texts[workflow] = _starter("workflow.yml").safe_substitute(values)
     else:
         with_document = add_document(workflow.read_text("utf-8"), document)
-        if with_document is not None:
-            atomic_write_text(workflow, with_document)
-            updated.append(workflow)
     if top != root and not (top / ".gitignore").exists():
         texts[top / ".gitignore"] = ROOT_GITIGNORE
-    for path, text in texts.items():
-        atomic_write_text(path, text)
+    written: list[Path] = []
+    try:
+        for path, text in texts.items():
+            atomic_write_text(path, text)
+            written.append(path)
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed half-way: take back what was written, so that running
+        # the same init again works (it refuses to overwrite).
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    if with_document is not None:  # last, once the document's own files exist
+        atomic_write_text(workflow, with_document)
+        updated.append(workflow)
     return Created(root, tuple(texts), layout.solution("1"), layout.template("1"),
                    tuple(updated))
 
