@@ -190,6 +190,7 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "device": device,
         "libraries": library_versions(),
         "hwbuild": engine_hash("experiment"),
+        "figure_font": problem.figure_font,
     }
 
 

@@ -47,7 +47,7 @@ def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
         problem_id=problem.id, module=problem.module, package=plan.layout.package,
         project_root=str(plan.project.root), seed=problem.seed, device=options.device,
         timeout=options.experiment_timeout or problem.timeout,
-        solution=plan.layout.relative(problem.solution))
+        solution=plan.layout.relative(problem.solution), figure_font=problem.figure_font)
 
 
 def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Reporter
