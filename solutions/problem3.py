@@ -24,6 +24,8 @@ D = 6
 K = 1
 GRID = 1001  # uniform grid points per side of the box
 LOCAL = 41  # extra grid values per axis around each crossing
+PRINTED_DIGITS = 6  # decimals of W1 and b1 in the text: enough to recompute the box from them
+NUDGE = 1e-3  # a change of one weight, for the sensitivity of the farthest crossing
 
 
 def region_bound(d: int) -> int:
@@ -39,6 +41,31 @@ def intersections(W1: np.ndarray, b1: np.ndarray) -> np.ndarray:
         if abs(np.linalg.det(M)) > 1e-12 * np.linalg.norm(M[0]) * np.linalg.norm(M[1]):
             points.append(np.linalg.solve(M, -b1[[i, j]]))
     return np.array(points).reshape(-1, 2)
+
+
+def farthest_crossing(W1: np.ndarray, b1: np.ndarray) -> float:
+    """The Euclidean distance from the origin of the farthest crossing."""
+    return float(np.linalg.norm(intersections(W1, b1), axis=1).max())
+
+
+def crossing_sensitivity(W1: np.ndarray, b1: np.ndarray) -> float:
+    """How far the farthest crossing's distance moves when one weight changes by ``NUDGE``:
+    the largest change over the entries of ``W1`` and ``b1``, each moved by ``+-NUDGE``."""
+    base, moves = farthest_crossing(W1, b1), []
+    for target in (W1, b1):
+        for index in np.ndindex(target.shape):
+            for step in (NUDGE, -NUDGE):
+                target[index] += step
+                moves.append(abs(farthest_crossing(W1, b1) - base))
+                target[index] -= step
+    return max(moves)
+
+
+def most_parallel_pair(W1: np.ndarray) -> tuple[int, int, float]:
+    """The two lines (numbered from 1) whose normals are closest to parallel, and ``det``."""
+    i, j = min(combinations(range(len(W1)), 2),
+               key=lambda p: abs(np.linalg.det(W1[list(p)])))
+    return i + 1, j + 1, float(np.linalg.det(W1[[i, j]]))
 
 
 def box_around(points: np.ndarray, margin: float = 0.25, minimum: float = 1.0) -> np.ndarray:
@@ -248,6 +275,10 @@ def run(ctx: Context) -> dict:
     gap = continuity_gap(params, box)
     with torch.no_grad():
         output_scale = float(forward(params, torch.from_numpy(points)).abs().max())
+    # the box recomputed from the weights as printed, and how fast the farthest crossing moves
+    W1_printed, b1_printed = np.round(W1, PRINTED_DIGITS), np.round(b1, PRINTED_DIGITS)
+    printed_box = box_around(intersections(W1_printed, b1_printed))
+    first, second, det = most_parallel_pair(W1)
     return {
         "d": D,
         "K": K,
@@ -264,6 +295,13 @@ def run(ctx: Context) -> dict:
         "box_side": float(box[0, 1] - box[0, 0]),
         # the Euclidean distance from the origin of the farthest crossing
         "crossing_radius": float(np.linalg.norm(crossings, axis=1).max()),
+        "printed_digits": PRINTED_DIGITS,
+        "printed_box_side": float(printed_box[0, 1] - printed_box[0, 0]),
+        "printed_radius": farthest_crossing(W1_printed, b1_printed),
+        "parallel_pair": [first, second],
+        "parallel_det": det,
+        "nudge": NUDGE,
+        "radius_sensitivity": crossing_sensitivity(W1.copy(), b1.copy()),
         "zoom_side": float(zoom[0, 1] - zoom[0, 0]),
         "zoom_crossings": int(in_box(crossings, zoom).sum()),
         "affine_at_rounding": wording.at_rounding(affine, output_scale),

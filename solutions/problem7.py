@@ -22,8 +22,11 @@ run's end point and at the minimum, against Problem 6's limit ``2 / eta``.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from itertools import pairwise
+from pathlib import Path
 
 import torch
 
@@ -210,11 +213,10 @@ def batched_full_loss(P: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tens
 
 def floor_runs(start: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                configs: tuple[tuple[float, int], ...], steps: int, replicas: int,
-               generator: torch.Generator) -> list[list[float]]:
+               generator: torch.Generator) -> list[list[list[float]]]:
     """Constant-step SGD from ``start`` for every ``(eta, B)`` of ``configs``, ``replicas`` times.
 
-    Returns, per config, the full-data loss (averaged over the replicas) every
-    ``FLOOR_EVAL_EVERY`` steps.
+    Returns, per config and replica, the full-data loss every ``FLOOR_EVAL_EVERY`` steps.
     """
     etas = torch.tensor([eta for eta, _ in configs for _ in range(replicas)], dtype=x.dtype,
                         device=x.device)
@@ -230,9 +232,8 @@ def floor_runs(start: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
             index = torch.randint(0, len(x), (len(etas), b_max), generator=generator).to(x.device)
             batched_sgd_step(P, x[index], y[index], weights, etas)
             if (step + 1) % FLOOR_EVAL_EVERY == 0:
-                losses.append(batched_full_loss(P, x, y).reshape(len(configs), replicas)
-                              .mean(dim=1))
-    return torch.stack(losses, dim=1).tolist()
+                losses.append(batched_full_loss(P, x, y).reshape(len(configs), replicas))
+    return torch.stack(losses, dim=2).tolist()
 
 
 def hessian_top(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
@@ -245,6 +246,19 @@ def hessian_top(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tenso
 
     H = torch.autograd.functional.hessian(loss_of, theta)
     return torch.linalg.eigvalsh((H + H.T) / 2)[-1].item()
+
+
+def example_curvature(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
+                      ) -> float:
+    """``max_i lambda_max(Hessian of l_i)`` at ``params``: the curvature one B = 1 step meets."""
+    like = {k: v.detach() for k, v in params.items()}
+    theta = torch.cat([v.reshape(-1) for v in like.values()])
+
+    def loss_one(flat: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        return mse(forward(unflatten(flat, like), xi[None]), yi[None])
+
+    H = torch.func.vmap(torch.func.hessian(loss_one), in_dims=(None, 0, 0))(theta, x, y)
+    return torch.linalg.eigvalsh((H + H.transpose(1, 2)) / 2)[:, -1].max().item()
 
 
 def power_law_exponent(xs: list[float], ys: list[float]) -> float | None:
@@ -315,6 +329,19 @@ def floor_figure(floor_rows: list[dict], trace_sigma: float):
     return fig
 
 
+def hardware(device: str) -> str:
+    """What the wall times were measured on, in words: the GPU's name, or the CPU's model."""
+    if device == "cuda":
+        return f"an {torch.cuda.get_device_name()} GPU"
+    model = "CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = re.sub(r"\s*\((R|TM)\)", "", line.split(":", 1)[1]).strip()
+                break
+    return f"one thread of an {model}" if model != "CPU" else "one CPU thread"
+
+
 def run(ctx: Context) -> dict:
     # Everything random is drawn on the CPU (data, initialisation, batch indices), so the runs on
     # ctx.device see the same numbers whatever the device.
@@ -350,6 +377,9 @@ def run(ctx: Context) -> dict:
             # late fine-grained losses that rose from one evaluation to the next
             "late_rises": sum(b > a for a, b in pairwise(late)),
             "late_evaluations": len(late),
+            # the two halves of that second half: still falling, or level
+            "late_first_half": sum(late[: len(late) // 2]) / (len(late) // 2),
+            "late_second_half": sum(late[len(late) // 2:]) / (len(late) - len(late) // 2),
         })
 
     optimum_params = polish(ends[1], x, y)
@@ -375,9 +405,12 @@ def run(ctx: Context) -> dict:
     sampler = torch.Generator().manual_seed(ctx.seed + 2)
     traces = floor_runs(optimum_params, x, y, FLOOR_RUNS, FLOOR_STEPS, FLOOR_REPLICAS, sampler)
     floor_rows = []
-    for (eta, batch), trace in zip(FLOOR_RUNS, traces, strict=True):
+    for (eta, batch), runs in zip(FLOOR_RUNS, traces, strict=True):
+        trace = [sum(values) / len(values) for values in zip(*runs, strict=True)]
         half, quarter = len(trace) // 2, len(trace) // 4
         excess = sum(trace[half:]) / (len(trace) - half) - optimum
+        # each replica's own floor: how much one run's estimate scatters
+        singles = [sum(run[half:]) / (len(run) - half) - optimum for run in runs]
         third = sum(trace[half:half + quarter]) / quarter - optimum
         fourth = sum(trace[half + quarter:]) / (len(trace) - half - quarter) - optimum
         predicted = eta * trace_sigma / (4 * batch)
@@ -389,6 +422,8 @@ def run(ctx: Context) -> dict:
             "measured": excess,
             "ratio": excess / predicted,
             "agreement": wording.agreement(excess / predicted),
+            "single_min": min(singles),
+            "single_max": max(singles),
             "third_quarter": third,
             "fourth_quarter": fourth,
         })
@@ -407,6 +442,11 @@ def run(ctx: Context) -> dict:
                  **{f"end_b{b}": hessian_top(ends[b], x, y) for b in BATCHES},
                  "optimum": hessian_top(optimum_params, x, y)}
     lambda_max = max(curvature.values())
+    # B = 1 steps on one example: the largest per-example curvature at the same points
+    example_lambda = max(example_curvature(p, x, y)
+                         for p in (params0, *ends.values(), optimum_params))
+    # the training run's B = 1 setting, measured again from the minimum (Table 7)
+    same = next(r for r in floor_rows if (r["eta"], r["batch"]) == (ETA, 1))
     n_params = sum(p.numel() for p in params0.values())
 
     return {
@@ -428,6 +468,17 @@ def run(ctx: Context) -> dict:
         "lambda_max": lambda_max,
         "eta_lambda_max": ETA * lambda_max,
         "stable": ETA * lambda_max < 2,
+        "lambda_max_at_optimum": curvature["optimum"] == lambda_max,
+        "example_lambda_max": example_lambda,
+        "eta_example_lambda_max": ETA * example_lambda,
+        "example_stable": ETA * example_lambda < 2,
+        "b1_fine_steps": EPOCHS * N // 2,
+        "same_floor": same["measured"],
+        "same_single_min": same["single_min"],
+        "same_single_max": same["single_max"],
+        "b1_drift": by_batch[1]["late_first_half"] - by_batch[1]["late_second_half"],
+        "hardware": hardware(ctx.device),
+        "same_inside_spread": same["single_min"] <= by_batch[1]["excess"] <= same["single_max"],
         "rows": rows,
         "curves": {str(b): c for b, c in curves.items()},
         "long_final": long_curve[-1],
