@@ -51,7 +51,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     losses = []
     for _ in range(steps):
         y_hat = model(x)                               # 1. forward pass
-        loss = ((y_hat - y) ** 2).sum(dim=1).mean()    # 2. loss: mean of ||y_hat - y||^2
+        loss = ((y_hat - y) ** 2).sum(dim=1).mean()    # 2. loss: batch mean of squared error
         optimizer.zero_grad()                          # 3. zero the stored gradients
         loss.backward()                                # 4. backward pass: fill p.grad
         optimizer.step()                               # 5. update p <- p - lr * p.grad

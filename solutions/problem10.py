@@ -66,7 +66,7 @@ def loss_figure(steps, losses, diffs):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 2.1))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 1.9))
     styles = [("C0", "-", 2.4, r"5ReLU, $\eta$"),
               ("C1", "--", 1.2, r"ReLU, $\eta$ and $25\eta$ for $\mathbfit{V}$"),
               ("C2", "-", 1.0, r"ReLU, $\eta$ for all")]
