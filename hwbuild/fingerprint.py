@@ -19,7 +19,7 @@ from hwbuild.fsutil import dump_json
 ENGINE_DIR = Path(__file__).resolve().parent
 # The engine files whose code shapes each stage's outputs (editing check.py recompiles nothing).
 STAGE_FILES: dict[str, tuple[str, ...]] = {
-    "experiment": ("context.py", "experiments.py"),
+    "experiment": ("context.py", "experiments.py", "figurefont.py"),
     "render": ("render.py", "filters.py", "templates/document.tex.j2"),
     "compile": ("latex.py", "synctex.py", "preamble.py"),
 }
