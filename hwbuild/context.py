@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwbuild.layout import Layout
+
 FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")  # \Z: "$" would let "a\n" through
 
 # Keys that matplotlib would otherwise fill with the date and its own version.
@@ -51,7 +53,7 @@ class Context:
             raise ValueError(
                 f"figure name {name!r} must be lowercase letters, digits and single dashes"
             )
-        return f"figures/problem{self.problem}-{name}.pdf"
+        return Layout.figure(self.problem, name)
 
     def save_figure(self, fig: Any, name: str) -> str:
         """Save a matplotlib figure as ``figures/problem<id>-<name>.pdf`` and close it.

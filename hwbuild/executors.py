@@ -23,15 +23,13 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from hwbuild.errors import ToolMissingError, UsageError
 from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
-
-OnStart = Callable[[ExperimentTask], None]
 
 
 class Executor(Protocol):
@@ -40,7 +38,7 @@ class Executor(Protocol):
     def start(self) -> None:
         """Get ready for tasks in the background (a warm executor starts its fork server)."""
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         """Run ``tasks``, yielding each result as it finishes (in any order)."""
 
     def close(self) -> None:
@@ -81,9 +79,8 @@ class InProcessExecutor:
     def start(self) -> None:
         pass
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         for task in tasks:
-            on_start(task)
             started = time.perf_counter()
             try:
                 with _alarm(task.timeout):
@@ -183,7 +180,7 @@ class LocalExecutor:
         child.close()
         return _Worker(process, parent)
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         todo = deque(tasks)
         idle: list[_Worker] = []
         busy: list[_Worker] = []
@@ -192,7 +189,6 @@ class LocalExecutor:
                 while todo and len(busy) < self.jobs:
                     worker = idle.pop() if idle else self._start()
                     task = todo.popleft()
-                    on_start(task)
                     worker.task, worker.started = task, time.monotonic()
                     worker.deadline = worker.started + task.timeout
                     worker.conn.send(task)
@@ -308,13 +304,12 @@ class DaskExecutor:
                                  hint="start it (`dask scheduler`) or pass --scheduler") from None
         return self._client
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
         import distributed
 
         client = self._connect()
         futures: dict[Any, tuple[ExperimentTask, float]] = {}
         for task in tasks:
-            on_start(task)
             future = client.submit(run_task_exclusive, task, pure=False,
                                    key=f"hwbuild-problem{task.problem_id}-{time.time_ns()}")
             futures[future] = (task, time.monotonic())

@@ -65,9 +65,11 @@ class TaskResult:
     measurements: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    writers: dict[str, tuple[str, int]] = field(default_factory=dict)  # output -> file, line
     seconds: float = 0.0
     device: str = "cpu"
-    libraries: list[str] = field(default_factory=list)
+    libraries: list[str] = field(default_factory=list)  # heavy ones, for a warm worker
+    versions: dict[str, str] = field(default_factory=dict)  # Python's, and each distribution's
     error: dict[str, Any] = field(default_factory=dict)
 
 
@@ -326,6 +328,7 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
 
 def run_task(task: ExperimentTask) -> TaskResult:
     """Run one experiment in this process. Never raises for errors in the solution."""
+    from hwbuild.fingerprint import imported_distributions
     from hwbuild.observe import recording
 
     root = Path(task.project_root)
@@ -350,6 +353,8 @@ def run_task(task: ExperimentTask) -> TaskResult:
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
             libraries = _used_libraries(before, named)
+        versions = {"python": sys.version.split()[0],
+                    **imported_distributions({name.partition(".")[0] for name in named})}
         if not isinstance(returned, dict):
             raise ResultError(f"run(ctx) must return a dict, not {type(returned).__name__}")
         clashes = RESERVED_KEYS & returned.keys()
@@ -360,7 +365,9 @@ def run_task(task: ExperimentTask) -> TaskResult:
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
             measurements=dict(context.measurements), inputs=inputs,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
-            seconds=time.perf_counter() - started, device=device, libraries=libraries)
+            writers={k: v for k, v in recorder.writers.items() if k in outputs},
+            seconds=time.perf_counter() - started, device=device, libraries=libraries,
+            versions=versions)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
                           error={"kind": "usage", "message": exc.message, "hint": exc.hint})

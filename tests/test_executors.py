@@ -121,7 +121,7 @@ def _task(root: Path, body: str, *, timeout: float = 60, name: str = "1") -> Exp
 
 
 def _run(executor: object, tasks: list[ExperimentTask]) -> dict[str, object]:
-    results = {r.problem_id: r for r in executor.run(tasks, lambda task: None)}  # type: ignore[attr-defined]
+    results = {r.problem_id: r for r in executor.run(tasks)}  # type: ignore[attr-defined]
     executor.close()  # type: ignore[attr-defined]
     return results  # type: ignore[return-value]
 
