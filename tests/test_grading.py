@@ -594,6 +594,18 @@ def test_captions_and_the_section_intro_claim_what_is_shown(built: dict[str, Any
 
 @pytest.mark.tex
 @pytest.mark.slow
+def test_problem1_and_10_show_what_they_name_unbroken(built: dict[str, Any]) -> None:
+    text = built["text"]
+    assert "Loss (loss = ((y_hat - y) ** 2).sum(dim=1).mean()): the scalar" in text
+    assert "loss = ...)" not in text and "//" not in text  # no elided code, no italic bars
+    assert "(ŷ - y)⊤ ŷ ⊤ - y ⊤" in text  # Table 2's formula cell of the residual row
+    # Table 8 stands outside the sentence that uses it
+    sentence = text[text.index("either way"):text.index("and so are", text.index("either way"))]
+    assert "Table 8:" not in sentence
+
+
+@pytest.mark.tex
+@pytest.mark.slow
 def test_homework_text_never_mentions_the_build(built: dict[str, Any]) -> None:
     text = built["text"]
     assert BUILD_TALK.findall(text) == []
