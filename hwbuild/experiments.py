@@ -30,6 +30,7 @@ from typing import Any
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
 from hwbuild.figurefont import apply as apply_figure_font
+from hwbuild.figurefont import figure_font
 from hwbuild.pause import pause
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
@@ -256,10 +257,12 @@ def prepare_context(problem_id: str, project_root: Path, seed: int = 0,
 
     For tests and notebooks that call a solution's ``run`` directly.
     """
+    from hwbuild.layout import CONFIG_NAME
     from hwbuild.project import Project
 
     prepare_environment()
-    font = Project(project_root).figure_font
+    font = (Project(project_root).figure_font if (project_root / CONFIG_NAME).is_file()
+            else figure_font("pdflatex", None, ""))  # no project: the default document's
     configure_imported(seed, device, font.setting() if font else None)
     return Context(problem=problem_id, seed=seed, device=device, project_root=project_root)
 

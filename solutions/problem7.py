@@ -251,15 +251,26 @@ def hessian_top(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tenso
 
 def example_curvature(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
                       ) -> float:
-    """``max_i lambda_max(Hessian of l_i)`` at ``params``: the curvature one B = 1 step meets."""
-    like = {k: v.detach() for k, v in params.items()}
-    theta = torch.cat([v.reshape(-1) for v in like.values()])
+    """``max_i lambda_max(Hessian of l_i)`` at ``params``: the curvature one B = 1 step meets.
 
-    def loss_one(flat: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-        return mse(forward(unflatten(flat, like), xi[None]), yi[None])
-
-    H = torch.func.vmap(torch.func.hessian(loss_one), in_dims=(None, 0, 0))(theta, x, y)
-    return torch.linalg.eigvalsh((H + H.transpose(1, 2)) / 2)[:, -1].max().item()
+    For K = 1, ``l_i = r_i^2`` with ``r_i = y_hat_i - y_i``, so the Hessian is
+    ``2 g_i g_i^T + 2 r_i M_i`` with ``g_i`` the output's gradient (``output_jacobian``) and ``M_i``
+    the output's second derivatives: ``5 1[z_ij > 0] x_ik`` between ``W2_j`` and ``W1_jk``,
+    ``5 1[z_ij > 0]`` between ``W2_j`` and ``b1_j``, zero elsewhere (ReLU'' = 0, as autograd has it).
+    """
+    J, r = output_jacobian(params, x), residuals(params, x, y)
+    n_examples, n_params = J.shape
+    d, n = params["W1"].shape
+    with torch.no_grad():
+        active = (x @ params["W1"].T + params["b1"] > 0).to(x.dtype)  # N x d
+    inputs = torch.cat([x, torch.ones(n_examples, 1, dtype=x.dtype, device=x.device)], dim=1)
+    M = torch.zeros(n_examples, n_params, n_params, dtype=x.dtype, device=x.device)
+    for j in range(d):
+        w2 = d * n + d + j  # W2_j after W1 (d x n) and b1 (d)
+        first = [j * n + k for k in range(n)] + [d * n + j]  # W1_j. and b1_j
+        M[:, w2, first] = M[:, first, w2] = 5 * active[:, j:j + 1] * inputs
+    H = 2 * J[:, :, None] * J[:, None, :] + 2 * r[:, None, None] * M
+    return torch.linalg.eigvalsh(H)[:, -1].max().item()
 
 
 def power_law_exponent(xs: list[float], ys: list[float]) -> float | None:

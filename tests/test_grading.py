@@ -139,6 +139,24 @@ def test_problem7_batched_step_is_sgd_step() -> None:
             assert torch.allclose(stacked[name][c], value.detach(), rtol=0, atol=1e-14), name
 
 
+def test_problem7_example_curvature_is_the_per_example_hessian() -> None:
+    from solutions.network import init_params, mse, teacher_dataset
+
+    generator = torch.Generator().manual_seed(3)
+    x, y = teacher_dataset(6, problem7.N_IN, problem7.TEACHER_WIDTH, 1, noise=0.5,
+                           generator=generator, dtype=torch.float64, device="cpu")
+    params = init_params(problem7.N_IN, problem7.WIDTH, 1, generator=generator,
+                         dtype=torch.float64, device="cpu")
+    flat = torch.cat([v.detach().reshape(-1) for v in params.values()])
+
+    def loss_one(theta: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        return mse(problem7.forward(problem7.unflatten(theta, params), xi[None]), yi[None])
+
+    H = torch.func.vmap(torch.func.hessian(loss_one), in_dims=(None, 0, 0))(flat, x, y)
+    expected = torch.linalg.eigvalsh(H)[:, -1].max().item()
+    assert problem7.example_curvature(params, x, y) == pytest.approx(expected, rel=1e-10)
+
+
 def test_problem7_power_law_exponent() -> None:
     xs = [1e-3, 2e-3, 4e-3, 8e-3]
     assert problem7.power_law_exponent(xs, [3 * x for x in xs]) == pytest.approx(1.0)
@@ -598,7 +616,7 @@ def test_problem1_and_10_show_what_they_name_unbroken(built: dict[str, Any]) -> 
     text = built["text"]
     assert "Loss (loss = ((y_hat - y) ** 2).sum(dim=1).mean()): the scalar" in text
     assert "loss = ...)" not in text and "//" not in text  # no elided code, no italic bars
-    assert "(ŷ - y)⊤ ŷ ⊤ - y ⊤" in text  # Table 2's formula cell of the residual row
+    assert "(y\u0302 - y)⊤ y\u0302 ⊤ - y ⊤" in text  # Table 2's formula cell of the residual row
     # Table 8 stands outside the sentence that uses it
     sentence = text[text.index("either way"):text.index("and so are", text.index("either way"))]
     assert "Table 8:" not in sentence
