@@ -30,7 +30,8 @@ from typing import Any
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
 from hwbuild.figurefont import apply as apply_figure_font
-from hwbuild.figurefont import figure_font
+from hwbuild.figurefont import font_request
+from hwbuild.figurefont import setting as figure_font_setting
 from hwbuild.pause import pause
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
@@ -261,9 +262,9 @@ def prepare_context(problem_id: str, project_root: Path, seed: int = 0,
     from hwbuild.project import Project
 
     prepare_environment()
-    font = (Project(project_root).figure_font if (project_root / CONFIG_NAME).is_file()
-            else figure_font("pdflatex", None, ""))  # no project: the default document's
-    configure_imported(seed, device, font.setting() if font else None)
+    request = (Project(project_root).figure_font if (project_root / CONFIG_NAME).is_file()
+               else font_request("pdflatex", None, ""))  # no project: the default document's
+    configure_imported(seed, device, figure_font_setting(request))
     return Context(problem=problem_id, seed=seed, device=device, project_root=project_root)
 
 

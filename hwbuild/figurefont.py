@@ -45,7 +45,7 @@ class FigureFont:
     files: tuple[tuple[str, str], ...]
 
     def setting(self) -> dict[str, Any]:
-        """What the experiment cache compares: the family and each file with its size."""
+        """What :func:`apply` needs: the family and each file (with its size)."""
         return {"family": self.family,
                 "files": {style: [path, _size(path)] for style, path in self.files}}
 
@@ -65,21 +65,42 @@ def main_font(template_text: str) -> str | None:
     return found[-1] if found else None
 
 
-def figure_font(engine: str, named: str | None, template_text: str) -> FigureFont | None:
-    """The font figures use: ``named`` (``[document] figure_font``) or the document's.
+def font_request(engine: str, named: str | None, template_text: str) -> dict[str, str | None]:
+    """Which font the figures should use, as the project says it, without looking it up (cheap:
+    the plan compares it with the cache's on every build). ``name`` None: the default document's
+    under a Unicode engine."""
+    if named:
+        return {"name": named, "from": "[document] figure_font"}
+    if engine == "pdflatex":
+        return {"name": LATIN_MODERN, "from": None}
+    chosen = main_font(template_text)
+    if chosen is not None:
+        return {"name": chosen, "from": "\\setmainfont in the main template"}
+    return {"name": None, "from": None}
+
+
+def resolve(request: dict[str, str | None]) -> FigureFont | None:
+    """The font files for a :func:`font_request`.
 
     None when the document's default font is not installed (figures then use matplotlib's
     DejaVu Serif, which has every glyph); a font the project names but this machine lacks is a
     :class:`ConfigError`.
     """
-    if named:
-        return _required(named, "[document] figure_font")
-    if engine == "pdflatex":
-        return find_font(LATIN_MODERN)
-    chosen = main_font(template_text)
-    if chosen is not None:
-        return _required(chosen, "\\setmainfont in the main template")
-    return next(filter(None, map(find_font, UNICODE_DEFAULTS)), None)
+    name, source = request["name"], request["from"]
+    if name is None:
+        return next(filter(None, map(find_font, UNICODE_DEFAULTS)), None)
+    return find_font(name) if source is None else _required(name, source)
+
+
+def figure_font(engine: str, named: str | None, template_text: str) -> FigureFont | None:
+    """The font figures use: ``named`` (``[document] figure_font``) or the document's."""
+    return resolve(font_request(engine, named, template_text))
+
+
+def setting(request: dict[str, str | None] | None) -> dict[str, Any] | None:
+    """What an experiment applies (:func:`apply`) for a :func:`font_request`."""
+    font = resolve(request) if request is not None else None
+    return font.setting() if font is not None else None
 
 
 def _required(name: str, where: str) -> FigureFont:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hwbuild.errors import ConfigError
-from hwbuild.figurefont import figure_font, main_font
+from hwbuild.figurefont import figure_font, main_font, setting
 from hwbuild.plan import BuildOptions, experiment_settings
 from hwbuild.project import Project
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
@@ -89,7 +89,7 @@ def test_a_saved_figure_is_in_the_document_font_with_unicode_text(
     result = run_task(ExperimentTask(
         problem_id="1", module=problem.module, package="solutions", project_root=str(root),
         seed=0, device="cpu", timeout=60, solution="solutions/problem1.py",
-        figure_font=problem.figure_font))
+        figure_font=setting(problem.figure_font)))
     assert result.ok, result.error
     pdf = tmp_path / "figure.pdf"
     pdf.write_bytes(result.figures["figures/problem1-f.pdf"])
