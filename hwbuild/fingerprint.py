@@ -27,7 +27,8 @@ STAGES = ("experiment", "render", "compile")
 NOT_SHAPING_ANY_STAGE = (
     "__init__.py", "__main__.py", "cli.py", "progress.py", "report.py", "errors.py", "pause.py",
     "watch.py", "check.py", "ci.py", "clean.py", "export.py", "scaffold.py", "starter.py",
-    "starter/*", "tex/install.py", "latexlog.py", "manifest.py", "docs/*",
+    "starter/*", "tex/install.py", "latexlog.py", "manifest.py", "docs/*", "provenance.py",
+    "testing.py",
 )
 _EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py", "primer.py",
                     "run.py", "writes.py", "matplotlibrc", "figurefont.py")

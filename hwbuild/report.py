@@ -8,15 +8,21 @@ event to the stream it is given (logs, CI, pipes); the CLI may choose a live ter
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
+
+
+class TargetStatus(StrEnum):
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
 
 
 @dataclass
 class TargetReport:
     name: str
     pdf: Path
-    status: str  # "built" or "up to date"
+    status: TargetStatus
     reasons: list[str] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)
     latex_seconds: float = 0.0
@@ -30,6 +36,7 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)  # inputs edited while the build ran
     explain: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "file:line: what", for the summary
     seconds: float = 0.0
 
 
@@ -92,11 +99,12 @@ def summary(report: BuildReport, *, timings: bool = False, root: str | None = No
     lines.append(f"experiments: {'; '.join(parts) if parts else 'none needed'}")
     for target in report.targets:
         pdf = _shown(target.pdf, root)
-        if target.status == "up to date":
+        if target.status == TargetStatus.UP_TO_DATE:
             lines.append(f"{target.name}: up to date -> {pdf}")
         else:
             rendered = f"re-rendered {len(target.rendered)} file(s), " if target.rendered else ""
             lines.append(f"{target.name}: {rendered}latexmk {target.latex_seconds:.2f} s -> {pdf}")
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
     for key in report.changed:
         lines.append(f"warning: {key} changed during the build; the next build redoes what "
                      "read it")

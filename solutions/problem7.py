@@ -254,9 +254,10 @@ def example_curvature(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
     """``max_i lambda_max(Hessian of l_i)`` at ``params``: the curvature one B = 1 step meets.
 
     For K = 1, ``l_i = r_i^2`` with ``r_i = y_hat_i - y_i``, so the Hessian is
-    ``2 g_i g_i^T + 2 r_i M_i`` with ``g_i`` the output's gradient (``output_jacobian``) and ``M_i``
-    the output's second derivatives: ``5 1[z_ij > 0] x_ik`` between ``W2_j`` and ``W1_jk``,
-    ``5 1[z_ij > 0]`` between ``W2_j`` and ``b1_j``, zero elsewhere (ReLU'' = 0, as autograd has it).
+    ``2 g_i g_i^T + 2 r_i M_i`` with ``g_i`` the output's gradient (``output_jacobian``) and
+    ``M_i`` the output's second derivatives: ``5 1[z_ij > 0] x_ik`` between ``W2_j`` and
+    ``W1_jk``, ``5 1[z_ij > 0]`` between ``W2_j`` and ``b1_j``, zero elsewhere (ReLU'' = 0, as
+    autograd has it).
     """
     J, r = output_jacobian(params, x), residuals(params, x, y)
     n_examples, n_params = J.shape
