@@ -42,6 +42,7 @@ class DocumentConfig:
     date: str | None = None
     seed: int = 0
     engine: str = field(default="pdflatex", metadata=_choices(*ENGINES))
+    figure_font: str | None = None  # None: the document's own (hwbuild/figurefont.py)
     keywords: tuple[str, ...] = ()
     package: str = field(default=DEFAULT_PACKAGE, metadata={"identifier": True})
 

@@ -30,6 +30,9 @@ from typing import Any
 
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
+from hwbuild.figurefont import apply as apply_figure_font
+from hwbuild.figurefont import font_request
+from hwbuild.figurefont import setting as figure_font_setting
 from hwbuild.pause import pause
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
@@ -51,6 +54,7 @@ class ExperimentTask:
     device: str
     timeout: float
     solution: str  # the solution's path relative to the root, for messages
+    figure_font: dict[str, Any] | None = None  # FigureFont.setting(): the document's font
 
 
 class ErrorKind(StrEnum):
@@ -184,8 +188,20 @@ def _seed_torch(torch: Any, seed: int, device: str) -> None:
         torch.use_deterministic_algorithms(deterministic)
 
 
-_SEEDERS = {"numpy": _seed_numpy, "torch": _seed_torch}
+def _style_matplotlib(matplotlib: Any, seed: int, device: str) -> None:
+    """hwbuild's settings and the document's font, whatever the process drew before."""
+    matplotlib.use("Agg", force=True)
+    matplotlib.rcdefaults()
+    matplotlib.rc_file(MATPLOTLIBRC)
+    apply_figure_font(_figure_font)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+_SEEDERS = {"numpy": _seed_numpy, "torch": _seed_torch, "matplotlib": _style_matplotlib}
 _seeding: tuple[int, str] | None = None  # (seed, device) of the experiment running here
+_figure_font: dict[str, Any] | None = None  # the font of the experiment running here
 
 
 class _SeededLoader(importlib.abc.Loader):
@@ -228,40 +244,38 @@ def _stop_seeding() -> None:
     _seeding = None
 
 
-def configure_imported(seed: int, device: str) -> None:
+def configure_imported(seed: int, device: str, figure_font: dict[str, Any] | None = None
+                       ) -> None:
     """Seed and configure whichever of random, numpy, torch and matplotlib are imported; the
-    others are seeded (numpy, torch) or configured (matplotlib, through MATPLOTLIBRC) when the
-    solution imports them, while an experiment runs.
+    others are seeded (numpy, torch) or configured (matplotlib: MATPLOTLIBRC, then
+    ``figure_font``) when the solution imports them, while an experiment runs.
 
-    Called before the solution is imported and again before ``run``: draws are the same
-    whichever executor runs the experiment and whatever ran in its process before.
+    Called before the solution is imported and again before ``run``: draws and figures are the
+    same whichever executor runs the experiment and whatever ran in its process before.
     """
-    global _seeding
-    _seeding = (seed, device)
+    global _seeding, _figure_font
+    _seeding, _figure_font = (seed, device), figure_font
     random.seed(seed)
     for name, seeder in _SEEDERS.items():
         module = sys.modules.get(name)
         if module is not None:
             seeder(module, seed, device)
-    if "matplotlib" in sys.modules:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        matplotlib.rcdefaults()
-        matplotlib.rc_file(MATPLOTLIBRC)
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            pyplot.close("all")
 
 
 def prepare_context(problem_id: str, project_root: Path, seed: int = 0,
                     device: str = "cpu") -> Context:
-    """A context prepared as a build prepares it: seeded, one thread, Agg backend.
+    """A context prepared as a build prepares it: seeded, one thread, Agg backend, the
+    project's figure font.
 
     For tests and notebooks that call a solution's ``run`` directly.
     """
+    from hwbuild.layout import CONFIG_NAME
+    from hwbuild.project import Project
+
     prepare_environment()
-    configure_imported(seed, device)
+    request = (Project(project_root).figure_font if (project_root / CONFIG_NAME).is_file()
+               else font_request("pdflatex", None, ""))  # no project: the default document's
+    configure_imported(seed, device, figure_font_setting(request))
     return Context(problem=problem_id, seed=seed, device=device, project_root=project_root)
 
 
@@ -345,13 +359,13 @@ def run_task(task: ExperimentTask) -> TaskResult:
         with _in_project(root, task.package), recording(root) as recorder, \
                 _import_statements(lambda path: recorder.key(path) is not None) as named:
             pause("experiment-before-import")
-            configure_imported(task.seed, device)
+            configure_imported(task.seed, device, task.figure_font)
             module = importlib.import_module(task.module)
             pause("experiment-after-import")
             run = getattr(module, "run", None)
             if not callable(run):
                 raise AttributeError(f"{task.module} has no function run(ctx)")
-            configure_imported(task.seed, device)
+            configure_imported(task.seed, device, task.figure_font)
             context = Context(problem=task.problem_id, seed=task.seed, device=device,
                               project_root=root)
             returned = run(context)

@@ -201,6 +201,7 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "device": device,
         "libraries": library_versions(_recorded_libraries(recorded)),
         "hwbuild": engine_hash("experiment"),
+        "figure_font": problem.figure_font,
     }
 
 

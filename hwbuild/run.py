@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from hwbuild import cache
 from hwbuild.cache import CacheEntry
 from hwbuild.errors import BuildError, ExperimentError, Location, UsageError
+from hwbuild.figurefont import setting as figure_font_setting
 from hwbuild.fingerprint import gpu_signature
 from hwbuild.fsutil import sha256_bytes, write_if_changed
 from hwbuild.plan import Plan, ProblemPlan
@@ -50,7 +51,8 @@ def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
         problem_id=problem.id, module=problem.module, package=plan.layout.package,
         project_root=str(plan.project.root), seed=problem.seed, device=options.device,
         timeout=options.experiment_timeout or problem.timeout,
-        solution=plan.layout.relative(problem.solution))
+        solution=plan.layout.relative(problem.solution),
+        figure_font=figure_font_setting(problem.figure_font))
 
 
 def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Reporter
