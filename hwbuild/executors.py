@@ -118,10 +118,19 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 def _worker_main(conn: Connection, one_task: bool) -> None:
-    """A worker: run the tasks it is sent until told to stop (or after one, if ``one_task``)."""
-    # Ctrl-C reaches the whole process group: the coordinator stops the workers itself, so a
-    # worker must not die mid-import printing a traceback of its own.
+    """A worker: run the tasks it is sent until told to stop (or after one, if ``one_task``).
+
+    A worker is not daemonic, so that an experiment may start processes of its own (a
+    ``DataLoader``'s workers, a ``Pool``). It leads a process group of its own, which those
+    processes join: the coordinator stops the whole tree by signalling the group (Ctrl-C, SIGTERM,
+    a time limit), and a watchdog kills the group should the coordinator die without doing so.
+    """
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    # Ctrl-C reaches the terminal's process group, which the worker has left; ignoring it too
+    # keeps a worker from dying mid-import printing a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent(os.getppid())
     prepare_environment()
     while True:
         try:
@@ -133,6 +142,18 @@ def _worker_main(conn: Connection, one_task: bool) -> None:
         conn.send(run_task(task))
         if one_task:
             return
+
+
+def _watch_parent(parent: int) -> None:
+    """Kill this worker's process group once its parent (the coordinator, or the fork server,
+    which ends with the coordinator) is gone: nothing outlives a build killed with SIGKILL."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="hwbuild-watchdog", daemon=True).start()
 
 
 @dataclass
@@ -178,8 +199,10 @@ class LocalExecutor:
     def _start(self) -> _Worker:
         mp = self._mp()
         parent, child = mp.Pipe()
-        process = mp.Process(target=_worker_main, args=(child, self.warm), daemon=True)
+        process = mp.Process(target=_worker_main, args=(child, self.warm), daemon=False)
         process.start()
+        with contextlib.suppress(OSError):
+            os.setpgid(process.pid, process.pid)  # also here: no window before the child does
         child.close()
         return _Worker(process, parent)
 
@@ -242,20 +265,24 @@ class LocalExecutor:
 
 
 def _kill(worker: _Worker) -> None:
+    """Kill a worker and every process it started (its process group)."""
     with contextlib.suppress(ProcessLookupError, OSError):
-        os.kill(worker.process.pid, signal.SIGKILL)
+        os.killpg(worker.process.pid, signal.SIGKILL)
+    if worker.process.exitcode is None:  # not reaped yet: its pid is still its own
+        with contextlib.suppress(ProcessLookupError, OSError):
+            os.kill(worker.process.pid, signal.SIGKILL)
 
 
 def _stop(worker: _Worker) -> None:
-    """Stop a worker now (torch's interpreter teardown is slow) and reap it."""
+    """Stop a worker now (torch's interpreter teardown is slow), with whatever it started, and
+    reap it."""
     with contextlib.suppress(OSError, ValueError):
         worker.conn.close()
     if worker.process.is_alive():
         worker.process.terminate()
     worker.process.join(timeout=5)
-    if worker.process.is_alive():
-        _kill(worker)
-        worker.process.join()
+    _kill(worker)  # the group outlives its leader: processes the experiment left running
+    worker.process.join()
 
 
 # -- Dask ---------------------------------------------------------------------------------------
@@ -264,9 +291,20 @@ _EXCLUSIVE = threading.Lock()
 
 
 def run_task_exclusive(task: ExperimentTask) -> TaskResult:
-    """run_task for a Dask worker: its threads share one working folder and sys.modules."""
+    """run_task for a Dask worker: its threads share one working folder and sys.modules.
+
+    Dask's worker processes are daemonic, which multiprocessing takes to forbid children: the
+    experiment runs with the flag lowered, so that its ``DataLoader`` may start workers (they are
+    ended with the experiment's iterators, or with the Dask worker).
+    """
+    process = multiprocessing.current_process()
+    daemonic = process._config.get("daemon")  # type: ignore[attr-defined]
     with _EXCLUSIVE:
-        return run_task(task)
+        process._config["daemon"] = False  # type: ignore[attr-defined]
+        try:
+            return run_task(task)
+        finally:
+            process._config["daemon"] = daemonic  # type: ignore[attr-defined]
 
 
 @dataclass

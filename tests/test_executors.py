@@ -197,3 +197,63 @@ def test_the_fork_server_prints_nothing_while_it_primes(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+# -- experiments that start processes ------------------------------------------------------
+
+LOADER = '''import multiprocessing
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class Files(Dataset):
+    def __init__(self):
+        self.names = sorted(os.listdir("data"))
+
+    def __len__(self):
+        return len(self.names)
+
+    def __getitem__(self, i):
+        with open(os.path.join("data", self.names[i])) as handle:
+            return torch.tensor([float(x) for x in handle.read().split()])
+
+
+def run(ctx):
+    total = torch.zeros(2)
+    for batch in DataLoader(Files(), batch_size=4, num_workers=WORKERS):
+        total += batch.sum(0)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        size = len(pool.apply(Path("extra.txt").read_text))
+    return {"total": total.tolist(), "size": size}
+'''
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda address: InProcessExecutor(), id="inprocess"),
+    pytest.param(lambda address: LocalExecutor(jobs=2), id="local"),
+    pytest.param(lambda address: LocalExecutor(jobs=2, warm=True), id="local-warm"),
+    pytest.param(lambda address: DaskExecutor(scheduler=address, jobs=2), id="dask"),
+])
+def test_an_experiment_may_start_processes_whose_reads_are_recorded(
+        tmp_path: Path, scheduler: str, make: object) -> None:
+    """A DataLoader with two workers (forked) and a spawned Pool: the values equal those of
+    num_workers=0, and the files only the children read are recorded inputs."""
+    (tmp_path / "data").mkdir()
+    for i in range(10):
+        (tmp_path / "data" / f"f{i}.txt").write_text(f"{i} {i * i}\n")
+    (tmp_path / "extra.txt").write_text("read by a spawned child only\n")
+    tasks = []
+    for name, workers in (("1", 2), ("2", 0)):
+        task = _task(tmp_path, "pass", name=name)
+        (tmp_path / task.solution).write_text(LOADER.replace("WORKERS", str(workers)))
+        tasks.append(task)
+    results = _run(make(scheduler), tasks)  # type: ignore[operator]
+    parallel, serial = results["1"], results["2"]
+    assert parallel.ok and serial.ok, (parallel.error, serial.error)  # type: ignore[attr-defined]
+    assert parallel.values == serial.values == {"total": [45.0, 285.0], "size": 29}  # type: ignore[attr-defined]
+    expected = {f"data/f{i}.txt" for i in range(10)} | {"extra.txt", "data/"}
+    assert expected <= set(parallel.inputs)  # type: ignore[attr-defined]
+    assert "" not in parallel.inputs.values()  # type: ignore[attr-defined]
