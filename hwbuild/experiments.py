@@ -62,6 +62,7 @@ class TaskResult:
     figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
+    input_stats: dict[str, list[int]] = field(default_factory=dict)  # see observe.Recorder
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     device: str = "cpu"
@@ -339,6 +340,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
                               project_root=root)
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
+            input_stats = {key: recorder.stats[key] for key in inputs if key in recorder.stats}
             libraries = _used_libraries(before, named)
         if not isinstance(returned, dict):
             raise ResultError(f"run(ctx) must return a dict, not {type(returned).__name__}")
@@ -348,7 +350,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
         values = normalize(returned)
         return TaskResult(
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
-            measurements=dict(context.measurements), inputs=inputs,
+            measurements=dict(context.measurements), inputs=inputs, input_stats=input_stats,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
             seconds=time.perf_counter() - started, device=device, libraries=libraries)
     except UsageError as exc:

@@ -31,11 +31,13 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import CodeType
 from typing import Any
 
+from hwbuild.filestats import signature, trusted
 from hwbuild.fsutil import sha256_bytes
 from hwbuild.stamp import CHANGED_WHILE_READ, LISTING, listing_digest
 
@@ -57,6 +59,9 @@ class Recorder:
         self.listings: dict[str, str] = {}
         self.modules: dict[str, str] = {}
         self.written: set[str] = set()
+        # Stat signatures (size, mtime_ns, ctime_ns, inode, when taken) of the files read,
+        # when unchanged while hashed: the end of the run and the coordinator trust them.
+        self.stats: dict[str, list[int]] = {}
         self.spool = spool  # the folder children report into
         self._busy = threading.local()
         self._out: int | None = None  # a child's spool file
@@ -72,12 +77,14 @@ class Recorder:
         child = Recorder(self.root, self.spool, child=True)
         child.reads, child.listings = dict(self.reads), dict(self.listings)
         child.modules, child.written = dict(self.modules), set(self.written)
+        child.stats = dict(self.stats)
         return child
 
     def _note(self, kind: str, key: str, digest: str = "") -> None:
         if self._out is not None:
             with contextlib.suppress(OSError):
-                line = f"{kind}\t{key}\t{digest}\n"
+                sig = ",".join(map(str, self.stats.get(key, []))) if kind == "r" else ""
+                line = f"{kind}\t{key}\t{digest}\t{sig}\n"
                 os.write(self._out, line.encode("utf-8", "surrogateescape"))
 
     def absorb(self) -> None:
@@ -95,8 +102,10 @@ class Recorder:
                 self._absorbed[name] = self._absorbed.get(name, 0) + len(complete)
                 for line in complete.decode("utf-8", "surrogateescape").splitlines():
                     kind, rest = line.split("\t", 1)
-                    key, digest = rest.rsplit("\t", 1)
+                    key, digest, sig = rest.rsplit("\t", 2)
                     self._take(kind, key, digest)
+                    if kind == "r" and sig and key not in self.stats:
+                        self.stats[key] = [int(n) for n in sig.split(",")]
 
     def _take(self, kind: str, key: str, digest: str) -> None:
         if kind == "w":
@@ -162,7 +171,7 @@ class Recorder:
             self.written.add(key)
             self.reads.pop(key, None)
         elif key not in self.reads and key not in self.written and key not in self.modules:
-            digest = self._hash(key)
+            digest = self._hash(key, keep_stat=True)
             if digest is not None:
                 self.reads[key] = digest
                 self._note("r", key, digest)
@@ -196,12 +205,30 @@ class Recorder:
 
     # -- hashing ----------------------------------------------------------------------------------
 
-    def _hash(self, key: str) -> str | None:
+    def _hash(self, key: str, *, keep_stat: bool = False) -> str | None:
+        path = self.root / key
         with self.quiet():
             try:
-                return sha256_bytes((self.root / key).read_bytes())
+                seen_ns = time.time_ns()
+                before = signature(os.stat(path))
+                digest = sha256_bytes(path.read_bytes())
+                if keep_stat and signature(os.stat(path)) == before:
+                    self.stats[key] = [*before, seen_ns]
+                return digest
             except OSError:
                 return None
+
+    def _unchanged(self, key: str) -> bool:
+        """The file still has the stat it had when hashed, and that stat was not racy."""
+        sig = self.stats.get(key)
+        if sig is None or len(sig) != 5:
+            return False
+        with self.quiet():
+            try:
+                now = signature(os.stat(self.root / key))
+            except OSError:
+                return False
+        return list(now) == sig[:4] and trusted(now, sig[4])
 
     def _listing(self, key: str) -> str | None:
         with self.quiet():
@@ -216,7 +243,8 @@ class Recorder:
         self.absorb()
         found = dict(self.modules)
         for key, digest in self.reads.items():
-            found[key] = digest if digest and self._hash(key) == digest else CHANGED_WHILE_READ
+            same = digest and (self._unchanged(key) or self._hash(key) == digest)
+            found[key] = digest if same else CHANGED_WHILE_READ
         for key, digest in self.listings.items():
             found[key] = digest if digest and self._listing(key) == digest \
                 else CHANGED_WHILE_READ

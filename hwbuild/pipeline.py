@@ -98,6 +98,8 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
             pause("rendered")
             compiled = stage("compile", typeset, plan, composed, reporter)
             stage("publish", publish, plan, experiments, compiled, report)
+            if plan.hashes.stats is not None:
+                plan.hashes.stats.save()  # what this build hashed, for the next one
         finally:
             executors.close()
     report.seconds = time.perf_counter() - started

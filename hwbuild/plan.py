@@ -16,6 +16,7 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.cache import CacheEntry
+from hwbuild.filestats import STATS_FILE, StatCache
 from hwbuild.fingerprint import engine_hash, expected_device, library_versions
 from hwbuild.fsutil import read_json
 from hwbuild.layout import WHOLE, Layout
@@ -262,7 +263,7 @@ def target_reasons(plan: Plan, target: Target, stamp: Stamp | None,
 def plan_build(project: Project, options: BuildOptions) -> Plan:
     """Decide what the build must do (reads and hashes files; writes nothing)."""
     layout = project.layout
-    hashes = FileHashes(project.root)
+    hashes = FileHashes(project.root, StatCache(layout.cache_dir / STATS_FILE))
     targets = targets_for(project, options)
     needed = list({p.id: p for t in targets for p in t.problems}.values())
     epoch = source_date_epoch(project)

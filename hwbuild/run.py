@@ -102,6 +102,7 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
             outcome.changed.append(key)
             continue
         hashes.forget([key])
+        hashes.vouch(key, result.input_stats.get(key), digest)
         if hashes(key) != digest:
             outcome.changed.append(key)  # recorded as read: the next build reruns it
     outputs = {relative: sha256_bytes(data) for relative, data in result.figures.items()}
