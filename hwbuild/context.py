@@ -9,9 +9,14 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from hwbuild.events import Emit, progress_events
+
+T = TypeVar("T")
 
 FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")  # \Z: "$" would let "a\n" through
 
@@ -44,6 +49,7 @@ class Context:
     project_root: Path
     figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
+    emit: Emit | None = field(default=None, repr=False, compare=False)  # to the coordinator
 
     def figure_path(self, name: str) -> str:
         """Where :meth:`save_figure` puts figure ``name``: ``figures/problem<id>-<name>.pdf``."""
@@ -90,6 +96,15 @@ class Context:
             "first_line": first_line,
             "name": getattr(obj, "__qualname__", getattr(obj, "__name__", "?")),
         }
+
+    def progress(self, iterable: Iterable[T], total: int | None = None,
+                 desc: str | None = None) -> Iterator[T]:
+        """Yield the items of ``iterable`` while the build shows how far along it is.
+
+        On a terminal a live bar with the rate and the time left; elsewhere (CI, ``nohup``) a
+        plain line every 10 s or 10 %. ``total`` defaults to ``len(iterable)`` where it has one.
+        """
+        return progress_events(iterable, self.emit, self.problem, total, desc)
 
     def measure(self, name: str, seconds: float) -> None:
         """Record a wall-clock measurement (not reproducible by nature).

@@ -32,6 +32,7 @@ from hwbuild.errors import ToolMissingError, UsageError
 from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
 
 OnStart = Callable[[ExperimentTask], None]
+OnEvent = Callable[[dict[str, Any]], None]  # what an experiment prints, its progress
 
 
 class Executor(Protocol):
@@ -40,8 +41,10 @@ class Executor(Protocol):
     def start(self) -> None:
         """Get ready for tasks in the background (a warm executor starts its fork server)."""
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
-        """Run ``tasks``, yielding each result as it finishes (in any order)."""
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
+        """Run ``tasks``, yielding each result as it finishes (in any order); ``on_event``
+        receives their events (:mod:`hwbuild.events`) in this process, as they come."""
 
     def close(self) -> None:
         """Stop every process this executor started, and reap it."""
@@ -81,13 +84,14 @@ class InProcessExecutor:
     def start(self) -> None:
         pass
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         for task in tasks:
             on_start(task)
             started = time.perf_counter()
             try:
                 with _alarm(task.timeout):
-                    result = run_task(task)
+                    result = run_task(task, on_event)
             except _TimeLimit:
                 result = timed_out(task, time.perf_counter() - started)
             yield result
@@ -139,9 +143,20 @@ def _worker_main(conn: Connection, one_task: bool) -> None:
             return
         if task is None:
             return
-        conn.send(run_task(task))
+        conn.send(run_task(task, _sender(conn)))
         if one_task:
             return
+
+
+def _sender(conn: Connection) -> OnEvent:
+    """Events go to the coordinator on the worker's pipe, from this process only."""
+    pid = os.getpid()
+
+    def send(event: dict[str, Any]) -> None:
+        if os.getpid() == pid:
+            conn.send(event)
+
+    return send
 
 
 def _watch_parent(parent: int) -> None:
@@ -206,7 +221,8 @@ class LocalExecutor:
         child.close()
         return _Worker(process, parent)
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         todo = deque(tasks)
         idle: list[_Worker] = []
         busy: list[_Worker] = []
@@ -224,7 +240,7 @@ class LocalExecutor:
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
                              timeout=timeout)
                 for worker in list(busy):
-                    result = self._collect(worker, ready)
+                    result = self._collect(worker, ready, on_event)
                     if result is None:
                         continue
                     busy.remove(worker)
@@ -237,16 +253,22 @@ class LocalExecutor:
             for worker in busy + idle:
                 _stop(worker)
 
-    def _collect(self, worker: _Worker, ready: list[Any]) -> TaskResult | None:
+    def _collect(self, worker: _Worker, ready: list[Any],
+                 on_event: OnEvent | None) -> TaskResult | None:
         task = worker.task
         assert task is not None
-        if worker.conn in ready:
+        if worker.conn in ready or worker.process.sentinel in ready:
             try:
-                result: TaskResult = worker.conn.recv()
-                return result
+                while worker.conn.poll():
+                    message = worker.conn.recv()
+                    if isinstance(message, TaskResult):
+                        return message
+                    if on_event is not None:
+                        on_event(message)
+                if worker.process.sentinel not in ready:
+                    return None  # only events so far
             except (EOFError, OSError):
                 pass  # it died while sending: the sentinel says how
-        if worker.conn in ready or worker.process.sentinel in ready:
             worker.process.join(timeout=5)
             return died(task, worker.process.exitcode)
         if time.monotonic() >= worker.deadline:
@@ -290,7 +312,7 @@ def _stop(worker: _Worker) -> None:
 _EXCLUSIVE = threading.Lock()
 
 
-def run_task_exclusive(task: ExperimentTask) -> TaskResult:
+def run_task_exclusive(task: ExperimentTask, topic: str | None = None) -> TaskResult:
     """run_task for a Dask worker: its threads share one working folder and sys.modules.
 
     Dask's worker processes are daemonic, which multiprocessing takes to forbid children: the
@@ -302,9 +324,19 @@ def run_task_exclusive(task: ExperimentTask) -> TaskResult:
     with _EXCLUSIVE:
         process._config["daemon"] = False  # type: ignore[attr-defined]
         try:
-            return run_task(task)
+            return run_task(task, _dask_sender(topic))
         finally:
             process._config["daemon"] = daemonic  # type: ignore[attr-defined]
+
+
+def _dask_sender(topic: str | None) -> OnEvent | None:
+    """Events reach the coordinator as Dask events on ``topic``, which it subscribes to."""
+    if topic is None:
+        return None
+    from distributed import get_worker
+
+    worker = get_worker()
+    return lambda event: worker.log_event(topic, event)
 
 
 @dataclass
@@ -346,14 +378,19 @@ class DaskExecutor:
                                  hint="start it (`dask scheduler`) or pass --scheduler") from None
         return self._client
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         import distributed
 
         client = self._connect()
+        topic = None
+        if on_event is not None:
+            topic = f"hwbuild-events-{os.getpid()}-{time.time_ns()}"
+            client.subscribe_topic(topic, lambda item: on_event(item[1]))
         futures: dict[Any, tuple[ExperimentTask, float]] = {}
         for task in tasks:
             on_start(task)
-            future = client.submit(run_task_exclusive, task, pure=False,
+            future = client.submit(run_task_exclusive, task, topic, pure=False,
                                    key=f"hwbuild-problem{task.problem_id}-{time.time_ns()}")
             futures[future] = (task, time.monotonic())
         pending = set(futures)
@@ -381,6 +418,9 @@ class DaskExecutor:
         finally:
             for future in pending:
                 future.cancel()
+            if topic is not None:
+                with contextlib.suppress(Exception):
+                    client.unsubscribe_topic(topic)
 
     @staticmethod
     def _stop_running(client: Any, futures: list[Any]) -> None:

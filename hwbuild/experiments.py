@@ -29,6 +29,7 @@ from typing import Any
 
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
+from hwbuild.events import Emit, captured_output
 from hwbuild.pause import pause
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
@@ -315,8 +316,11 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
             if name in sys.modules and (name not in before or name in named)]
 
 
-def run_task(task: ExperimentTask) -> TaskResult:
-    """Run one experiment in this process. Never raises for errors in the solution."""
+def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
+    """Run one experiment in this process. Never raises for errors in the solution.
+
+    ``emit`` receives its events (:mod:`hwbuild.events`): what it prints and its progress.
+    """
     from hwbuild.observe import recording
 
     root = Path(task.project_root)
@@ -327,7 +331,8 @@ def run_task(task: ExperimentTask) -> TaskResult:
     try:
         device = resolve_device(task.device)
         with _in_project(root, task.package), recording(root) as recorder, \
-                _import_statements(lambda path: recorder.key(path) is not None) as named:
+                _import_statements(lambda path: recorder.key(path) is not None) as named, \
+                captured_output(emit, task.problem_id):
             pause("experiment-before-import")
             configure_imported(task.seed, device)
             module = importlib.import_module(task.module)
@@ -337,7 +342,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
                 raise AttributeError(f"{task.module} has no function run(ctx)")
             configure_imported(task.seed, device)
             context = Context(problem=task.problem_id, seed=task.seed, device=device,
-                              project_root=root)
+                              project_root=root, emit=emit)
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
             input_stats = {key: recorder.stats[key] for key in inputs if key in recorder.stats}

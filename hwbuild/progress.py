@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, TextIO
 
+from hwbuild.events import progress_text
 from hwbuild.report import PlainReporter, Reporter
 
 
@@ -89,6 +90,23 @@ class LiveReporter(Reporter):
     def experiment_finished(self, problem_id: str, ok: bool, seconds: float) -> None:
         outcome = "experiment done" if ok else "[red]experiment FAILED[/red]"
         self._finish(f"experiment:{problem_id}", f"problem {problem_id}: {outcome}")
+
+    def experiment_event(self, event: dict[str, Any]) -> None:
+        from rich.markup import escape
+        from rich.text import Text
+
+        problem, kind = event.get("problem"), event.get("kind")
+        if kind == "line":
+            # Above the live lines, whole: the display redraws itself below it.
+            self._display().console.print(Text(f"problem {problem}: {event.get('text', '')}"),
+                                          markup=False, highlight=False, soft_wrap=True)
+            return
+        task = self._tasks.get(f"experiment:{problem}")
+        if task is None:
+            return
+        text = progress_text(event) if kind == "progress" else str(event.get("text", ""))
+        self._display().update(task, description=escape(f"problem {problem}: {text[:100]}"),
+                               refresh=True)
 
     def compiling(self, target: str) -> None:
         self._start(f"latex:{target}", f"{target}: latexmk")

@@ -72,7 +72,7 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
     failures: dict[str, BuildError] = {}
     reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
-    for result in executor().run(tasks, lambda task: None):
+    for result in executor().run(tasks, lambda task: None, reporter.experiment_event):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
             record(plan, by_id[result.problem_id], result, outcome)

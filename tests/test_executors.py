@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,8 +120,9 @@ def _task(root: Path, body: str, *, timeout: float = 60, name: str = "1") -> Exp
                           timeout=timeout, solution=f"solutions/problem{name}.py")
 
 
-def _run(executor: object, tasks: list[ExperimentTask]) -> dict[str, object]:
-    results = {r.problem_id: r for r in executor.run(tasks, lambda task: None)}  # type: ignore[attr-defined]
+def _run(executor: object, tasks: list[ExperimentTask],
+         on_event: Callable[[dict], None] | None = None) -> dict[str, object]:
+    results = {r.problem_id: r for r in executor.run(tasks, lambda task: None, on_event)}  # type: ignore[attr-defined]
     executor.close()  # type: ignore[attr-defined]
     return results  # type: ignore[return-value]
 
@@ -223,8 +224,9 @@ class Files(Dataset):
 
 def run(ctx):
     total = torch.zeros(2)
-    for batch in DataLoader(Files(), batch_size=4, num_workers=WORKERS):
+    for batch in ctx.progress(DataLoader(Files(), batch_size=4, num_workers=WORKERS), desc="E"):
         total += batch.sum(0)
+    print("summed", total.tolist())
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         size = len(pool.apply(Path("extra.txt").read_text))
     return {"total": total.tolist(), "size": size}
@@ -240,20 +242,29 @@ def run(ctx):
 def test_an_experiment_may_start_processes_whose_reads_are_recorded(
         tmp_path: Path, scheduler: str, make: object) -> None:
     """A DataLoader with two workers (forked) and a spawned Pool: the values equal those of
-    num_workers=0, and the files only the children read are recorded inputs."""
+    num_workers=0, and the files only the children read are recorded inputs. What it prints and
+    its progress reach this process as events."""
     (tmp_path / "data").mkdir()
     for i in range(10):
         (tmp_path / "data" / f"f{i}.txt").write_text(f"{i} {i * i}\n")
     (tmp_path / "extra.txt").write_text("read by a spawned child only\n")
     tasks = []
     for name, workers in (("1", 2), ("2", 0)):
-        task = _task(tmp_path, "pass", name=name)
+        task = _task(tmp_path, "pass", name=name, timeout=180)
         (tmp_path / task.solution).write_text(LOADER.replace("WORKERS", str(workers)))
         tasks.append(task)
-    results = _run(make(scheduler), tasks)  # type: ignore[operator]
+    events: list[dict] = []
+    results = _run(make(scheduler), tasks, events.append)  # type: ignore[operator]
     parallel, serial = results["1"], results["2"]
     assert parallel.ok and serial.ok, (parallel.error, serial.error)  # type: ignore[attr-defined]
     assert parallel.values == serial.values == {"total": [45.0, 285.0], "size": 29}  # type: ignore[attr-defined]
     expected = {f"data/f{i}.txt" for i in range(10)} | {"extra.txt", "data/"}
     assert expected <= set(parallel.inputs)  # type: ignore[attr-defined]
     assert "" not in parallel.inputs.values()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30  # Dask's events may trail its results
+    while len([e for e in events if e["kind"] == "line"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = sorted((e["problem"], e["text"]) for e in events if e["kind"] == "line")
+    assert lines == [("1", "summed [45.0, 285.0]"), ("2", "summed [45.0, 285.0]")]
+    ends = [e for e in events if e["kind"] == "progress" and e["n"] == e["total"] == 3]
+    assert sorted(e["problem"] for e in ends) == ["1", "2"]
