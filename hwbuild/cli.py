@@ -420,12 +420,14 @@ def docs_command() -> None:
 
 @main.command("clean")
 @click.pass_context
-def clean_command(ctx: click.Context) -> None:
+@click.option("--checkpoints", "checkpoints_only", is_flag=True,
+              help="Delete only the experiments' checkpoints (build/checkpoints/).")
+def clean_command(ctx: click.Context, checkpoints_only: bool) -> None:
     """Delete everything generated: build/ (PDFs, work folders, cache) and figures/."""
-    from hwbuild.clean import clean
+    from hwbuild.clean import clean, clean_checkpoints
 
     project = _settings(ctx).project()
-    for path in clean(project):
+    for path in (clean_checkpoints if checkpoints_only else clean)(project):
         click.echo(f"removed {project.relative(path)}")
 
 

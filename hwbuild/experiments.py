@@ -25,12 +25,16 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
 from hwbuild.events import Emit, captured_output
 from hwbuild.pause import pause
+
+if TYPE_CHECKING:
+    from hwbuild.checkpoint import Checkpoint
+    from hwbuild.observe import Recorder
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
 MATPLOTLIBRC = Path(__file__).resolve().parent / "matplotlibrc"
@@ -51,6 +55,8 @@ class ExperimentTask:
     device: str
     timeout: float
     solution: str  # the solution's path relative to the root, for messages
+    settings: str = ""  # digest of the experiment's settings, which its checkpoints must match
+    checkpoints: str = ""  # the folder of its checkpoints ("": none)
 
 
 @dataclass
@@ -316,6 +322,46 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
             if name in sys.modules and (name not in before or name in named)]
 
 
+@contextlib.contextmanager
+def _platform_start_method() -> Iterator[None]:
+    """The experiment starts processes the way a plain ``python`` would on this platform.
+
+    A spawned worker (local, Dask) inherits the start method "spawn", with which each of a
+    ``DataLoader``'s workers would import torch afresh (seconds each, every epoch).
+    """
+    import multiprocessing
+
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
+
+
+def _checkpoints(task: ExperimentTask, recorder: Recorder,
+                 emit: Emit | None) -> Callable[[str], Checkpoint] | None:
+    """What ``ctx.checkpoint(name)`` makes, in this experiment."""
+    from hwbuild.checkpoint import SUFFIX, Checkpoint
+    from hwbuild.stamp import FileHashes
+
+    if not task.checkpoints:
+        return None
+    hashes = FileHashes(Path(task.project_root))
+
+    def current(key: str) -> str | None:
+        with recorder.quiet():
+            return hashes(key)
+
+    def say(text: str) -> None:
+        if emit is not None:
+            emit({"kind": "line", "problem": task.problem_id, "text": text})
+
+    return lambda name: Checkpoint(Path(task.checkpoints) / f"{name}{SUFFIX}", name,
+                                   task.settings, recorder.snapshot, current, recorder.adopt,
+                                   say)
+
+
 def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
     """Run one experiment in this process. Never raises for errors in the solution.
 
@@ -330,7 +376,8 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
     before = set(sys.modules)
     try:
         device = resolve_device(task.device)
-        with _in_project(root, task.package), recording(root) as recorder, \
+        with _in_project(root, task.package), _platform_start_method(), \
+                recording(root) as recorder, \
                 _import_statements(lambda path: recorder.key(path) is not None) as named, \
                 captured_output(emit, task.problem_id):
             pause("experiment-before-import")
@@ -342,7 +389,8 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
                 raise AttributeError(f"{task.module} has no function run(ctx)")
             configure_imported(task.seed, device)
             context = Context(problem=task.problem_id, seed=task.seed, device=device,
-                              project_root=root, emit=emit)
+                              project_root=root, emit=emit,
+                              checkpoints=_checkpoints(task, recorder, emit))
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
             input_stats = {key: recorder.stats[key] for key in inputs if key in recorder.stats}

@@ -107,6 +107,19 @@ class Recorder:
                     if kind == "r" and sig and key not in self.stats:
                         self.stats[key] = [int(n) for n in sig.split(",")]
 
+    def snapshot(self) -> dict[str, str]:
+        """Every input read so far, with the hash of what was read (a checkpoint's inputs)."""
+        self.absorb()
+        return dict(sorted({**self.listings, **self.reads, **self.modules}.items()))
+
+    def adopt(self, inputs: dict[str, str]) -> None:
+        """Count ``inputs`` as read (a resumed run's state was computed from them)."""
+        for key, digest in inputs.items():
+            if key.endswith(LISTING):
+                self.listings.setdefault(key, digest)
+            elif key not in self.modules and key not in self.written:
+                self.reads.setdefault(key, digest)
+
     def _take(self, kind: str, key: str, digest: str) -> None:
         if kind == "w":
             self.written.add(key)

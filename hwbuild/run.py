@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hwbuild import cache
+from hwbuild import cache, checkpoint
 from hwbuild.cache import CacheEntry
 from hwbuild.errors import BuildError, ExperimentError, Location, UsageError
+from hwbuild.fingerprint import digest as settings_digest
 from hwbuild.fingerprint import gpu_signature
 from hwbuild.fsutil import sha256_bytes, write_if_changed
 from hwbuild.plan import Plan, ProblemPlan
@@ -47,7 +48,8 @@ def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
         problem_id=problem.id, module=problem.module, package=plan.layout.package,
         project_root=str(plan.project.root), seed=problem.seed, device=options.device,
         timeout=options.experiment_timeout or problem.timeout,
-        solution=plan.layout.relative(problem.solution))
+        solution=plan.layout.relative(problem.solution), settings=settings_digest(item.settings),
+        checkpoints=str(checkpoint.folder(plan.layout.build_dir, problem.id)))
 
 
 def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Reporter
@@ -115,6 +117,7 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
         gpu_signature=gpu_signature() if plan.options.device == "auto" else "",
         libraries=result.libraries)
     cache.store(layout, item.problem.id, entry)
+    checkpoint.remove(layout.build_dir, item.problem.id)  # complete: nothing to resume
     outcome.entries[item.problem.id] = entry
     outcome.ran[item.problem.id] = result.seconds
 
