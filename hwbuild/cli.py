@@ -139,6 +139,8 @@ def make_reporter(verbosity: int) -> Reporter:
               metavar="SECONDS", help="Time limit of each experiment (default: the config's).")
 @click.option("--latex-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Time limit of each LaTeX compile (default: the config's).")
+@click.option("--frozen", is_flag=True,
+              help="Never run an experiment: use the frozen results (hwbuild freeze), or fail.")
 @click.option("--reproducible", is_flag=True,
               help="Leave out wall-clock measurements so that builds are byte-identical.")
 @click.option("--explain", is_flag=True,
@@ -167,7 +169,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:
             device=options["device"], jobs=options["jobs"] or os.cpu_count() or 1,
             executor=options["executor"], scheduler=options["scheduler"],
             reproducible=options["reproducible"], experiment_timeout=options["timeout"],
-            latex_timeout=options["latex_timeout"]),
+            latex_timeout=options["latex_timeout"], frozen=options["frozen"]),
         project_dir=options["project_dir"], list_problems=options["list_problems"],
         timings=options["timings"] or verbosity > 0, verbosity=verbosity,
         traceback=options["traceback"], explain=options["explain"],
@@ -416,6 +418,32 @@ def docs_command() -> None:
     from importlib.resources import files
 
     click.echo_via_pager(files("hwbuild").joinpath("docs/authoring.md").read_text("utf-8"))
+
+
+@main.command("freeze")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only say which frozen results are out of date (exit 5 if any).")
+@click.pass_context
+def freeze_command(ctx: click.Context, check_only: bool) -> None:
+    """Build, then write every experiment's result into frozen/ (to commit): a build anywhere
+    uses it while the experiment's inputs are unchanged, whatever device it ran on."""
+    from hwbuild import freeze
+    from hwbuild.errors import ExperimentError
+    from hwbuild.plan import plan_build
+
+    settings = _settings(ctx)
+    if check_only:
+        lines = freeze.check(plan_build(settings.project(), settings.build))
+        for line in lines:
+            click.echo(line)
+        stale = [line for line in lines if ": out of date: " in line]
+        if stale:
+            raise ExperimentError(f"{len(stale)} frozen result(s) out of date",
+                                  hint="run `hwbuild freeze` where the experiments can run")
+        return
+    run_build(settings)
+    for line in freeze.freeze_project(settings.project()):
+        click.echo(line)
 
 
 @main.command("clean")

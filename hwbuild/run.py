@@ -59,12 +59,20 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     outcome = Experiments()
     for item in plan.problems:
         if not item.reruns and item.entry is not None:
+            if item.frozen is not None:
+                install_frozen(plan, item)
             outcome.entries[item.problem.id] = item.entry
             outcome.cached.append(item.problem.id)
             cache.write_results(layout, item.problem.id, item.entry.values)
     stale = plan.reruns
     if not stale:
         return outcome
+    if plan.options.frozen:
+        item = stale[0]
+        raise ExperimentError(
+            f"problem {item.problem.id}: --frozen, and {'; '.join(item.reasons)}",
+            hint="run `hwbuild freeze` on a machine that can run the experiment, and commit "
+                 "frozen/ (a build without --frozen runs it here)")
     by_id = {item.problem.id: item for item in stale}
     # Longest first (by the last run's time) keeps the workers evenly busy.
     def last_seconds(task: ExperimentTask) -> float:
@@ -84,6 +92,17 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
         first = next(item.problem.id for item in plan.problems if item.problem.id in failures)
         raise failures[first]
     return outcome
+
+
+def install_frozen(plan: Plan, item: ProblemPlan) -> None:
+    """A frozen result stands for the experiment: its figures into ``figures/``, its entry into
+    the cache (the next build reuses it without reading ``frozen/``)."""
+    assert item.frozen is not None and item.entry is not None
+    root = plan.project.root
+    for relative, data in item.frozen.figures.items():
+        write_if_changed(root / relative, data)
+    plan.hashes.forget(item.frozen.figures)
+    cache.store(plan.layout, item.problem.id, item.entry)
 
 
 def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experiments) -> None:

@@ -4,6 +4,7 @@ same bytes as a run that was never interrupted."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,32 @@ def test_a_checkpoint_belongs_to_the_inputs_it_was_made_with(
     assert len(again.values["losses"]) == 16
     if change == "none":  # the resumed run counts the inputs read before the checkpoint
         assert "data/images/0-000.npy" in again.inputs
+
+
+@pytest.mark.tex
+def test_frozen_results_build_a_clone_without_running_anything(tmp_path: Path) -> None:
+    """Freeze, copy the sources and frozen/ into an empty folder (a fresh clone in CI), build
+    with --frozen: no experiment runs and the PDF is the same; an edited data file is refused."""
+    root = make_cnn_project(tmp_path / "cnn")
+    frozen = run_build(root, "freeze")
+    assert frozen.returncode == 0, frozen.output
+    assert "problem 1: froze (ran on cpu)" in frozen.stdout
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("hwbuild.toml", "solutions", "templates", "data", "frozen"):
+        copy = shutil.copytree if (root / name).is_dir() else shutil.copy2
+        copy(root / name, clone / name)
+    (clone / "figures").mkdir()
+    built = run_build(clone, "--frozen")
+    assert built.returncode == 0, built.output
+    assert "experiments: cached 1" in built.stdout and "epoch" not in built.output
+    assert (clone / "build/homework.pdf").read_bytes() == (root / "build/homework.pdf").read_bytes()
+    image = clone / "data/images/1-005.npy"
+    np.save(image, np.load(image) * 2)
+    refused = run_build(clone, "--frozen")
+    assert refused.returncode == 5, refused.output
+    assert "data/images/1-005.npy changed" in refused.stderr
+    assert "hwbuild freeze" in refused.stderr and "epoch" not in refused.output
+    check = run_build(clone, "freeze", "--check")
+    assert check.returncode == 5
+    assert "problem 1: out of date: data/images/1-005.npy changed" in check.stdout
