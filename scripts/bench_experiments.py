@@ -13,6 +13,10 @@ Scenarios (medians of ``--reps``; everything lives under a temporary folder, del
 ``read``
     reading a 100 MB folder (100 files) inside an observed experiment (``run_task``, in a fresh
     process), against the same function in a plain fresh process: one pass and five epochs.
+``frozen``
+    Homework 1 frozen once (``hwbuild freeze``), its sources and ``frozen/`` copied into an empty
+    folder (a fresh clone): ``build.py --frozen`` there, against a build of the original whose
+    cache is warm but whose PDF and work folder were deleted (both compile from scratch).
 
 Numbers are measurements, never assertions; the targets are in docs/benchmarks.md.
 """
@@ -78,10 +82,10 @@ def make_project(root: Path, files: int, size: int, epochs: int = 1) -> Path:
     return root
 
 
-def build(root: Path) -> float:
+def build(root: Path, *args: str) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(REPO / "build.py"), "--project", str(root), "-q"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "--project", str(root), "-q",
+                           *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"build of {root} failed:\n{done.stdout}{done.stderr}")
     return time.perf_counter() - started
@@ -145,12 +149,38 @@ def read(scratch: Path, size_mb: int, reps: int) -> dict[str, float]:
     return found
 
 
+def frozen(scratch: Path, reps: int) -> dict[str, float]:
+    original = scratch / "homework"
+    original.mkdir()
+    shutil.copy2(REPO / "hwbuild.toml", original / "hwbuild.toml")
+    for folder in ("solutions", "templates"):
+        shutil.copytree(REPO / folder, original / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (original / "figures").mkdir()
+    build(original, "freeze")
+    warm, fresh = [], []
+    for rep in range(reps):
+        for generated in original.joinpath("build").glob("homework*"):
+            shutil.rmtree(generated) if generated.is_dir() else generated.unlink()
+        warm.append(build(original))
+        clone = scratch / f"clone{rep}"
+        clone.mkdir()
+        for name in ("hwbuild.toml", "solutions", "templates", "frozen"):
+            copy = shutil.copytree if (original / name).is_dir() else shutil.copy2
+            copy(original / name, clone / name)
+        (clone / "figures").mkdir()
+        fresh.append(build(clone, "--frozen"))
+    return {"warm-cache build": statistics.median(warm),
+            "--frozen in a fresh clone": statistics.median(fresh),
+            "ratio": statistics.median(fresh) / statistics.median(warm)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the data sizes (1: 500 MB / 5,000 files and 100 MB)")
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--only", action="append", choices=["noop-data", "read"])
+    parser.add_argument("--only", action="append", choices=["noop-data", "read", "frozen"])
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="hwbuild-bench-experiments-"))
     results: dict[str, dict[str, float]] = {}
@@ -160,6 +190,8 @@ def main() -> None:
                                              args.reps)
         if not args.only or "read" in args.only:
             results["read"] = read(scratch, max(1, int(100 * args.scale)), args.reps)
+        if not args.only or "frozen" in args.only:
+            results["frozen"] = frozen(scratch, args.reps)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
