@@ -438,6 +438,10 @@ def test_a_frozen_result_from_a_gpu_machine_is_used_on_a_cpu_one(make_project) -
     again = plan_build(project, options).problems[0]
     assert not again.reruns and again.frozen is None and again.entry is not None
     assert again.entry.ran_on == "cuda"
+    from hwbuild.manifest import build_manifest
+
+    results = [a for a in build_manifest(project)["artifacts"] if a["kind"] == "results"]
+    assert [a["device"] for a in results] == ["cuda"]
 
     (root / "data/w.txt").write_text("2\n")
     refused = plan_build(project, BuildOptions(device="cpu", frozen=True)).problems[0]
