@@ -54,15 +54,15 @@ class StatCache:
         if not isinstance(files, dict):
             return
         for key, value in files.items():
-            if (isinstance(value, list) and len(value) == 6 and isinstance(value[4], str)
-                    and all(isinstance(v, int) for i, v in enumerate(value) if i != 4)):
-                sig = (value[0], value[1], value[2], value[3])
-                self._entries[key] = (sig, value[4], value[5])
+            # A malformed entry never matches a stat signature (a tuple of ints): a miss.
+            if isinstance(value, list) and len(value) == 6:
+                self._entries[key] = (tuple(value[:4]), value[4], value[5])
 
     def lookup(self, key: str, sig: Signature) -> str | None:
         """The recorded hash of ``key`` if its stat is still ``sig`` and was not racy."""
         entry = self._entries.get(key)
-        if entry is None or entry[0] != sig or not trusted(sig, entry[2]):
+        if entry is None or entry[0] != sig or not isinstance(entry[1], str) \
+                or not isinstance(entry[2], int) or not trusted(sig, entry[2]):
             return None
         return entry[1]
 

@@ -80,6 +80,7 @@ class FileHashes:
     def __init__(self, root: Path, stats: StatCache | None = None) -> None:
         self.root = root
         self.stats = stats  # hashes by stat signature, kept between builds
+        self._root_text = os.fspath(root)
         self._known: dict[str, str | None] = {}
 
     def path(self, key: str) -> Path:
@@ -94,24 +95,27 @@ class FileHashes:
         return self._known[key]
 
     def _compute(self, key: str) -> str | None:
-        path = self.path(key)
         try:
+            if self.stats is not None and not key.endswith(LISTING):
+                # A string, not a Path: a no-op over thousands of data files stats each one.
+                return self._through_stats(key, key if key.startswith("/")
+                                           else f"{self._root_text}/{key}")
+            path = self.path(key)
             if key.endswith(LISTING):
                 return listing_digest(path)
-            if self.stats is None:
-                return sha256_bytes(path.read_bytes())
-            return self._through_stats(key, path)
+            return sha256_bytes(path.read_bytes())
         except OSError:
             return None
 
-    def _through_stats(self, key: str, path: Path) -> str:
+    def _through_stats(self, key: str, path: str) -> str:
         assert self.stats is not None
         seen_ns = time.time_ns()
         before = signature(os.stat(path))
         known = self.stats.lookup(key, before)
         if known is not None:
             return known
-        digest = sha256_bytes(path.read_bytes())
+        with open(path, "rb") as handle:
+            digest = sha256_bytes(handle.read())
         if signature(os.stat(path)) == before:  # not changed while it was read
             self.stats.put(key, before, digest, seen_ns)
         return digest
