@@ -15,7 +15,6 @@ For the whole homework, :func:`page_map` says which pages each problem occupies.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -25,8 +24,9 @@ from typing import Any
 
 from hwbuild import cache
 from hwbuild.errors import Location, ToolMissingError, UsageError
-from hwbuild.fsutil import dump_json, read_json, write_if_changed
+from hwbuild.fsutil import absolute, dump_json, read_json, write_if_changed
 from hwbuild.layout import WHOLE, Layout
+from hwbuild.origins import Origins
 from hwbuild.project import Problem, Project
 
 ERROR = "error"
@@ -201,7 +201,7 @@ class RenderedSource:
 
     tex: Path
     problem_id: str | None
-    origins: list[tuple[str, int]]
+    origins: Origins
 
     def text(self) -> str:
         return self.tex.read_text(encoding="utf-8", errors="replace")
@@ -209,16 +209,14 @@ class RenderedSource:
     def location(self, project: Project, line: int | None) -> tuple[Location, str]:
         """The template location of a rendered line, and the rendered one as a detail."""
         rendered = Location(project.relative(self.tex), line)
-        if line and self.origins:
-            template, template_line = self.origins[min(line, len(self.origins)) - 1]
-            return Location(template, template_line), f"rendered {rendered}"
+        origin = self.origins.at(line or 0)
+        if origin is not None:
+            return Location(*origin), f"rendered {rendered}"
         return rendered, ""
 
 
 def rendered_sources(project: Project, target: str,
                      problems: list[Problem]) -> dict[str, RenderedSource]:
-    from hwbuild.compose import decode_origins
-
     layout = project.layout
     workdir = layout.workdir(target)
     memo = read_json(layout.render_memo(target))
@@ -228,9 +226,9 @@ def rendered_sources(project: Project, target: str,
     sources = {}
     for name, problem_id in owners.items():
         recorded = memo.get(name)
-        origins = decode_origins(recorded.get("origins")) if isinstance(recorded, dict) else None
+        origins = Origins.decode(recorded.get("origins")) if isinstance(recorded, dict) else None
         if (workdir / name).is_file():
-            sources[name] = RenderedSource(workdir / name, problem_id, origins or [])
+            sources[name] = RenderedSource(workdir / name, problem_id, origins or Origins())
     return sources
 
 
@@ -283,7 +281,7 @@ def _rendered(sources: dict[str, RenderedSource], workdir: Path,
     """The rendered source a log's file name refers to (a file of the work folder itself)."""
     if not file:
         return None
-    path = Path(os.path.normpath(file if file.startswith("/") else workdir / file))
+    path = absolute(file, workdir)
     return sources.get(path.name) if path.parent == workdir else None
 
 

@@ -98,7 +98,7 @@ def run_tests(root: Path, args: tuple[str, ...], echo: Callable[[str], None]) ->
     outcome = Outcome(documents)
     for project in documents:
         name = project.root.relative_to(root).as_posix()
-        if not (project.root / "tests").is_dir():
+        if not project.layout.tests_dir.is_dir():
             echo(f"{name}: no tests/")
             continue
         echo(f"{name}: pytest")

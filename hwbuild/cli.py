@@ -186,8 +186,8 @@ def _list(project: Project) -> None:
 
 def run_build(settings: Settings, problems: tuple[str, ...] | None = None) -> None:
     """One build as the settings describe it, with its summary (shared by several commands)."""
-    from hwbuild.pipeline import build
-    from hwbuild.plan import Plan, plan_build
+    from hwbuild.pipeline import build, explainer
+    from hwbuild.plan import plan_build
 
     project = settings.project()
     options = settings.build if problems is None else replace(settings.build, problems=problems)
@@ -196,14 +196,10 @@ def run_build(settings: Settings, problems: tuple[str, ...] | None = None) -> No
             click.echo(line)
         return
 
-    def explain(plan: Plan) -> None:
-        if settings.explain:
-            for line in plan.explain():
-                click.echo(f"explain: {line}", err=True)
-
     reporter = make_reporter(settings.verbosity)
     try:
-        report = build(project, options, reporter, on_plan=explain)
+        report = build(project, options, reporter, on_plan=explainer(
+            settings.explain, lambda line: click.echo(line, err=True)))
     finally:
         reporter.close()
     if settings.verbosity >= 0:
@@ -403,7 +399,7 @@ def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
 def setup_tex_command(ctx: click.Context, check_only: bool, everything: bool) -> None:
     """Install, from Debian's packages, the TeX Live parts the configured engine needs (and
     biber for biblatex): apt-get as root, else the exact command to run."""
-    from hwbuild.texsetup import setup_tex
+    from hwbuild.tex.install import setup_tex
 
     settings = _settings(ctx)
     project = None if everything else settings.project()

@@ -19,8 +19,8 @@ from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import digest, engine_hash
 from hwbuild.fsutil import atomic_write_text, dump_json, read_json, sha256_bytes
 from hwbuild.layout import DOCUMENT_TEMPLATE, Layout
-from hwbuild.plan import Plan, TargetPlan, parts, target_reasons, target_settings
-from hwbuild.run import Experiments
+from hwbuild.origins import Origins
+from hwbuild.plan import Plan, TargetPlan
 from hwbuild.stamp import Stamp, stamp_key, why_outdated
 
 
@@ -30,7 +30,7 @@ class RenderedFile:
 
     name: str
     text: str
-    origins: list[tuple[str, int]]  # per line: (stamp key of the template, line)
+    origins: Origins
     templates: dict[str, str]  # stamp key -> sha256 of the text loaded
     memo: dict[str, Any]
 
@@ -39,9 +39,7 @@ class RenderedFile:
 class Composed:
     """One target after this stage: up to date, or its files ready to compile."""
 
-    plan: TargetPlan
-    settings: dict[str, Any]
-    reasons: list[str]
+    plan: TargetPlan  # as replanned after the experiments: its settings, whether and why
     files: dict[str, RenderedFile] = field(default_factory=dict)
     embedded: dict[str, bytes] = field(default_factory=dict)
     rerendered: list[str] = field(default_factory=list)
@@ -51,6 +49,15 @@ class Composed:
     @property
     def up_to_date(self) -> bool:
         return not self.reasons
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.plan.reasons
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        assert self.plan.settings is not None  # replanned
+        return self.plan.settings
 
     @property
     def templates(self) -> dict[str, str]:
@@ -73,32 +80,6 @@ def _bytecode_dir(layout: Layout) -> Path:
             if old != current:
                 shutil.rmtree(old, ignore_errors=True)
     return current
-
-
-def _encode(origins: list[tuple[str, int]]) -> list[list[Any]]:
-    """Runs of consecutive lines: [template, first line, count, step]."""
-    runs: list[list[Any]] = []
-    for template, line in origins:
-        if runs and runs[-1][0] == template:
-            run = runs[-1]
-            last = run[1] + run[3] * (run[2] - 1)
-            if run[2] == 1 and line in (last, last + 1):
-                run[3] = line - last
-                run[2] += 1
-                continue
-            if line == last + run[3]:
-                run[2] += 1
-                continue
-        runs.append([template, line, 1, 1])
-    return runs
-
-
-def decode_origins(runs: Any) -> list[tuple[str, int]] | None:
-    try:
-        return [(str(t), int(first) + step * i) for t, first, count, step in runs
-                for i in range(int(count))]
-    except (TypeError, ValueError):
-        return None
 
 
 def _end_paragraph(result: Any) -> None:
@@ -136,14 +117,14 @@ class _Renderer:
         recorded = self.memo.get(name)
         if isinstance(recorded, dict):
             stamp = Stamp.from_json(recorded.get("stamp"))
-            origins = decode_origins(recorded.get("origins"))
+            origins = Origins.decode(recorded.get("origins"))
             reusable = origins is not None and not why_outdated(
                 stamp, settings, self.plan.hashes, check_outputs=False)
             if reusable and stamp is not None:
                 try:
                     data = (self.workdir / name).read_bytes()
                     if sha256_bytes(data) == stamp.outputs.get(name):
-                        return RenderedFile(name, data.decode("utf-8"), origins or [],
+                        return RenderedFile(name, data.decode("utf-8"), origins or Origins(),
                                             dict(stamp.inputs), recorded)
                 except (OSError, UnicodeDecodeError):
                     pass
@@ -161,11 +142,11 @@ class _Renderer:
             _end_paragraph(result)
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
-        origins = [(self.key(loader.path(t)), line) for t, line in result.origins]
+        origins = Origins.of((self.key(loader.path(t)), line) for t, line in result.origins)
         stamp = Stamp(settings=settings, inputs=templates,
                       outputs={name: sha256_bytes(result.text.encode("utf-8"))})
         self.rerendered.append(self.layout.relative(loader.path(template)))
-        memo = {"stamp": stamp.to_json(), "origins": _encode(origins)}
+        memo = {"stamp": stamp.to_json(), "origins": origins.encode()}
         return RenderedFile(name, result.text, origins, templates, memo)
 
     def template_path(self, name: str) -> Path:
@@ -188,14 +169,9 @@ def problem_variables(plan: Plan, problem_id: str, title: str,
             "doc": plan.document, "measured": measured}
 
 
-def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> Composed:
-    entries = experiments.entries
-    reasons = target.reasons
-    if any(p.id in experiments.ran for p in target.target.problems) or reasons:
-        reasons = target_reasons(plan, target.target, target.stamp, entries)
-    settings = target_settings(plan, target.target, entries)
-    composed = Composed(target, settings, reasons)
-    if not reasons:
+def compose_target(plan: Plan, target: TargetPlan, entries: dict[str, CacheEntry]) -> Composed:
+    composed = Composed(target)
+    if target.up_to_date:
         return composed
     renderer = _Renderer(plan, target)
     layout = plan.layout
@@ -208,7 +184,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
         composed.embedded[layout.embedded_results(problem.id)] = cache.results_text(
             entry.values).encode("utf-8")
     main = layout.main_tex(target.target.name)
-    variables = {"doc": plan.document, "parts": parts(plan.project, target.target),
+    variables = {"doc": plan.document, "parts": target.parts,
                  "target": {"name": target.target.name, "whole": target.target.whole}}
     template = main_template_name(layout)
     composed.files[main] = renderer.produce(main, template, variables, None)
@@ -219,7 +195,7 @@ def compose_target(plan: Plan, target: TargetPlan, experiments: Experiments) -> 
     return composed
 
 
-def compose(plan: Plan, experiments: Experiments) -> list[Composed]:
-    """Render every outdated target (stage 3)."""
-    plan.hashes.forget(experiments.written)
-    return [compose_target(plan, target, experiments) for target in plan.targets]
+def compose(plan: Plan, targets: list[TargetPlan],
+            entries: dict[str, CacheEntry]) -> list[Composed]:
+    """Render every target ``replan`` found outdated (stage 3)."""
+    return [compose_target(plan, target, entries) for target in targets]

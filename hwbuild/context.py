@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hwbuild.events import Emit, progress_events
+from hwbuild.layout import Layout
 
 if TYPE_CHECKING:
     from hwbuild.checkpoint import Checkpoint
@@ -62,7 +63,7 @@ class Context:
             raise ValueError(
                 f"figure name {name!r} must be lowercase letters, digits and single dashes"
             )
-        return f"figures/problem{self.problem}-{name}.pdf"
+        return Layout.figure(self.problem, name)
 
     def save_figure(self, fig: Any, name: str) -> str:
         """Save a matplotlib figure as ``figures/problem<id>-<name>.pdf`` and close it.

@@ -111,6 +111,28 @@ class LatexError(BuildError):
     exit_code = EXIT_LATEX
 
 
+class PreambleError(LatexError):
+    """Dumping a precompiled preamble stopped on a TeX error (a plain compile likely stops too).
+
+    ``file`` and ``line`` are where TeX was reading (the document, or a package), ``context`` its
+    ``l.<n> ...`` excerpt, when known.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 context: str | None = None, log: Path | None = None) -> None:
+        super().__init__(message, location=Location(file, line) if file else None, log=log,
+                         details=context)
+        self.file = file
+        self.line = line
+        self.context = context
+
+
+class PreambleUnsupported(BuildError):
+    """The preamble cannot be precompiled without changing the PDF; it is compiled plainly."""
+
+    category = "Precompiled preamble"
+
+
 class CheckFailed(BuildError):
     category = "Check failed"
     exit_code = EXIT_CHECK

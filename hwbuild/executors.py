@@ -31,7 +31,6 @@ from typing import Any, Protocol
 from hwbuild.errors import ToolMissingError, UsageError
 from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
 
-OnStart = Callable[[ExperimentTask], None]
 OnEvent = Callable[[dict[str, Any]], None]  # what an experiment prints, its progress
 
 
@@ -41,7 +40,7 @@ class Executor(Protocol):
     def start(self) -> None:
         """Get ready for tasks in the background (a warm executor starts its fork server)."""
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+    def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         """Run ``tasks``, yielding each result as it finishes (in any order); ``on_event``
         receives their events (:mod:`hwbuild.events`) in this process, as they come."""
@@ -84,10 +83,9 @@ class InProcessExecutor:
     def start(self) -> None:
         pass
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+    def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         for task in tasks:
-            on_start(task)
             started = time.perf_counter()
             try:
                 with _alarm(task.timeout):
@@ -221,7 +219,7 @@ class LocalExecutor:
         child.close()
         return _Worker(process, parent)
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+    def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         todo = deque(tasks)
         idle: list[_Worker] = []
@@ -231,7 +229,6 @@ class LocalExecutor:
                 while todo and len(busy) < self.jobs:
                     worker = idle.pop() if idle else self._start()
                     task = todo.popleft()
-                    on_start(task)
                     worker.task, worker.started = task, time.monotonic()
                     worker.deadline = worker.started + task.timeout
                     worker.conn.send(task)
@@ -378,7 +375,7 @@ class DaskExecutor:
                                  hint="start it (`dask scheduler`) or pass --scheduler") from None
         return self._client
 
-    def run(self, tasks: Sequence[ExperimentTask], on_start: OnStart,
+    def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         import distributed
 
@@ -389,7 +386,6 @@ class DaskExecutor:
             client.subscribe_topic(topic, lambda item: on_event(item[1]))
         futures: dict[Any, tuple[ExperimentTask, float]] = {}
         for task in tasks:
-            on_start(task)
             future = client.submit(run_task_exclusive, task, topic, pure=False,
                                    key=f"hwbuild-problem{task.problem_id}-{time.time_ns()}")
             futures[future] = (task, time.monotonic())

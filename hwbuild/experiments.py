@@ -71,9 +71,11 @@ class TaskResult:
     inputs: dict[str, str] = field(default_factory=dict)
     input_stats: dict[str, list[int]] = field(default_factory=dict)  # see observe.Recorder
     outputs: dict[str, str] = field(default_factory=dict)
+    writers: dict[str, tuple[str, int]] = field(default_factory=dict)  # output -> file, line
     seconds: float = 0.0
     device: str = "cpu"
-    libraries: list[str] = field(default_factory=list)
+    libraries: list[str] = field(default_factory=list)  # heavy ones, for a warm worker
+    versions: dict[str, str] = field(default_factory=dict)  # Python's, and each distribution's
     error: dict[str, Any] = field(default_factory=dict)
 
 
@@ -367,6 +369,7 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
 
     ``emit`` receives its events (:mod:`hwbuild.events`): what it prints and its progress.
     """
+    from hwbuild.fingerprint import imported_distributions
     from hwbuild.observe import recording
 
     root = Path(task.project_root)
@@ -395,6 +398,8 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
             inputs, outputs = recorder.inputs(), recorder.outputs()
             input_stats = {key: recorder.stats[key] for key in inputs if key in recorder.stats}
             libraries = _used_libraries(before, named)
+        versions = {"python": sys.version.split()[0],
+                    **imported_distributions({name.partition(".")[0] for name in named})}
         if not isinstance(returned, dict):
             raise ResultError(f"run(ctx) must return a dict, not {type(returned).__name__}")
         clashes = RESERVED_KEYS & returned.keys()
@@ -405,7 +410,9 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
             measurements=dict(context.measurements), inputs=inputs, input_stats=input_stats,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
-            seconds=time.perf_counter() - started, device=device, libraries=libraries)
+            writers={k: v for k, v in recorder.writers.items() if k in outputs},
+            seconds=time.perf_counter() - started, device=device, libraries=libraries,
+            versions=versions)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
                           error={"kind": "usage", "message": exc.message, "hint": exc.hint})

@@ -116,6 +116,11 @@ def sha256_file(path: Path) -> str:
     return sha256_bytes(path.read_bytes())
 
 
+def absolute(name: str, folder: Path) -> Path:
+    """``name`` as a tool run in ``folder`` means it (absolute names as they are), normalised."""
+    return Path(os.path.normpath(folder / name))
+
+
 @contextlib.contextmanager
 def build_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` for the duration of a build.

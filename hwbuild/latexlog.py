@@ -8,33 +8,42 @@ through the open-file stack), and with TeX's default ``max_print_line=79``, wher
 prints is cut into pieces of 79 columns. Those pieces are joined again first (:func:`log_lines`).
 pdfTeX counts bytes and may cut a UTF-8 character in two; XeTeX counts characters; LuaTeX
 counts bytes, moves a character that would not fit to the next line, and breaks the lines it
-prints from C strings and Lua after 80 bytes. Pass the log as ``bytes`` (or as text decoded with
-``errors="surrogateescape"``) so that cut characters are put back together; text decoded with
-``errors="replace"`` works, with such characters left as U+FFFD.
+prints from C strings and Lua after 80 bytes. A line whose text ends exactly at column 79 is
+followed by an empty line (TeX's newline after the cut's), which is dropped. Lines TeX writes
+whole (LuaTeX's ``\\openout`` lines, the memory statistics) or a few lines a package wrote past
+column 79 do not stop the others from being joined. Pass the log as ``bytes`` (or as text
+decoded with ``errors="surrogateescape"``) so that cut characters are put back together; text
+decoded with ``errors="replace"`` works, with such characters left as U+FFFD.
 
 File names are reported as TeX prints them, without a leading ``./`` and without the quotes
 LuaTeX puts around names with spaces: ``chapters/intro.tex``, ``../../templates/snippet.tex``,
-``sub dir/my file.tex``, ``/usr/share/texlive/texmf-dist/tex/latex/geometry/geometry.sty``,
-``/etc/passwd``. Relative names are relative to the folder TeX ran in; making them relative to
-the project is the caller's business.
+``sub dir/my file.tex``, ``notes (draft)/part (1).tex``,
+``/usr/share/texlive/texmf-dist/tex/latex/geometry/geometry.sty``, ``/etc/passwd``. Relative
+names are relative to the folder TeX ran in; making them relative to the project is the
+caller's business.
 
 What the parser understands:
 
 - errors ``./problem1.tex:12: Undefined control sequence.`` (any file TeX has open, whatever its
   name: absolute, ``../``, with spaces, without extension) and ``! LaTeX Error: ...``, with the
   continuation lines of LaTeX, LaTeX3, package, class and module errors, and TeX's ``l.12 ...``
-  context; Lua errors of LuaTeX (``[\\directlua]:1: ...``), placed at the TeX line that ran the
-  Lua code;
-- the open-file stack (``(./problem1.tex`` ... ``)``), to place ``! `` errors and warnings;
+  context; Lua errors of LuaTeX (``[\\directlua]:1: ...``, also when printed right after a file
+  name), placed at the TeX line that ran the Lua code;
+- the open-file stack (``(./problem1.tex`` ... ``)``), to place ``! `` errors and warnings. Text
+  in parentheses is told from files: a ``(`` that opens no file and is not closed on its line
+  is text (``\\message{(draft}``), lines LaTeX writes whole (``File: ...``, ``Package X Info:
+  ...``) and a page's images (``[2 <./plot (1).png>]``) open nothing, a stray ``)`` never
+  closes the main file, and the file a ``-file-line-error`` error names sets the stack right;
 - errors TeX reports only once the file has ended (``File ended while scanning use of
   \\textbf``, ``Incomplete \\iffalse``): they are moved to the file that just ended, and the
   ``Runaway argument?`` text is kept so the caller can search for it;
 - ``Emergency stop.``: merged into the error that caused it, or reported as the document
   ending without ``\\end{document}``;
-- warnings: ``LaTeX``, ``LaTeX Font``, ``LaTeX3``, package, class, module (``Module X
-  Warning:``) and pdfTeX warnings (``on input line N``, or expl3's ``on line N``, gives the line
-  and then the file), ``Overfull`` boxes (with their size in points), missing characters, and
-  ``\\end occurred`` inside a group or a conditional. ``Underfull`` boxes are ignored.
+- warnings: ``LaTeX``, ``LaTeX Font``, ``LaTeX3``, ``LaTeX <module>``, package, class, module
+  (``Module X Warning:``), pdfTeX and LuaTeX backend (``warning  (pdf backend):``) warnings
+  (``on input line N``, or expl3's ``on line N``, or pdfTeX's ``l.N`` context gives the line
+  and then the file), ``Overfull`` boxes (with their size in points) and ``Underfull`` boxes,
+  missing characters, and ``\\end occurred`` inside a group or a conditional.
 """
 
 from __future__ import annotations
@@ -141,15 +150,31 @@ def _cut(piece: str, following: str, engine: str, replaced: bool) -> bool:
     return replaced and engine == "pdftex" and piece.endswith(_FFFD) and _WRAP - 2 <= width < _WRAP
 
 
-def _is_wrapped(lines: list[str], engine: str, replaced: bool) -> bool:
-    """Whether the log was written with max_print_line=79: no line TeX wrapped is longer."""
+def _as_printed(lines: list[str]) -> list[bool]:
+    """Which lines TeX wrote as they were, never cut at 79 columns: the banner, the memory
+    statistics after ``Here is how much of``, and LuaTeX's ``\\openout`` lines."""
+    printed = []
+    statistics = False
+    for index, line in enumerate(lines):
+        statistics = line.startswith("Here is how much of") or (
+            statistics and line.startswith(" ")
+        )
+        printed.append(index == 0 or statistics or line.startswith("\\openout"))
+    return printed
+
+
+def _is_wrapped(lines: list[str], printed: list[bool], engine: str, replaced: bool) -> bool:
+    """Whether the log was written with max_print_line=79: no line TeX wrapped is longer, or
+    next to many full lines a few are (lines some package wrote past TeX's line breaking)."""
     limit = _WRAP + 1 if engine == "luatex" else _WRAP
-    for line in lines[1:]:  # the banner is written as it is
-        if line.startswith("Here is how much of"):
-            break  # the memory statistics are written as they are
-        if _width(line, engine, replaced) > limit:
-            return False
-    return True
+    widths = [
+        _width(line, engine, replaced)
+        for line, whole in zip(lines, printed, strict=True)
+        if not whole
+    ]
+    longer = sum(width > limit for width in widths)
+    full = sum(width == _WRAP for width in widths)
+    return longer == 0 or full >= 4 * longer
 
 
 def log_lines(log: str | bytes) -> list[str]:
@@ -169,20 +194,19 @@ def log_lines(log: str | bytes) -> list[str]:
     if not raw:
         return []
     engine = _engine(raw[0])
-    if not _is_wrapped(raw, engine, replaced):
+    printed = _as_printed(raw)
+    if not _is_wrapped(raw, printed, engine, replaced):
         return [_readable(line) for line in raw]
     joined: list[str] = [raw[0]]
     pieces = 1  # how many physical lines joined[-1] is made of
-    statistics = False
     for index, line in enumerate(raw[1:], 1):
         piece = raw[index - 1]
-        statistics = statistics or piece.startswith("Here is how much of")
+        cut = index > 1 and not printed[index - 1] and _cut(piece, line or " ", engine, replaced)
+        if cut and not line:
+            continue  # the text ended at column 79: TeX's own newline follows the cut's
         second_context_line = pieces == 1 and len(joined) > 1 and _CONTEXT_TOP.match(joined[-2])
         if (
-            index > 1
-            and not statistics
-            and line
-            and _cut(piece, line, engine, replaced)
+            cut
             and not _MESSAGE_START.match(line)
             and not second_context_line
             # TeX ends this message with print_nl, which adds no newline right after a cut.
@@ -207,22 +231,29 @@ _FILE_LINE_ERROR = re.compile(
     r"^(?P<file>(?:[A-Za-z]:)?[^\s:][^:]*?):(?P<line>\d+): (?P<message>.*)$"
 )
 _LUA_ERROR = re.compile(
-    r"^(?P<chunk>\[\\(?:directlua|latelua)\]|\[string \".*?\"\]|[^\s:][^:]*\.lua)"
+    r"^(?P<chunk>\[\\(?:directlua|latelua)\]|\[string \".*?\"\]|[^\s:(][^:(]*\.lua)"
     r":(?P<line>\d+):(?: (?P<message>.*))?$"
+)
+_GLUED_LUA_ERROR = re.compile(
+    r"^(?P<opened>.*\((?:\.{1,2}/|/)?[^\s()]+?\.(?:tex|sty|cls|def|cfg|ltx))"
+    r"(?P<error>(?:\[\\(?:directlua|latelua)\]|[^\s:()]+\.lua):\d+: .*)$"
 )
 _BANG_ERROR = re.compile(r"^! (?P<message>.*)$")
 _CONTEXT = re.compile(r"^l\.(?P<line>\d+)(?: |$)")
-_STRUCTURED_ERROR = re.compile(r"^(?:Fatal )?(?:LaTeX3?|Package \S+|Class \S+|Module \S+) Error: ")
+_STRUCTURED_ERROR = re.compile(
+    r"^(?:Fatal )?(?:LaTeX3?|LaTeX \w+|Package \S+|Class \S+|Module \S+) Error: "
+)
 _CONTINUATION = re.compile(r"^(?:\([^()\s]+\)\s+|\s{4,})(?P<text>\S.*)$")
 _RUNAWAY = re.compile(r"^Runaway (?:argument|definition|preamble|text)\?$")
 _AT_END_OF_FILE = re.compile(
     r"^File ended while scanning|^Incomplete \\if\w*; all text was ignored after line (\d+)"
 )
 _WARNING = re.compile(
-    r"^(?:LaTeX3?|LaTeX Font|Package \S+|Class \S+|Module \S+|pdfTeX) [Ww]arning"
-    r"(?: \([^)]*\))?: "
+    r"^(?:(?:LaTeX3?|LaTeX \w+|Package \S+|Class \S+|Module \S+|pdfTeX) [Ww]arning"
+    r"(?: \([^)]*\))?: |warning  \(pdf backend\): )"
 )
 _INPUT_LINE = re.compile(r"\bon (?:input )?line (\d+)")
+_INPUT_LINE_ALONE = re.compile(r"^\s+on input line \d+\.$")
 _BOX = re.compile(
     r"^(?P<kind>Overfull|Underfull) \\[hv]box "
     r"\((?:(?P<points>-?[\d.]+)pt too (?:wide|high)|badness \d+)\)"
@@ -231,6 +262,12 @@ _BOX_LINE = re.compile(r"lines (\d+)--\d+|at line (\d+)")
 _END_OCCURRED = re.compile(r"^\(\\end occurred (?P<what>.*)\)$")
 _NO_LEGAL_END = "*** (job aborted, no legal \\end found)"
 _PARENTHESIS = re.compile(r"[()]")
+_WRITTEN = re.compile(
+    # Lines LaTeX writes whole (\wlog, \GenericInfo): they open and close no file.
+    r"^(?:(?:Package|File|Document Class|Language|Dictionary): "
+    r"|(?:LaTeX(?: \w+)?|Package \S+|Class \S+|Module \S+) Info: |\([\w.@-]+\)\s{3,}\S)"
+)
+_IMAGE = re.compile(r"<[^<>]*>")  # <./plot (1).png>, <use fig.pdf>: a page's images
 _NAME_END = re.compile(r"[()\[\]{}<>\"]")
 _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9_-]{0,7}$")
 _PATH_START = re.compile(r"^(?:\.{1,2}/|/|~/|[A-Za-z]:[\\/])")
@@ -269,6 +306,10 @@ def _file_name(text: str, start: int) -> tuple[str | None, int]:
             name = text[start + 1 : close]
             return (name, close + 1) if _is_file(name, alone=True) else (None, start)
     found = _NAME_END.search(text, start)
+    if found and found.group() == "(":
+        bracketed = _bracketed_path(text, start)
+        if bracketed and (_PATH_START.match(bracketed) or "/" in bracketed):
+            return bracketed, start + len(bracketed)
     candidate = text[start : found.start() if found else len(text)].rstrip()
     if _is_file(candidate, alone=True) and (" " not in candidate or _EXTENSION.search(candidate)):
         return candidate, start + len(candidate)
@@ -282,6 +323,41 @@ def _file_name(text: str, start: int) -> tuple[str | None, int]:
     return (first, start + len(first)) if _is_file(first) else (None, start)
 
 
+def _closes_on_line(text: str, start: int) -> bool:
+    """Whether the parenthesis opened just before ``text[start]`` is closed on its line."""
+    depth = 1
+    for char in _PARENTHESIS.findall(text, start):
+        depth += 1 if char == "(" else -1
+        if depth == 0:
+            return True
+    return False
+
+
+def _bracketed_path(text: str, start: int) -> str | None:
+    """A path with parentheses in it (``./notes (draft)/part (1).tex``): the longest stretch
+    from ``start`` whose parentheses are balanced and that ends with an extension, up to the
+    ``)`` that closes the file or the ``(`` of the next one."""
+    depth, longest = 0, None
+    for end in range(start, len(text)):
+        char = text[end]
+        if char == "(":
+            if _PATH_START.match(text[end + 1 :]) or text.startswith('"', end + 1):
+                break
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif char in '[]{}<>"':
+            break
+        following = text[end + 1 : end + 2]
+        if depth == 0 and following in ("", " ", "(", ")", "[") and (
+            _EXTENSION.search(text, start, end + 1)
+        ):
+            longest = text[start : end + 1]
+    return longest if longest and "(" in longest else None
+
+
 @dataclass
 class _Parser:
     """One pass over the log's lines, keeping the open-file stack."""
@@ -292,7 +368,9 @@ class _Parser:
     warnings: list[Diagnostic] = field(default_factory=list)
     files: list[str | None] = field(default_factory=list)  # None: a parenthesis, not a file
     closed: tuple[str, int] | None = None  # the file closed last, and the log line it was on
+    opened: set[str] = field(default_factory=set)  # every file opened so far
     runaway: str | None = None
+    runaway_at: int = 0  # the log line of the last ``Runaway argument?``
 
     def current_file(self) -> str | None:
         return next((_clean_name(f) for f in reversed(self.files) if f), None)
@@ -307,14 +385,22 @@ class _Parser:
         text = self.lines[i]
         if _RUNAWAY.match(text):
             self.runaway = self.lines[i + 1].strip() if i + 1 < len(self.lines) else ""
+            self.runaway_at = i
             return i + 2
         if self.lua and (lua := _LUA_ERROR.match(text)):
+            return self.lua_error(i, lua)
+        if self.lua and (glued := _GLUED_LUA_ERROR.match(text)):
+            # LuaTeX prints a Lua error right after the file it was reading opened.
+            self.track_files(glued.group("opened"), i)
+            lua = _LUA_ERROR.match(glued.group("error"))
+            assert lua is not None  # the same pattern
             return self.lua_error(i, lua)
         located = self.file_line_error(text)
         if located:
             file, line, message = located
             if message.lstrip().startswith("==>"):
                 return i + 1
+            self.reading(file)
             return self.error(i, message, file, line)
         bang = _BANG_ERROR.match(text)
         if bang:
@@ -348,18 +434,53 @@ class _Parser:
         return None
 
     def track_files(self, text: str, i: int) -> None:
+        """Open and close files by the parentheses of ``text``, the log line ``i``.
+
+        Lines LaTeX writes as messages (``Package: ...``, ``... Info: ...`` and their
+        ``(name)`` continuations) open and close no file, nor do the ``<image.png>`` of a page;
+        an opening parenthesis that is no file and is not closed on its line is text (``\\message
+        {(draft}``); and the main file is never closed by a stray ``)``: it closes last.
+        """
+        if _WRITTEN.match(text):
+            return
+        text = _IMAGE.sub(lambda image: " " * len(image.group()), text)
         at = 0
         while (token := _PARENTHESIS.search(text, at)) is not None:
+            at = token.end()
             if token.group() == ")":
-                at = token.end()
-                if self.files:
-                    name = self.files.pop()
-                    if name:
-                        self.closed = (_clean_name(name), i)
+                self.close_file(i)
                 continue
             name, end = _file_name(text, token.end())
+            if name:
+                self.files.append(name)
+                self.opened.add(_clean_name(name))
+                at = end
+            elif _closes_on_line(text, token.end()):
+                self.files.append(None)
+
+    def reading(self, name: str) -> None:
+        """TeX names the file it is reading (``./two.tex:3: ...``): the stack agrees again.
+
+        Files above it have ended (their ``)`` was taken for text); a file opened before but
+        missing from it was closed by a stray ``)`` in a message.
+        """
+        wanted = _clean_name(name)
+        names = [_clean_name(f) if f else None for f in self.files]
+        if wanted in names:
+            del self.files[len(names) - names[::-1].index(wanted) :]
+        elif wanted in self.opened:
             self.files.append(name)
-            at = end if name else token.end()
+
+    def close_file(self, i: int) -> None:
+        """A ``)`` on the log line ``i``: the innermost file or parenthesis ends."""
+        if not self.files:
+            return
+        name = self.files[-1]
+        if name:
+            self.closed = (_clean_name(name), i)
+            if sum(1 for f in self.files if f) == 1:
+                return  # the main file: a stray ")" in a message cannot close it
+        self.files.pop()
 
     def error(self, i: int, message: str, file: str | None, line: int | None) -> int:
         j = i + 1
@@ -374,7 +495,10 @@ class _Parser:
         if file is None and context_line is not None:
             file, line = self.current_file(), context_line
         at_end = _AT_END_OF_FILE.match(message)
-        if at_end and self.closed and self.closed[1] >= i - 4:
+        # The file ended just before (and before the runaway text, whose ^^M LuaTeX prints as
+        # carriage returns, which a reader may have taken for line ends).
+        recent = min(i, self.runaway_at) if self.runaway is not None else i
+        if at_end and self.closed and self.closed[1] >= recent - 4:
             file = self.closed[0]
             line = int(at_end.group(1)) if at_end.group(1) else None
         diagnostic = Diagnostic(
@@ -461,8 +585,13 @@ class _Parser:
         while j < len(self.lines) and (more := _CONTINUATION.match(self.lines[j])):
             message = f"{message} {more.group('text').strip()}"
             j += 1
+        if j < len(self.lines) and _INPUT_LINE_ALONE.match(self.lines[j]):
+            message = f"{message} {self.lines[j].strip()}"  # the text ended with a newline
+            j += 1
         found = _INPUT_LINE.search(message)
         line = int(found.group(1)) if found else None
+        if line is None and j < len(self.lines) and self.lines[j].startswith(("<", "l.")):
+            _, line, j = self._context(j)  # pdfTeX shows where, as it does for an error
         file = self.current_file() if line is not None else None
         self.warnings.append(Diagnostic("warning", file, line, message))
         return j
@@ -471,15 +600,14 @@ class _Parser:
         j = i + 1
         while j < len(self.lines) and self.lines[j].strip():
             j += 1  # the box's contents: typeset text, whose parentheses are not files
-        if box.group("kind") == "Overfull":
-            found = _BOX_LINE.search(self.lines[i])
-            line = int(found.group(1) or found.group(2)) if found else None
-            points = float(box.group("points")) if box.group("points") else None
-            self.warnings.append(
-                Diagnostic(
-                    "warning", self.current_file(), line, self.lines[i].rstrip(), points=points
-                )
+        found = _BOX_LINE.search(self.lines[i])
+        line = int(found.group(1) or found.group(2)) if found else None
+        points = float(box.group("points")) if box.group("points") else None
+        self.warnings.append(
+            Diagnostic(
+                "warning", self.current_file(), line, self.lines[i].rstrip(), points=points
             )
+        )
         return j
 
     def end_occurred(self, i: int, what: str) -> int:

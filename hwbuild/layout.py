@@ -17,7 +17,9 @@ MAIN_TEMPLATE = "main.tex.j2"
 DOCUMENT_TEMPLATE = "hwbuild/document.tex.j2"
 # The target holding every problem: build/homework.pdf, compiled in build/homework/.
 WHOLE = "homework"
-GENERATED_DIRS = ("build", "figures", "dist")
+BUILD, FIGURES, DIST = "build", "figures", "dist"
+GENERATED_DIRS = (BUILD, FIGURES, DIST)
+STAMP_NAME = ".hwbuild-stamp.json"
 
 
 @dataclass(frozen=True)
@@ -69,15 +71,15 @@ class Layout:
 
     @property
     def build_dir(self) -> Path:
-        return self.root / "build"
+        return self.root / BUILD
 
     @property
     def figures_dir(self) -> Path:
-        return self.root / "figures"
+        return self.root / FIGURES
 
     @property
     def dist_dir(self) -> Path:
-        return self.root / "dist"
+        return self.root / DIST
 
     @property
     def cache_dir(self) -> Path:
@@ -105,9 +107,15 @@ class Layout:
     def results(self, problem_id: str) -> Path:
         return self.results_dir / f"problem{problem_id}.json"
 
-    def figure(self, problem_id: str, name: str) -> str:
+    @staticmethod
+    def figure(problem_id: str, name: str) -> str:
         """A figure saved with ``ctx.save_figure``, relative to the project root."""
-        return f"figures/problem{problem_id}-{name}.pdf"
+        return f"{FIGURES}/problem{problem_id}-{name}.pdf"
+
+    @property
+    def preamble_formats(self) -> Path:
+        """The precompiled preambles (TeX formats), one folder per key."""
+        return self.cache_dir / "preamble"
 
     # -- targets --------------------------------------------------------------------------------
 
@@ -131,7 +139,11 @@ class Layout:
         return self.build_dir / f"{target}.synctex.gz"
 
     def stamp(self, target: str) -> Path:
-        return self.workdir(target) / ".hwbuild-stamp.json"
+        return self.workdir(target) / STAMP_NAME
+
+    def stamps(self) -> list[Path]:
+        """The stamp of every target built so far."""
+        return sorted(self.build_dir.glob(f"*/{STAMP_NAME}"))
 
     def render_memo(self, target: str) -> Path:
         return self.workdir(target) / ".hwbuild-render.json"
@@ -163,8 +175,3 @@ class Layout:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
         except (ValueError, OSError):
             return str(path)
-
-    def is_generated(self, relative: str) -> bool:
-        """Whether a root-relative path lies in a folder that builds write."""
-        first = relative.split("/", 1)[0]
-        return first in GENERATED_DIRS

@@ -39,11 +39,12 @@ from typing import Any
 
 from hwbuild.filestats import signature, trusted
 from hwbuild.fsutil import sha256_bytes
+from hwbuild.layout import BUILD
 from hwbuild.stamp import CHANGED_WHILE_READ, LISTING, listing_digest
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Not inputs: what builds write (top level), and caches or environments (at any depth).
-_EXCLUDED_TOP = frozenset({"build", ".git", ".venv", "venv"})
+_EXCLUDED_TOP = frozenset({BUILD, ".git", ".venv", "venv"})
 _EXCLUDED_PARTS = frozenset({"__pycache__", "site-packages", "dist-packages", ".hypothesis",
                              ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 _ENGINE_DIR = Path(__file__).resolve().parent
@@ -59,6 +60,7 @@ class Recorder:
         self.listings: dict[str, str] = {}
         self.modules: dict[str, str] = {}
         self.written: set[str] = set()
+        self.writers: dict[str, tuple[str, int]] = {}  # file written -> project file:line
         # Stat signatures (size, mtime_ns, ctime_ns, inode, when taken) of the files read,
         # when unchanged while hashed: the end of the run and the coordinator trust them.
         self.stats: dict[str, list[int]] = {}
@@ -183,6 +185,10 @@ class Recorder:
                 self._note("w", key)
             self.written.add(key)
             self.reads.pop(key, None)
+            if key not in self.writers:
+                writer = self._project_line()
+                if writer is not None:
+                    self.writers[key] = writer
         elif key not in self.reads and key not in self.written and key not in self.modules:
             digest = self._hash(key, keep_stat=True)
             if digest is not None:
@@ -215,6 +221,16 @@ class Recorder:
             self.modules[key] = sha256_bytes(data)
             self.reads.pop(key, None)
             self._note("m", key, self.modules[key])
+
+    def _project_line(self) -> tuple[str, int] | None:
+        """The innermost line of the project's own code running now (the one that wrote)."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            key = self.key(frame.f_code.co_filename)
+            if key is not None:
+                return key, frame.f_lineno
+            frame = frame.f_back  # type: ignore[assignment]
+        return None
 
     # -- hashing ----------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ good PDFs, stamps and cache entries as they were.
 
     plan       hwbuild/plan.py      what is outdated and why (no side effects)
     run        hwbuild/run.py       the stale experiments on an executor; results recorded
+    (replan)   hwbuild/plan.py      with the results: which targets to render, and why
     render     hwbuild/compose.py   the outdated targets' .tex files, with each line's origin
     compile    hwbuild/typeset.py   latexmk in each target's work folder; what TeX read
     publish    hwbuild/publish.py   PDFs and SyncTeX into build/, stamps, manifest
@@ -15,13 +16,13 @@ good PDFs, stamps and cache entries as they were.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hwbuild.compose import compose
 from hwbuild.fsutil import build_lock, remove_temp_files
 from hwbuild.pause import pause
-from hwbuild.plan import BuildOptions, Plan, plan_build
+from hwbuild.plan import BuildOptions, Plan, plan_build, replan
 from hwbuild.project import Project
 from hwbuild.publish import publish
 from hwbuild.report import BuildReport, Reporter
@@ -49,6 +50,30 @@ class Stages:
                 time.perf_counter() - started)
 
 
+def build_executor(project: Project, options: BuildOptions, *, warm: bool = False,
+                   preload_libraries: Sequence[str] = ()) -> Executor:
+    """The executor the options and the project's ``[build]`` table ask for; ``warm`` keeps its
+    workers (and their imports) between builds: ``watch``."""
+    from hwbuild.executors import make_executor
+
+    config = project.config.build
+    return make_executor(options.executor or config.executor, jobs=options.jobs,
+                         scheduler=options.scheduler or config.scheduler, warm=warm,
+                         preload_libraries=preload_libraries)
+
+
+def explainer(enabled: bool, echo: Callable[[str], None]) -> Callable[[Plan], None] | None:
+    """What ``--explain`` does with each build's plan: one ``explain:`` line per decision."""
+    if not enabled:
+        return None
+
+    def explain(plan: Plan) -> None:
+        for line in plan.explain():
+            echo(f"explain: {line}")
+
+    return explain
+
+
 class ExecutorSource:
     """The executor experiments run on: the caller's (``watch`` keeps one warm), or one made on
     first use and closed with the build. A build with nothing to run makes none."""
@@ -62,12 +87,7 @@ class ExecutorSource:
         if self.given is not None:
             return self.given
         if self.made is None:
-            from hwbuild.executors import make_executor
-
-            config = self.project.config.build
-            self.made = make_executor(self.options.executor or config.executor,
-                                      jobs=self.options.jobs,
-                                      scheduler=self.options.scheduler or config.scheduler)
+            self.made = build_executor(self.project, self.options)
         return self.made
 
     def close(self) -> None:
@@ -94,10 +114,14 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
                 on_plan(plan)
             experiments = stage("experiments", run_experiments, plan, executors, reporter)
             report.ran, report.cached = experiments.ran, experiments.cached
-            composed = stage("render", compose, plan, experiments)
+            targets = stage("plan", replan, plan, experiments.entries, experiments.ran,
+                            experiments.touched)
+            composed = stage("render", compose, plan, targets, experiments.entries)
             pause("rendered")
             compiled = stage("compile", typeset, plan, composed, reporter)
-            stage("publish", publish, plan, experiments, compiled, report)
+            published = stage("publish", publish, plan, experiments, compiled)
+            report.targets.extend(published.targets)
+            report.changed = published.changed
             if plan.hashes.stats is not None:
                 plan.hashes.stats.save()  # what this build hashed, for the next one
         finally:

@@ -2,14 +2,16 @@
 
 For each needed problem: rerun its experiment or reuse its cache entry; for each target (a PDF):
 up to date, or why not. A target whose problems all reuse their entries can be decided now; one
-whose experiment reruns is decided again after the experiments (its values may come out the
-same). The plan is what ``--explain`` and ``--dry-run`` print.
+whose experiment reruns is decided again after the experiments, by :func:`replan` (its values
+may come out the same). The plan is what ``--explain`` and ``--dry-run`` print. The plan owns
+the build's hash cache: only ``replan`` invalidates it, for the files the experiments wrote.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from hwbuild.filestats import STATS_FILE, StatCache
 from hwbuild.fingerprint import engine_hash, expected_device, library_versions
 from hwbuild.freeze import Frozen
 from hwbuild.fsutil import read_json
-from hwbuild.layout import WHOLE, Layout
+from hwbuild.layout import GENERATED_DIRS, WHOLE, Layout
 from hwbuild.project import Problem, Project, find_documents
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
 
@@ -39,7 +41,6 @@ class BuildOptions:
     reproducible: bool = False
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
-    warm: bool = False  # keep workers (and their imports) between builds: watch
     frozen: bool = False  # never run an experiment: use frozen results or fail
 
 
@@ -70,10 +71,18 @@ class TargetPlan:
     target: Target
     stamp: Stamp | None  # the stamp of its last good build
     reasons: list[str]  # empty: up to date
+    # Everything its PDF depends on that is not a file it read: known once every problem's
+    # cache entry is (at plan time when none reruns; else from :func:`replan`).
+    settings: dict[str, Any] | None = None
 
     @property
     def up_to_date(self) -> bool:
         return not self.reasons
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        """``parts`` in the document template (see :func:`parts`)."""
+        return self.settings["parts"] if self.settings is not None else []
 
 
 @dataclass
@@ -150,8 +159,9 @@ def source_date_epoch(project: Project) -> int:
 def _nested_documents(project: Project) -> list[Project]:
     """Documents in sub-folders of this one (rare; cheap to find when there are none)."""
     subdirs = [p for p in project.root.iterdir() if p.is_dir() and not p.name.startswith(".")
-               and p.name not in ("build", "figures", "dist", project.layout.package,
-                                  "templates", "tests", "__pycache__")]
+               and p.name not in (*GENERATED_DIRS, project.layout.package,
+                                  project.layout.templates_dir.name,
+                                  project.layout.tests_dir.name, "__pycache__")]
     found: list[Project] = []
     for folder in subdirs:
         found.extend(find_documents(folder))
@@ -196,9 +206,16 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "module": problem.module,
         "seed": problem.seed,
         "device": device,
-        "libraries": library_versions(),
+        "libraries": library_versions(_recorded_libraries(recorded)),
         "hwbuild": engine_hash("experiment"),
     }
+
+
+def _recorded_libraries(recorded: CacheEntry | None) -> list[str]:
+    """The distributions the experiment imported when it last ran."""
+    libraries = recorded.stamp.settings.get("libraries") if recorded else None
+    return [name for name in libraries if name != "python"] \
+        if isinstance(libraries, dict) else []
 
 
 def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,
@@ -270,11 +287,6 @@ def load_target_stamp(layout: Layout, target: str) -> Stamp | None:
     return Stamp.from_json(read_json(layout.stamp(target)))
 
 
-def target_reasons(plan: Plan, target: Target, stamp: Stamp | None,
-                   entries: dict[str, CacheEntry]) -> list[str]:
-    return why_outdated(stamp, target_settings(plan, target, entries), plan.hashes)
-
-
 def plan_build(project: Project, options: BuildOptions) -> Plan:
     """Decide what the build must do (reads and hashes files; writes nothing)."""
     layout = project.layout
@@ -294,7 +306,29 @@ def plan_build(project: Project, options: BuildOptions) -> Plan:
             reasons = [f"problem {pid}'s experiment reruns" for pid in rerun]
             if stamp is None:
                 reasons.insert(0, "never built")
+            plan.targets.append(TargetPlan(target, stamp, reasons))
         else:
-            reasons = target_reasons(plan, target, stamp, entries)
-        plan.targets.append(TargetPlan(target, stamp, reasons))
+            settings = target_settings(plan, target, entries)
+            plan.targets.append(TargetPlan(target, stamp, why_outdated(stamp, settings, hashes),
+                                           settings))
     return plan
+
+
+def replan(plan: Plan, entries: dict[str, CacheEntry], ran: Collection[str],
+           touched: Iterable[str]) -> list[TargetPlan]:
+    """After the experiments: each target with its settings, and whether to render it and why.
+
+    ``entries``: every needed problem's cache entry now; ``ran``: the problems whose experiment
+    ran; ``touched``: the files the experiments stage wrote or read again, whose hashes the plan
+    forgets. A target with a rerun problem is decided again (its values may have come out the
+    same); the others keep the plan's decision.
+    """
+    plan.hashes.forget(touched)
+    decided = []
+    for target in plan.targets:
+        settings = target_settings(plan, target.target, entries)
+        reasons = target.reasons
+        if reasons or any(p.id in ran for p in target.target.problems):
+            reasons = why_outdated(target.stamp, settings, plan.hashes)
+        decided.append(TargetPlan(target.target, target.stamp, reasons, settings))
+    return decided

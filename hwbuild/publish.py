@@ -9,27 +9,25 @@ line that produced it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from hwbuild.fsutil import atomic_copy, atomic_write_text, dump_json, sha256_file
 from hwbuild.manifest import write_manifest
 from hwbuild.plan import Plan
-from hwbuild.report import BuildReport, TargetReport
+from hwbuild.report import TargetReport
 from hwbuild.run import Experiments
 from hwbuild.stamp import FileHashes, Stamp
 from hwbuild.typeset import Typeset
 
 
 def _synctex(plan: Plan, item: Typeset, destination: Path) -> None:
-    from hwbuild.synctex import SourceMap, rewrite_synctex
+    from hwbuild.synctex import rewrite_synctex
 
     assert item.result is not None and item.result.synctex is not None
-    hashes = FileHashes(plan.project.root)
-    maps = {}
-    for name, rendered in item.composed.files.items():
-        lines = [(hashes.path(key), line) for key, line in rendered.origins]
-        if lines:
-            maps[name] = SourceMap(template=lines[0][0], lines=lines)
+    root = plan.project.root
+    maps = {name: rendered.origins.resolved(root)
+            for name, rendered in item.composed.files.items() if rendered.origins}
     rewrite_synctex(item.result.synctex, destination, maps)
 
 
@@ -67,14 +65,20 @@ def changed_during_build(plan: Plan, experiments: Experiments, typeset: list[Typ
     return sorted(set(changed))
 
 
-def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset],
-            report: BuildReport) -> None:
+@dataclass
+class Published:
+    """What this stage did: each target's report, and the inputs that moved during the build."""
+
+    targets: list[TargetReport]
+    changed: list[str]
+
+
+def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset]) -> Published:
     """Publish every compiled target, then the manifest (stage 5)."""
-    for item in typeset:
-        report.targets.append(publish_target(plan, item))
-    report.changed = changed_during_build(plan, experiments, typeset)
+    targets = [publish_target(plan, item) for item in typeset]
     # A build that ran and compiled nothing leaves the manifest as the last build wrote it:
     # it describes the artifacts, which are the same.
-    if experiments.ran or any(t.status == "built" for t in report.targets) \
+    if experiments.ran or any(t.status == "built" for t in targets) \
             or not plan.layout.manifest.exists():
-        write_manifest(plan.project, [t.name for t in report.targets])
+        write_manifest(plan.project, [t.name for t in targets])
+    return Published(targets, changed_during_build(plan, experiments, typeset))

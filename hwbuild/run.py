@@ -21,7 +21,8 @@ from hwbuild.fingerprint import digest as settings_digest
 from hwbuild.fingerprint import gpu_signature
 from hwbuild.fsutil import sha256_bytes, write_if_changed
 from hwbuild.plan import Plan, ProblemPlan
-from hwbuild.stamp import CHANGED_WHILE_READ, Stamp
+from hwbuild.stamp import CHANGED_WHILE_READ, FileHashes, Stamp
+from hwbuild.writes import Claims
 
 if TYPE_CHECKING:
     from hwbuild.executors import Executor
@@ -37,7 +38,9 @@ class Experiments:
     ran: dict[str, float] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # inputs that moved during the build
-    written: list[str] = field(default_factory=list)  # files this stage wrote (stamp keys)
+    # Stamp keys of the files this stage wrote, and of the inputs it hashed again: the plan's
+    # hashes of them are stale.
+    touched: list[str] = field(default_factory=list)
 
 
 def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
@@ -57,6 +60,9 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     """Reuse what is cached; run the rest on ``executor()`` (made only if something runs)."""
     layout = plan.layout
     outcome = Experiments()
+    # Fresh: the plan's are from before the runs (the stat cache is shared: it trusts a
+    # file's hash only while its stat is unchanged).
+    hashes = FileHashes(plan.project.root, plan.hashes.stats)
     for item in plan.problems:
         if not item.reruns and item.entry is not None:
             if item.frozen is not None:
@@ -81,11 +87,18 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
 
     tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
     failures: dict[str, BuildError] = {}
+    claims = _claims(plan)
     reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
-    for result in executor().run(tasks, lambda task: None, reporter.experiment_event):
+    for result in executor().run(tasks, reporter.experiment_event):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
-            record(plan, by_id[result.problem_id], result, outcome)
+            try:
+                claims.check(result.problem_id, [*result.figures, *result.outputs],
+                             result.writers)
+            except BuildError as error:
+                failures[result.problem_id] = error
+                continue
+            record(plan, by_id[result.problem_id], result, outcome, hashes)
         else:
             failures[result.problem_id] = task_error(result)
     if failures:
@@ -105,30 +118,43 @@ def install_frozen(plan: Plan, item: ProblemPlan) -> None:
     cache.store(plan.layout, item.problem.id, item.entry)
 
 
-def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experiments) -> None:
+def _claims(plan: Plan) -> Claims:
+    """Who writes and reads which file, from every problem's entry (those this build does not
+    need included) and the targets' stamps."""
+    planned = {item.problem.id: item.entry for item in plan.problems}
+    entries = {problem.id: planned[problem.id] if problem.id in planned
+               else cache.load(plan.layout, problem.id) for problem in plan.project.problems()}
+    return Claims.of(plan.layout, entries, [item.problem.id for item in plan.reruns],
+                     [target.stamp for target in plan.targets])
+
+
+def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experiments,
+           hashes: FileHashes) -> None:
     """Write one result into the project: figures, results file, then the cache entry."""
-    layout, hashes = plan.layout, plan.hashes
-    root = plan.project.root
+    layout, root = plan.layout, plan.project.root
     for relative, data in result.figures.items():
         write_if_changed(root / relative, data)
     previous = item.entry.figures if item.entry else []
     for relative in previous:
         if relative not in result.figures:
             (root / relative).unlink(missing_ok=True)
-    written = [*result.figures, *previous]
-    hashes.forget(written)
-    outcome.written.extend(written)
+    # Every file written, by the engine or by the experiment itself: a target whose stamp
+    # recorded one (TeX read it) is decided on its hash now, not on the one the plan saw.
+    outcome.touched.extend([*result.figures, *previous, *result.outputs])
     for key, digest in result.inputs.items():
         if digest == CHANGED_WHILE_READ:
             outcome.changed.append(key)
             continue
         hashes.forget([key])
         hashes.vouch(key, result.input_stats.get(key), digest)
+        outcome.touched.append(key)
         if hashes(key) != digest:
             outcome.changed.append(key)  # recorded as read: the next build reruns it
     outputs = {relative: sha256_bytes(data) for relative, data in result.figures.items()}
     outputs.update(result.outputs)
-    settings = {**item.settings, "device": result.device}
+    # The libraries it imported, at the versions it ran with (a no-op compares them with the
+    # versions installed then).
+    settings = {**item.settings, "device": result.device, "libraries": result.versions}
     entry = CacheEntry(
         stamp=Stamp(settings=settings, inputs=result.inputs, outputs=outputs),
         values=result.values, measurements=result.measurements, figures=sorted(result.figures),

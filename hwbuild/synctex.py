@@ -5,7 +5,8 @@ TeX records, for every box, glue, kern, rule, math node and "current point" it s
 forward search (a source line to a spot in the PDF) look these up. After rendering, those sources
 are ``build/<target>/problemN.tex``; the author edits ``templates/problemN.tex.j2``.
 :func:`rewrite_synctex` rewrites the file so that every record of a rendered file names the
-template file and line behind it, as given by a :class:`SourceMap` per rendered file.
+template file and line behind it, as given by the :class:`~hwbuild.origins.Origins` of each
+rendered file.
 
 The format, as written by pdfTeX, XeTeX and LuaTeX (``synctex(5)``, TeX Live's ``synctex.c`` and
 ``synctex_parser.c``), one record a line:
@@ -28,7 +29,8 @@ What readers check (verified with the ``synctex`` tool of TeX Live, parser 1.21)
 ``Postamble:`` makes every query fail, but ``Count:`` and the anchor values are not validated; the
 anchors are still recomputed here, since they are meant to let a reader seek from sheet to sheet.
 Records are rewritten in place, so ``Count:`` stays right. The file names no PDF: a reader finds
-it by the PDF's name (``foo.pdf`` -> ``foo.synctex.gz``, see :func:`synctex_path_for`), so a PDF
+it by the PDF's name (``foo.pdf`` -> ``foo.synctex.gz``; when ``foo.synctex`` exists too, the
+``synctex`` tool takes the newer and may delete the other, so publish only one), so a PDF
 that is published under another name only needs the rewritten file written next to it under the
 matching name. ``synctex edit`` prints an ``Input:`` path verbatim (a relative one is not
 resolved), so template paths are written absolute.
@@ -39,23 +41,12 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from hwbuild.fsutil import atomic_write_bytes
-
-__all__ = [
-    "RewriteResult",
-    "SourceMap",
-    "SynctexError",
-    "rewrite_synctex",
-    "rewrite_synctex_text",
-    "synctex_path_for",
-]
-
-Origin = tuple[Path, int]
-"""A template file (absolute) and a 1-based line of it."""
+from hwbuild.origins import Origins
 
 # Records that carry a link: the type character, then TAG,LINE and an optional ,COLUMN.
 _LINKED = b"[(vhxkg$r"
@@ -66,49 +57,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 class SynctexError(ValueError):
     """The file is not a complete SyncTeX file, or the maps do not fit it."""
-
-
-@dataclass(frozen=True)
-class SourceMap:
-    """Where the lines of one rendered ``.tex`` file came from.
-
-    ``lines[i]`` is the origin of rendered line ``i + 1``: either a line number of ``template``,
-    or a ``(file, line)`` pair for a line that came from another template (an ``include``\\ d part,
-    or the base template of an ``extends``). Every path must be absolute; it is written into the
-    SyncTeX file as given (normalised with :func:`os.path.normpath`, symbolic links kept), so it
-    should be the path the editor opens.
-
-    A record whose line is past the end of ``lines`` (a map shorter than the file) gets the
-    origin of the last line; an empty map sends everything to ``template`` line 1.
-    """
-
-    template: Path
-    lines: Sequence[int | Origin] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        _check_path(self.template)
-        for index, entry in enumerate(self.lines):
-            path, line = (self.template, entry) if isinstance(entry, int) else entry
-            _check_path(path)
-            if line < 1:
-                raise ValueError(f"rendered line {index + 1}: template line {line} is not >= 1")
-
-    def origin(self, line: int) -> Origin:
-        """The template file and line behind rendered ``line`` (1-based)."""
-        if not self.lines:
-            return self.template, 1
-        if line < 1:
-            return self.template, line  # "no line": TeX does not record such nodes anyway
-        entry = self.lines[min(line, len(self.lines)) - 1]
-        return (self.template, entry) if isinstance(entry, int) else entry
-
-    def files(self) -> list[Path]:
-        """The files the map refers to: ``template`` first, then in order of first use."""
-        seen = {_norm(self.template): self.template}
-        for entry in self.lines:
-            if not isinstance(entry, int):
-                seen.setdefault(_norm(entry[0]), entry[0])
-        return list(seen.values())
 
 
 @dataclass(frozen=True)
@@ -125,19 +73,10 @@ class RewriteResult:
     """How many records were rewritten."""
 
 
-def synctex_path_for(pdf: Path) -> Path:
-    """Where readers look for the SyncTeX file of ``pdf``: ``foo.pdf`` -> ``foo.synctex.gz``.
-
-    (They also accept an uncompressed ``foo.synctex``; when both exist, the ``synctex`` tool takes
-    the newer and may delete the other, so publish only one.)
-    """
-    return pdf.with_name(f"{pdf.stem}.synctex.gz")
-
-
 def rewrite_synctex(
     source: Path,
     destination: Path,
-    maps: Mapping[str, SourceMap] | Mapping[Path, SourceMap],
+    maps: Mapping[str, Origins] | Mapping[Path, Origins],
     *,
     tex_dir: Path | None = None,
 ) -> RewriteResult:
@@ -174,18 +113,19 @@ def rewrite_synctex(
     return result
 
 
-def rewrite_synctex_text(
-    data: bytes,
-    maps: Mapping[str, SourceMap] | Mapping[Path, SourceMap],
-    *,
-    tex_dir: Path,
-) -> tuple[bytes, RewriteResult]:
-    """:func:`rewrite_synctex` on the uncompressed contents of a SyncTeX file, in memory."""
-    return _rewrite(data, maps, tex_dir)
+def _check_origins(key: str, origins: Origins) -> None:
+    """Every template of ``origins`` must be absolute and writable into an ``Input:`` line (as
+    given, normalised, symbolic links kept: the path the editor opens), every line >= 1."""
+    if not origins:
+        raise ValueError(f"{key}: no origins (a rendered file has at least one line)")
+    for template in origins.templates():
+        _check_path(template)
+    for index, (_, line) in enumerate(origins):
+        if line < 1:
+            raise ValueError(f"{key}: rendered line {index + 1}: template line {line} is not >= 1")
 
 
-def _check_path(path: Path) -> None:
-    text = os.fspath(path)
+def _check_path(text: str) -> None:
     if not os.path.isabs(text):
         raise ValueError(f"template path {text!r} is not absolute")
     if "\n" in text or "\r" in text or text != text.rstrip():
@@ -205,16 +145,17 @@ def _recorded_path(name: bytes, tex_dir: Path) -> str:
 
 def _match_inputs(
     recorded: dict[int, str],
-    maps: Mapping[str, SourceMap] | Mapping[Path, SourceMap],
-) -> tuple[dict[int, tuple[str, SourceMap]], tuple[str, ...]]:
+    maps: Mapping[str, Origins] | Mapping[Path, Origins],
+) -> tuple[dict[int, tuple[str, Origins]], tuple[str, ...]]:
     """Which tags each key of ``maps`` names: ``{tag: (key, map)}`` and the unmatched keys.
 
     ``recorded`` gives each tag's path, as :func:`_recorded_path` makes it.
     """
-    mapped: dict[int, tuple[str, SourceMap]] = {}
+    mapped: dict[int, tuple[str, Origins]] = {}
     unmatched: list[str] = []
-    for key, source_map in maps.items():
+    for key, origins in maps.items():
         text = os.fspath(key)
+        _check_origins(text, origins)
         if os.path.isabs(text):
             wanted = _norm(text)
             tags = [tag for tag, path in recorded.items() if path == wanted]
@@ -231,7 +172,7 @@ def _match_inputs(
             if tag in mapped:
                 raise SynctexError(f"input {recorded[tag]} is matched by {mapped[tag][0]!r} "
                                    f"and {text!r}")
-            mapped[tag] = (text, source_map)
+            mapped[tag] = (text, origins)
     return mapped, tuple(sorted(unmatched))
 
 
@@ -268,7 +209,7 @@ class _Tags:
 
 
 def _assign_tags(inputs: dict[int, bytes], recorded: dict[int, str],
-                 mapped: Mapping[int, tuple[str, SourceMap]]) -> _Tags:
+                 mapped: Mapping[int, tuple[str, Origins]]) -> _Tags:
     """Files that are already inputs keep their tag; the primary template of a rendered input
     takes that input's first tag; other files get new ones. Tags grow in the order TeX opened
     the files, so a reused tag's Input line comes before every record that now names it; new
@@ -280,7 +221,7 @@ def _assign_tags(inputs: dict[int, bytes], recorded: dict[int, str],
     tags = _Tags({}, set(), [])
     next_tag = max(inputs, default=0) + 1
     for tag in sorted(mapped):
-        for number, path in enumerate(mapped[tag][1].files()):
+        for number, path in enumerate(mapped[tag][1].templates()):
             name = _norm(path)
             if name in tags.template_tag:
                 continue
@@ -296,27 +237,26 @@ def _assign_tags(inputs: dict[int, bytes], recorded: dict[int, str],
     return tags
 
 
-def _targets(mapped: Mapping[int, tuple[str, SourceMap]],
+def _targets(mapped: Mapping[int, tuple[str, Origins]],
              template_tag: dict[str, int]) -> dict[int, tuple[int, list[tuple[int, int]]]]:
     """For each rendered file's tag: its own template's tag, and each rendered line's (tag,
     template line), worked out once per file rather than once per record (a homework has tens
     of thousands of records)."""
     targets = {}
-    for tag, (_, source_map) in mapped.items():
-        norms: dict[Path, int] = {}
+    for tag, (_, origins) in mapped.items():
+        norms: dict[str, int] = {}
         resolved = []
-        for entry in source_map.lines or (1,):
-            path, number = (source_map.template, entry) if isinstance(entry, int) else entry
+        for path, number in origins:
             if path not in norms:
                 norms[path] = template_tag[_norm(path)]
             resolved.append((norms[path], number))
-        targets[tag] = (template_tag[_norm(source_map.template)], resolved)
+        targets[tag] = (template_tag[_norm(origins.templates()[0])], resolved)
     return targets
 
 
 def _rewrite(
     data: bytes,
-    maps: Mapping[str, SourceMap] | Mapping[Path, SourceMap],
+    maps: Mapping[str, Origins] | Mapping[Path, Origins],
     tex_dir: Path,
 ) -> tuple[bytes, RewriteResult]:
     lines, final_newline, content_at, postamble_at = _split(data)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from hwbuild.compose import Composed
 from hwbuild.fsutil import write_if_changed
-from hwbuild.latex import CompileResult, Source, check_parts_read, compile_target
+from hwbuild.layout import Layout
 from hwbuild.pause import pause
 from hwbuild.plan import Plan
 from hwbuild.report import Reporter
 from hwbuild.stamp import FileHashes, Stamp, record_reads, stamp_key
+from hwbuild.tex.latexmk import CompileResult, check_parts_read, compile_target
 
 BIBLIOGRAPHY = (".bib", ".bst", ".bbx", ".cbx", ".dbx", ".lbx")
 
@@ -42,11 +43,12 @@ def _materialize(plan: Plan, composed: Composed, workdir: Path) -> None:
         write_if_changed(workdir / name, data, mtime=plan.epoch)
 
 
-def project_reads(reads: set[Path], root: Path) -> list[str]:
+def project_reads(reads: set[Path], layout: Layout) -> list[str]:
     """The stamp keys of the files TeX read that belong to the project (not ``build/``)."""
+    root = layout.root
     keys = []
     for path in reads:
-        if path.is_relative_to(root) and not path.is_relative_to(root / "build") \
+        if path.is_relative_to(root) and not path.is_relative_to(layout.build_dir) \
                 and path.is_file():
             keys.append(stamp_key(path, root))
     return sorted(keys)
@@ -64,14 +66,13 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
     fresh = FileHashes(root)
     before = {key: fresh(key) for key in (previous.inputs if previous else {})}
     moved = [key for key, digest in before.items() if previous and digest != previous.inputs[key]]
-    sources = {file: Source([(fresh.path(key), line) for key, line in item.origins])
-               for file, item in composed.files.items()}
+    sources = {file: item.origins for file, item in composed.files.items()}
     reporter.compiling(name)
     started_ns = time.time_ns()
     result = compile_target(
         workdir, composed.main, engine=plan.project.config.document.engine, epoch=plan.epoch,
         project_root=root, sources=sources, shown=layout.relative,
-        formats=layout.cache_dir / "preamble",
+        formats=layout.preamble_formats,
         # One pass may do when the last compile's work files are there and no bibliography
         # input moved (BibTeX and biber are latexmk's to run).
         one_pass=previous is not None and not any(key.endswith(BIBLIOGRAPHY) for key in moved),
@@ -80,7 +81,7 @@ def typeset_target(plan: Plan, composed: Composed, reporter: Reporter) -> Typese
     pause("compiled")
     parts = {p.id: layout.problem_tex(p.id) for p in composed.plan.target.problems}
     check_parts_read(result.reads, workdir, parts, composed.document)
-    tex_inputs, changed = record_reads(project_reads(result.reads, root), before, fresh,
+    tex_inputs, changed = record_reads(project_reads(result.reads, layout), before, fresh,
                                        started_ns)
     inputs = {**composed.templates, **tex_inputs}
     stamp = Stamp(settings=composed.settings, inputs=inputs)

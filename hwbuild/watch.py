@@ -104,7 +104,7 @@ def recorded_sources(project: Project) -> Sources:
         entry = cache.load(layout, pid)
         if entry is not None:
             keys.update(entry.stamp.inputs)
-    for stamp_file in layout.build_dir.glob("*/.hwbuild-stamp.json"):
+    for stamp_file in layout.stamps():
         stamp = load_target_stamp(layout, stamp_file.parent.name)
         if stamp is not None:
             keys.update(stamp.inputs)
@@ -344,17 +344,14 @@ def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explai
               echo: Callable[[str, bool], None], stop: threading.Event | None = None,
               max_builds: int | None = None) -> int:
     """The ``watch`` command: builds on warm workers, one line per build, until Ctrl-C."""
-    from hwbuild.executors import make_executor
-    from hwbuild.pipeline import build
+    from hwbuild.pipeline import build, build_executor, explainer
     from hwbuild.progress import make_watch_reporter
     from hwbuild.project import Project as FreshProject
 
     root = project.root
-    config = project.config.build
-    name = options.executor or config.executor
-    executor = make_executor(name, jobs=options.jobs, warm=True,
-                             scheduler=options.scheduler or config.scheduler,
-                             preload_libraries=preload_libraries(project))
+    executor = build_executor(project, options, warm=True,
+                              preload_libraries=preload_libraries(project))
+    show_plan = explainer(explain, lambda line: echo(line, False))
     builds = 0
 
     def run_build() -> BuildReport:
@@ -364,12 +361,6 @@ def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explai
         opts = options if builds == 1 else replace(options, force=False)
         reporter = make_watch_reporter(verbosity)
         fresh = FreshProject(root)  # re-reads hwbuild.toml
-
-        def show_plan(plan: Any) -> None:
-            if explain:
-                for line in plan.explain():
-                    echo(f"explain: {line}", False)
-
         try:
             return build(fresh, opts, reporter, executor=executor, on_plan=show_plan)
         finally:

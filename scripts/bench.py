@@ -10,7 +10,7 @@ Everything happens in a scratch copy of the project (``hwbuild.toml``, ``solutio
 repository's own ``build/`` and ``figures/`` are never touched. Beside that copy lives a
 *baseline* copy, where the same work is done without hwbuild: experiments run directly in fresh
 processes, and bare ``latexmk`` (hwbuild's own command line and environment, from
-``hwbuild.latex``, without the precompiled preamble) compiles the files hwbuild rendered, in a
+``hwbuild.tex.latexmk``, without the precompiled preamble) compiles the files hwbuild rendered, in a
 work folder that goes through exactly the same sequence of states as hwbuild's.
 
 Scenarios (``--only`` picks some; each repetition times hwbuild and its baseline back to back;
@@ -81,15 +81,15 @@ for _path in (REPO, SCRIPTS):
 import bench_knitr  # noqa: E402
 from bench_knitr import BenchError, Measured, measure, tree_memory  # noqa: E402
 
-from hwbuild.latex import (  # noqa: E402
+from hwbuild.layout import CONFIG_NAME, WHOLE  # noqa: E402
+from hwbuild.project import Project  # noqa: E402
+from hwbuild.tex.latexmk import (  # noqa: E402
     PRECOMPILE_AFTER,
     STALE_AFTER_FAILURE,
     latex_environment,
     latexmk_command,
     require_latexmk,
 )
-from hwbuild.layout import CONFIG_NAME, WHOLE  # noqa: E402
-from hwbuild.project import Project  # noqa: E402
 
 PY = sys.executable
 BUILD_PY = REPO / "build.py"
@@ -1361,7 +1361,7 @@ def render_report(bench: Bench | None, outcome: Outcome) -> str:
               "baseline back to back, so both see the same machine load; the table above gives "
               "the 1-minute load average at each scenario's start and end.",
               "- Baselines use hwbuild's own `latexmk` command line and environment "
-              "(`hwbuild.latex.latexmk_command`, `latex_environment`), less `-g` and without "
+              "(`hwbuild.tex.latexmk.latexmk_command`, `latex_environment`), less `-g` and without "
               "the precompiled preamble: hwbuild forces latexmk's pass because it calls it "
               "only when its own stamp says an input changed, while by hand latexmk's own "
               "check decides (where a source changed, the work is the same). The baseline work "

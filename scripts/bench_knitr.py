@@ -60,7 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from hwbuild.latex import latex_environment, latexmk_command  # noqa: E402
+from hwbuild.tex.latexmk import latex_environment, latexmk_command  # noqa: E402
 
 PY = sys.executable
 BUILD_PY = REPO / "build.py"
@@ -658,7 +658,7 @@ def markdown(result: Comparison) -> str:
               "- Scratch copies of `bench/onepage/hwbuild` and `bench/onepage/knitr`; hwbuild "
               "runs as `build.py --project DIR --timings`, knitr as knitr users run it: "
               "`Rscript -e 'knitr::knit(\"onepage.Rnw\")'`, then `latexmk` with hwbuild's own "
-              "options and TeX environment (`hwbuild.latex.latexmk_command`, "
+              "options and TeX environment (`hwbuild.tex.latexmk.latexmk_command`, "
               "`latex_environment`) less `-g`, so latexmk's own change check decides. knitr "
               "adds its default LaTeX header (graphicx, xcolor, framed, alltt, upquote) to the "
               "preamble; the references give one `pdflatex` pass over each tool's `.tex`.",

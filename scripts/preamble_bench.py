@@ -1,4 +1,4 @@
-"""Measurements behind hwbuild/preamble.py: byte identity, timings, engines, \\includeonly.
+"""Measurements behind hwbuild/tex/preamble/: byte identity, timings, engines, \\includeonly.
 
 Usage (from the repository root, after ``python build.py`` so that build/homework exists)::
 
@@ -29,8 +29,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwbuild import preamble as P  # noqa: E402
-from hwbuild.latex import latex_environment, latexmk_command  # noqa: E402
+from hwbuild.errors import PreambleError, PreambleUnsupported  # noqa: E402
+from hwbuild.tex.latexmk import latex_environment, latexmk_command  # noqa: E402
+from hwbuild.tex.preamble.dump import (  # noqa: E402
+    DRIVER_NAME,
+    FormatResult,
+    compile_environment,
+    dump_command,
+    dump_format,
+    latexmk_engine_option,
+)
+from hwbuild.tex.preamble.key import format_key, installation_fingerprint  # noqa: E402
+from hwbuild.tex.preamble.split import split_preamble  # noqa: E402
+from hwbuild.tex.recorder import read_fls  # noqa: E402
 
 BUILD = ROOT / "build"
 BENCH = BUILD / "preamble-bench"
@@ -40,7 +51,7 @@ PASS = ["-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-reco
 
 
 def env() -> dict[str, str]:
-    return P.compile_environment(latex_environment(EPOCH))
+    return compile_environment(latex_environment(EPOCH))
 
 
 def copy_homework(name: str) -> Path:
@@ -67,11 +78,11 @@ def run(command: list[str], cwd: Path) -> float:
     return seconds
 
 
-def dump(workdir: Path, tex_name: str, engine: str = "pdflatex") -> P.FormatResult:
-    key = P.format_key(P.split_preamble((workdir / tex_name).read_text())[0],  # type: ignore[index]
+def dump(workdir: Path, tex_name: str, engine: str = "pdflatex") -> FormatResult:
+    key = format_key(split_preamble((workdir / tex_name).read_text())[0],  # type: ignore[index]
                        engine=engine, jobname=Path(tex_name).stem, env=env(),
-                       installation=P.installation_fingerprint(engine))
-    return P.dump_format(workdir, tex_name, workdir.parent / f"{workdir.name}-fmt", engine=engine,
+                       installation=installation_fingerprint(engine))
+    return dump_format(workdir, tex_name, workdir.parent / f"{workdir.name}-fmt", engine=engine,
                          env=env(), key=key, timeout=120)
 
 
@@ -143,9 +154,9 @@ def compare(workdir: Path, tex_name: str, passes: int = 3) -> str:
         shutil.copytree(workdir / "src", folder)
     try:
         result = dump(fmt, tex_name)
-    except P.PreambleUnsupported as exc:
+    except PreambleUnsupported as exc:
         return f"refused: {exc}"
-    except P.PreambleError as exc:
+    except PreambleError as exc:
         return f"dump error: {exc}"
     for _ in range(passes):
         run(["pdflatex", *PASS, tex_name], plain)
@@ -200,7 +211,7 @@ def cmd_timing(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     result = dump(fmt, "homework.tex")
     first_dump = time.perf_counter() - started
-    option = P.latexmk_engine_option("pdflatex", result.fmt)
+    option = latexmk_engine_option("pdflatex", result.fmt)
     run([*latexmk, *option, "homework.tex"], fmt)
     print(f"load before: {load()}")
     print(f"format: {result.fmt.stat().st_size / 1e6:.2f} MB, {len(result.inputs)} inputs, "
@@ -251,7 +262,7 @@ def cmd_fls(args: argparse.Namespace) -> None:
     run(["pdflatex", f"-fmt={result.fmt}", *PASS, "homework.tex"], fmt)
     listings = {}
     for name, folder in (("plain", plain), ("format", fmt)):
-        reads, writes = P.read_fls(folder / "homework.fls")
+        reads, writes = read_fls(folder / "homework.fls")
         listings[name] = set(reads)
         print(f"{name}: {len(reads)} INPUT lines, {len(set(reads))} distinct files, "
               f"{len(set(writes))} outputs")
@@ -289,9 +300,9 @@ def cmd_engines(args: argparse.Namespace) -> None:
         fmtdir = workdir / "format"
         fmtdir.mkdir()
         if driver == "hwbuild":
-            (fmtdir / P.DRIVER_NAME).write_text(P.DRIVER)
+            (fmtdir / DRIVER_NAME).write_text(driver())
             command = [a.replace("pdflatex", engine) for a in
-                       P.dump_command("pdflatex", "doc", "doc.tex", fmtdir)]
+                       dump_command("pdflatex", "doc", "doc.tex", fmtdir)]
         else:
             command = [engine, "-ini", "-interaction=nonstopmode", "-jobname=doc",
                        f"-output-directory={fmtdir}", f"&{engine}", "mylatexformat.ltx",

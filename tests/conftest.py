@@ -64,6 +64,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a module
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest without xdist must still run
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """Under ``-n``: each test module on one worker (its module fixtures are made once), the
     modules sharing the homework's builds together, in the order collected (heaviest first)."""

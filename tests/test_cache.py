@@ -404,6 +404,71 @@ def test_an_entry_lists_only_the_libraries_its_experiment_imported(make_project)
     assert out.stdout.strip() == "[]"
 
 
+# A library outside any list the engine keeps: its distribution's name (fake-dist) is not its
+# module's (fakelib), as with PyYAML (yaml) or scikit-image (skimage).
+def _install_fake_library(site: Path, version: str) -> None:
+    for old in site.glob("fake_dist-*.dist-info"):
+        old.rename(site / f"fake_dist-{version}.dist-info")
+    info = site / f"fake_dist-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: fake-dist\nVersion: {version}\n"
+                                   "Requires-Dist: fake-helper\n\n")
+    (info / "top_level.txt").write_text("fakelib\n")
+    helper = site / "fake_helper-0.1.dist-info"  # required by fake-dist, never imported here
+    helper.mkdir(exist_ok=True)
+    (helper / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-helper\nVersion: 0.1\n")
+    (site / "fakelib").mkdir(exist_ok=True)
+    (site / "fakelib" / "__init__.py").write_text("SCALE = 2\n")
+
+
+@pytest.mark.tex
+def test_an_upgraded_library_the_experiment_imported_reruns_it(make_project,
+                                                               tmp_path: Path) -> None:
+    from buildproc import run_build
+
+    site = tmp_path / "site"
+    _install_fake_library(site, "1.0")
+    root = make_project({"1": ("import fakelib\n\ndef run(ctx):\n"
+                               "    return {'value': fakelib.SCALE}\n", "x\n"),
+                         "2": ("def run(ctx):\n    return {}\n", "y\n")})
+    env = {"PYTHONPATH": str(site)}
+    first = run_build(root, "--explain", env=env)
+    assert first.returncode == 0, first.output
+    libraries = cache.load(Layout(root), "1").stamp.settings["libraries"]
+    assert libraries["fake-dist"] == "1.0" and libraries["fake-helper"] == "0.1"
+    assert "fake-dist" not in cache.load(Layout(root), "2").stamp.settings["libraries"]
+    assert "homework: up to date" in run_build(root, env=env).output
+
+    _install_fake_library(site, "1.1")
+    upgraded = run_build(root, "--explain", env=env)
+    assert upgraded.returncode == 0, upgraded.output
+    assert "problem 1: reruns: libraries changed (fake-dist 1.0 -> 1.1)" in upgraded.output
+    assert "problem 2: cached" in upgraded.output
+    assert cache.load(Layout(root), "1").stamp.settings["libraries"]["fake-dist"] == "1.1"
+
+
+VERSIONS_PROBE = """\
+import json, sys
+from hwbuild.experiments import ExperimentTask, preload, run_task
+if sys.argv[2] == "warm":
+    preload(["numpy", "matplotlib.pyplot"])  # as a warm worker's fork server does
+task = ExperimentTask("1", "solutions.problem1", "solutions", sys.argv[1], 0, "cpu", 60,
+                      "solutions/problem1.py")
+result = run_task(task)
+assert result.ok, result.error
+print(json.dumps(result.versions))
+"""
+
+
+def test_a_warm_worker_records_the_libraries_a_cold_one_does(make_project) -> None:
+    root = make_project({"1": ("import matplotlib\n\ndef run(ctx):\n    return {}\n", "x\n")})
+    versions = [json.loads(subprocess.run(
+        [sys.executable, "-c", VERSIONS_PROBE, str(root), mode], capture_output=True,
+        text=True, check=True, timeout=120).stdout) for mode in ("cold", "warm")]
+    assert versions[0] == versions[1]
+    assert {"python", "matplotlib", "numpy", "pillow"} <= set(versions[0])
+
+
 # -- frozen results (hwbuild/freeze.py) ---------------------------------------------------------
 
 

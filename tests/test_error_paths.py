@@ -272,49 +272,6 @@ def test_the_hint_for_a_problem_without_files_works_as_printed(built: Path) -> N
     _recovers(built, "--executor", "inprocess")
 
 
-# -- 9: hangs -------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_an_experiment_that_never_ends_hits_its_time_limit(built: Path) -> None:
-    before = _pdf(built)
-    solution = built / "solutions" / "problem1.py"
-    solution.write_text("def run(ctx):\n    while True:\n        pass\n")
-    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local", "--timeout", "1")
-    assert ("solutions/problem1.py: problem 1: the experiment did not finish within 1 s"
-            in done.stderr)
-    assert "timeout = N" in done.stderr
-    config = built / "hwbuild.toml"
-    config.write_text(config.read_text().replace('title = "Problem 1 title"',
-                                                 'title = "Problem 1 title"\ntimeout = 0.5'))
-    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local")
-    assert "did not finish within 0.5 s" in done.stderr
-    assert _pdf(built) == before
-    solution.write_text(GOOD)
-    _recovers(built)
-
-
-def test_latex_that_never_ends_is_interrupted_where_it_loops(built: Path) -> None:
-    before = _pdf(built)
-    template = built / "templates" / "problem1.tex.j2"
-    template.write_text(TEMPLATE + "Loop:\n\\def\\x{\\x}\\x\n")
-    done = _fails(built, EXIT_LATEX, "--latex-timeout", "2")
-    assert ("templates/problem1.tex.j2:3: LaTeX did not finish within 2 s: interrupted here"
-            in done.stderr)
-    assert "| \\def\\x{\\x}\\x" in done.stderr
-    assert _pdf(built) == before
-    template.write_text(TEMPLATE)
-    _recovers(built)
-
-
-def test_time_limits_come_from_the_config_too(make_project) -> None:
-    root = make_project({"1": (GOOD, TEMPLATE + "\\def\\x{\\x}\\x\n")})
-    config = root / "hwbuild.toml"
-    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 2\n")
-    done = _fails(root, EXIT_LATEX)
-    assert "LaTeX did not finish within 2 s" in done.stderr
-
-
 def test_cli_reference_lists_every_exit_code() -> None:
     text = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
     for code in (1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143):

@@ -289,14 +289,6 @@ def test_latex_error_in_the_shipped_document_is_shown_at_its_path(make_project) 
     assert "| \\maketitle" in out
 
 
-def test_experiment_past_its_time_limit(make_project) -> None:
-    root = make_project({"1": ("def run(ctx):\n    while True:\n        pass\n", OK_TEMPLATE)})
-    out = assert_clean_failure(invoke(root, "--timeout", "0.5"), errors.EXIT_EXPERIMENT,
-                               "Experiment failed", "solutions/problem1.py: problem 1: the "
-                               "experiment did not finish within 0.5 s")
-    assert "hint: look for an endless loop; or raise timeout = N" in out
-
-
 @pytest.mark.tex
 def test_a_document_that_leaves_out_a_problem_is_an_error_not_a_silent_success(
         make_project) -> None:

@@ -122,7 +122,7 @@ def _task(root: Path, body: str, *, timeout: float = 60, name: str = "1") -> Exp
 
 def _run(executor: object, tasks: list[ExperimentTask],
          on_event: Callable[[dict], None] | None = None) -> dict[str, object]:
-    results = {r.problem_id: r for r in executor.run(tasks, lambda task: None, on_event)}  # type: ignore[attr-defined]
+    results = {r.problem_id: r for r in executor.run(tasks, on_event)}  # type: ignore[attr-defined]
     executor.close()  # type: ignore[attr-defined]
     return results  # type: ignore[return-value]
 

@@ -3,23 +3,34 @@ GPUs, canonical digests; and the experiment settings a cache entry must match.""
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
 import platform
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from hwbuild import fingerprint, plan
+from hwbuild.cache import CacheEntry
 from hwbuild.fingerprint import (
-    STAGE_FILES,
+    NOT_SHAPING,
+    NOT_SHAPING_ANY_STAGE,
+    STAGES,
     digest,
     engine_hash,
+    engine_hashes,
     expected_device,
     gpu_signature,
+    imported_distributions,
     library_versions,
+    normalize,
+    package_files,
+    stage_files,
 )
 from hwbuild.plan import BuildOptions, experiment_settings
 from hwbuild.project import Project
@@ -29,15 +40,40 @@ RUN = "def run(ctx):\n    return {}\n"
 
 
 def test_library_versions_match_package_metadata() -> None:
-    versions = library_versions()
+    versions = library_versions(["torch", "numpy", "pyyaml", "no-such-distribution"])
     assert versions["python"] == platform.python_version()
-    for name in ("torch", "numpy", "matplotlib"):
+    for name in ("torch", "numpy", "pyyaml"):
         assert versions[name] == importlib.metadata.version(name)
+    assert versions["no-such-distribution"] == "none"
+    assert library_versions() == {"python": platform.python_version()}
+
+
+def test_imported_modules_map_to_their_distributions_and_requirements() -> None:
+    import json  # noqa: F401  (the standard library: no distribution)
+
+    import matplotlib  # noqa: F401
+    import mpl_toolkits  # noqa: F401  (a namespace package of matplotlib's)
+    import PIL  # noqa: F401  (named unlike its distribution, pillow)
+    import yaml  # noqa: F401  (likewise: PyYAML)
+
+    found = imported_distributions(["yaml", "PIL", "json", "hwbuild"])
+    expected = {"pyyaml", "pillow"}
+    assert set(found) == expected  # pillow and PyYAML require nothing installed
+    for name in expected:
+        assert found[name] == importlib.metadata.version(name)
+    assert "matplotlib" in imported_distributions(["mpl_toolkits"])
+    # A library's requirements count: a warm worker imported them before the experiment did.
+    with_requirements = imported_distributions(["matplotlib"])
+    assert {"matplotlib", "numpy", "pillow", "pyparsing"} <= set(with_requirements)
+    providers = importlib.metadata.packages_distributions()
+    for module in ("yaml", "PIL", "matplotlib", "numpy"):
+        assert {normalize(name) for name in providers[module]} <= set(
+            imported_distributions([module]))
 
 
 def test_library_versions_import_none_of_the_libraries() -> None:
     probe = ("import sys\nfrom hwbuild.fingerprint import library_versions\n"
-             "assert 'numpy' in library_versions()\n"
+             "assert 'numpy' in library_versions(['numpy'])\n"
              "print(sorted(m for m in ('torch', 'numpy', 'matplotlib', 'importlib.metadata')"
              " if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
@@ -46,37 +82,74 @@ def test_library_versions_import_none_of_the_libraries() -> None:
 
 
 def test_engine_hash_is_per_stage_and_stable() -> None:
-    hashes = {stage: engine_hash(stage) for stage in STAGE_FILES}
+    hashes = {stage: engine_hash(stage) for stage in STAGES}
     assert set(hashes) == {"experiment", "render", "compile"}
     assert len(set(hashes.values())) == 3
     for value in hashes.values():
         assert len(value) == 16 and int(value, 16) >= 0
-    engine_hash.cache_clear()
-    assert {stage: engine_hash(stage) for stage in STAGE_FILES} == hashes
+    engine_hashes.cache_clear()
+    assert {stage: engine_hash(stage) for stage in STAGES} == hashes
     with pytest.raises(KeyError):
         engine_hash("check")  # editing check.py changes no output
 
 
-def test_engine_hash_follows_the_stage_files(monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: Path) -> None:
-    for stage_files in STAGE_FILES.values():
-        for name in stage_files:
-            copy = tmp_path / name
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes((fingerprint.ENGINE_DIR / name).read_bytes())
-    engine_hash.cache_clear()
-    monkeypatch.setattr(fingerprint, "ENGINE_DIR", tmp_path)
-    try:
-        before = {stage: engine_hash(stage) for stage in STAGE_FILES}
-        with (tmp_path / "filters.py").open("a") as handle:
-            handle.write("# edited\n")
-        engine_hash.cache_clear()
-        after = {stage: engine_hash(stage) for stage in STAGE_FILES}
-    finally:
-        engine_hash.cache_clear()
-    assert after["render"] != before["render"]
-    assert after["experiment"] == before["experiment"]
-    assert after["compile"] == before["compile"]
+def test_every_file_of_the_package_is_hashed_unless_listed_as_not_shaping() -> None:
+    files = package_files(fingerprint.ENGINE_DIR)
+    hashed = {stage: set(stage_files(stage)) for stage in STAGES}
+    # The files the hand-kept list of old left out, each in the stage it shapes.
+    assert {"compose.py", "templates/document.tex.j2", "filters.py"} <= hashed["render"]
+    assert {"observe.py", "matplotlibrc", "experiments.py", "context.py"} <= hashed["experiment"]
+    assert {"tex/latexmk.py", "tex/preamble/driver.ltx", "synctex.py", "typeset.py"} \
+        <= hashed["compile"]
+    assert not any(name.endswith(".pyc") or "__pycache__" in name for name in files)
+    # The lists name files that exist (a moved module must move in the lists too), and only
+    # files that shape no output of the stage: the commands around the build, the docs.
+    patterns = [*NOT_SHAPING_ANY_STAGE, *(p for ps in NOT_SHAPING.values() for p in ps)]
+    for pattern in patterns:
+        assert any(fnmatch.fnmatchcase(name, pattern) for name in files), pattern
+    unhashed = set(files) - set().union(*hashed.values())
+    assert {"cli.py", "watch.py", "check.py", "docs/authoring.md"} <= unhashed
+    assert unhashed == {name for name in files if any(
+        fnmatch.fnmatchcase(name, pattern) for pattern in NOT_SHAPING_ANY_STAGE)}
+
+
+def _package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "hwbuild"
+    shutil.copytree(fingerprint.ENGINE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprint, "ENGINE_DIR", copy)
+    return copy
+
+
+def _hashes_after(edit: Callable[[], object]) -> tuple[dict[str, str], dict[str, str]]:
+    before = {stage: engine_hash(stage) for stage in STAGES}
+    edit()
+    engine_hashes.cache_clear()
+    return before, {stage: engine_hash(stage) for stage in STAGES}
+
+
+@pytest.mark.parametrize(("name", "shaped"), [
+    ("filters.py", {"render"}), ("compose.py", {"render"}),
+    ("observe.py", {"experiment"}), ("matplotlibrc", {"experiment"}),
+    ("synctex.py", {"compile"}), ("stamp.py", {"experiment", "render", "compile"}),
+    ("cli.py", set()), ("docs/authoring.md", set()),
+])
+def test_engine_hash_follows_the_files_of_each_stage(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path, name: str,
+                                                     shaped: set[str]) -> None:
+    copy = _package_copy(tmp_path, monkeypatch)
+    before, after = _hashes_after(lambda: (copy / name).write_bytes(
+        (copy / name).read_bytes() + b"\n# edited\n"))
+    assert {stage for stage in STAGES if after[stage] != before[stage]} == shaped
+
+
+def test_a_new_module_is_hashed_in_every_stage(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    copy = _package_copy(tmp_path, monkeypatch)
+    before, after = _hashes_after(lambda: (copy / "newstage.py").write_text("X = 1\n"))
+    assert all(after[stage] != before[stage] for stage in STAGES)
+    before, after = _hashes_after(
+        lambda: (copy / "templates" / "other.tex.j2").write_text("x\n"))
+    assert after["render"] != before["render"] and after["compile"] == before["compile"]
 
 
 def test_digest_is_canonical() -> None:
@@ -135,6 +208,10 @@ def test_experiment_settings_change_with_each_input(make_project,
     code = next(name for name, value in base.items() if value == engine_hash("experiment"))
     assert base == {"problem": "1", "module": "solutions.problem1", "seed": 0, "device": "cpu",
                     "libraries": library_versions(), code: engine_hash("experiment")}
+    # The libraries to compare are those the last run imported, at the versions installed now.
+    ran = Stamp(settings={**base, "libraries": {"python": "3.0", "numpy": "1.0"}})
+    assert experiment_settings(one, options, CacheEntry(ran, {}))["libraries"] == \
+        library_versions(["numpy"])
     assert experiment_settings(one, options, None) == base
     recorded = Stamp(settings=base)
     hashes = FileHashes(root)
@@ -152,9 +229,10 @@ def test_experiment_settings_change_with_each_input(make_project,
     assert experiment_settings(one, replace(options, jobs=7, force=True, reproducible=True,
                                             executor="local"), None) == base
 
-    monkeypatch.setattr(plan, "library_versions", lambda: {**library_versions(), "numpy": "9"})
+    monkeypatch.setattr(plan, "library_versions",
+                        lambda names: {**library_versions(), "numpy": "9"})
     assert reasons(experiment_settings(one, options, None)) == [
-        f"libraries changed (numpy {library_versions()['numpy']} -> 9)"]
+        "libraries changed (numpy none -> 9)"]
     monkeypatch.setattr(plan, "library_versions", library_versions)
     monkeypatch.setattr(plan, "engine_hash", lambda stage: "0" * 16)
     assert reasons(experiment_settings(one, options, None)) == [

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hwbuild import latex
+from hwbuild.errors import ExperimentError, Location
 from hwbuild.executors import InProcessExecutor
 from hwbuild.fsutil import build_lock
 from hwbuild.layout import Layout
@@ -27,6 +27,7 @@ from hwbuild.plan import BuildOptions, Plan, plan_build
 from hwbuild.project import Project
 from hwbuild.report import BuildReport, Reporter
 from hwbuild.run import Experiments, run_experiments
+from hwbuild.tex import process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -392,6 +393,98 @@ def test_a_failed_experiment_keeps_the_others_results(project: Project) -> None:
     assert _ran_now(project) == []
 
 
+# -- files an experiment writes itself -----------------------------------------------------------
+
+# Writes a file with plain open(), as fig.savefig("figures/x.pdf") does, and returns the same
+# values whatever it writes.
+WRITER = """\
+def run(ctx):
+    with open("{path}", "w") as out:
+        out.write("{text}\\n")
+    return {{"value": 1}}
+"""
+
+
+@pytest.mark.tex
+def test_a_changed_output_of_a_rerun_experiment_rebuilds_every_pdf_that_read_it(
+        make_project) -> None:
+    root = make_project({"1": (WRITER.format(path="figures/caption.tex", text="First caption."),
+                               "Value << value >>. \\input{figures/caption.tex}\n")})
+    project = Project(root)
+    assert _build(project).targets[0].status == "built"
+    assert "First caption." in _pdf_text(project)
+    _edit(project.layout.solution("1"), "First caption.", "Second caption.")
+    edited = _build(project)
+    assert list(edited.ran) == ["1"]
+    assert edited.targets[0].status == "built"
+    assert "figures/caption.tex changed" in edited.targets[0].reasons
+    assert "Second caption." in _pdf_text(project)
+    assert _build(project).targets[0].status == "up to date"
+
+
+def test_two_experiments_writing_one_file_is_one_error_naming_both(make_project) -> None:
+    writer = WRITER.format(path="figures/shared.tex", text="{pid}")
+    root = make_project({pid: (writer.replace("{pid}", pid), TEMPLATE) for pid in ("1", "2")})
+    project = Project(root)
+    for _ in range(2):  # every build says so (no endless rerunning of one, then the other)
+        with pytest.raises(ExperimentError) as raised:
+            _experiments(project)
+        error = raised.value
+        assert error.exit_code == 5
+        assert error.message == "problems 1 and 2 both write figures/shared.tex"
+        assert error.location == Location("solutions/problem2.py", 2)
+        assert error.source_line == '    with open("figures/shared.tex", "w") as out:'
+    _edit(project.layout.solution("2"), "shared", "second")
+    _, outcome = _experiments(project)
+    assert sorted(outcome.ran) == ["1", "2"]
+    assert _ran_now(project) == []
+
+
+APPENDER = """\
+def run(ctx):
+    with open("{path}", "a") as out:
+        out.write("\\n")
+    return {{"value": 1}}
+"""
+
+
+@pytest.mark.parametrize("source", ["templates/problem2.tex.j2", "solutions/problem2.py",
+                                    "hwbuild.toml", "solutions/helpers.py"])
+def test_an_experiment_writing_a_source_is_an_error_at_its_line(make_project,
+                                                                source: str) -> None:
+    root = make_project({"1": (APPENDER.format(path=source), TEMPLATE),
+                         "2": (_solution("2", "helpers.X", "from solutions import helpers"),
+                               TEMPLATE)},
+                        extra={"solutions/helpers.py": "X = 1\n"})
+    project = Project(root)
+    for _ in range(2):
+        with pytest.raises(ExperimentError) as raised:
+            _experiments(project)
+        error = raised.value
+        assert error.exit_code == 5
+        assert error.message == (f"problem 1: the experiment wrote {source}, one of the "
+                                 "project's sources")
+        assert error.location == Location("solutions/problem1.py", 2)
+
+
+@pytest.mark.tex
+def test_an_experiment_writing_a_file_tex_reads_is_an_error(make_project) -> None:
+    root = make_project({"1": (_solution("1"), "One. \\input{notes.tex}\n"),
+                         "2": (_solution("2"), TEMPLATE)},
+                        extra={"notes.tex": "Notes.\n"})
+    project = Project(root)
+    assert _build(project).targets[0].status == "built"
+    project.layout.solution("2").write_text(APPENDER.format(path="notes.tex"))
+    with pytest.raises(ExperimentError, match=r"wrote notes\.tex, one of the project's sources"):
+        _build(project)
+    # Files an experiment writes and TeX reads (figures) are its outputs, not sources.
+    project.layout.solution("2").write_text(APPENDER.format(path="figures/two.tex"))
+    _edit(project.layout.template("2"), "<< value >>.", "<< value >>. \\input{figures/two.tex}")
+    assert _build(project).targets[0].status == "built"
+    project.layout.solution("2").write_text(APPENDER.format(path="figures/two.tex") + "\n")
+    assert list(_build(project).ran) == ["2"]
+
+
 # -- --explain ------------------------------------------------------------------------------------
 
 
@@ -546,7 +639,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """latexmk trusts a file whose size and whole-second mtime match its records: an edit of
     the same length in the second of the last compile must still be compiled (hwbuild -g)."""
-    original = latex._run_latexmk
+    original = process.run
 
     def same_second(command: list[str], workdir: Path, env: dict[str, str],
                     *args: Any) -> Any:
@@ -558,7 +651,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
         return original(command, workdir, env, *args)
 
     _build(project)
-    monkeypatch.setattr(latex, "_run_latexmk", same_second)
+    monkeypatch.setattr(process, "run", same_second)
     template = project.layout.templates_dir / "problem3.tex.j2"
     for word in ("Alpha", "Bravo"):
         template.write_text(f"{word} value << value >>.\n")
@@ -574,7 +667,8 @@ from hwbuild.cli import main
 try:
     main(["--project", sys.argv[1], "-q"], standalone_mode=False)
 finally:
-    heavy = sorted(m for m in ("torch", "matplotlib", "numpy", "jinja2", "rich")
+    heavy = sorted(m for m in ("torch", "matplotlib", "numpy", "jinja2", "rich",
+                               "importlib.metadata")
                    if m in sys.modules)
     print("HEAVY=" + ",".join(heavy))
 """

@@ -4,20 +4,20 @@ plain user set-up with their expected diagnostics (tests/data/logs/corpus, see m
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import load_module
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hwbuild.latexlog import Diagnostic, first_error, locate_runaway, log_lines, parse_log
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
+score = load_module("logs_score", LOGS / "score.py")
 CORPUS = LOGS / "corpus"
 CORPUS_LOGS = sorted(path.name.removesuffix(".log") for path in CORPUS.glob("*.log"))
 
@@ -257,6 +257,7 @@ def test_warnings() -> None:
             "Overfull \\hbox (10.10802pt too wide) in paragraph at lines 5--7",
             10.10802,
         ),
+        ("problem1.tex", 8, "Underfull \\hbox (badness 10000) in paragraph at lines 8--9", None),
         (
             "part.tex",
             1,
@@ -326,7 +327,7 @@ def test_end_inside_a_group() -> None:
 
 
 def test_synthetic_warnings() -> None:
-    """Messages no saved log shows: missing glyphs, pdfTeX, conditionals, vertical boxes."""
+    """Messages no saved log shows: missing glyphs, pdfTeX, conditionals, boxes."""
     log = "\n".join(
         [
             "(./main.tex (./problem1.tex",
@@ -365,6 +366,12 @@ def test_synthetic_warnings() -> None:
             None,
             "Overfull \\vbox (3.5pt too high) has occurred while \\output is active []",
             points=3.5,
+        ),
+        Diagnostic(
+            "warning",
+            "problem1.tex",
+            12,
+            "Underfull \\hbox (badness 10000) detected at line 12",
         ),
         Diagnostic(
             "warning",
@@ -432,7 +439,8 @@ def test_empty_and_truncated_logs() -> None:
 def test_any_text_parses(text: str) -> None:
     for diagnostic in parse_log(text):
         assert diagnostic.severity in ("error", "warning")
-        assert diagnostic.line is None or diagnostic.line >= 0
+        # A line number is one the text wrote after an "l." or a ":" (never made up).
+        assert diagnostic.line is None or str(diagnostic.line) in text
 
 
 @pytest.mark.tex
@@ -483,36 +491,27 @@ def test_parses_a_fresh_log(require_tex: None, tmp_path: Path) -> None:
 # -- the corpus: real logs of three engines in two set-ups, and what a reader finds in them ---
 
 
-def expected_of(stem: str) -> dict[str, object]:
-    data: dict[str, object] = json.loads(
-        (CORPUS / f"{stem}.expected.json").read_text(encoding="utf-8")
-    )
-    return data
+expected_of = score.expected_of
+as_expected = score.as_expected
 
 
-def as_expected(found: list[Diagnostic], expected: object) -> list[dict[str, object]]:
-    """The parser's diagnostics in the form of the expectations (a message cut to the length of
-    an expected ``message_start``, ...), so that a disagreement shows as a readable diff."""
-    assert isinstance(expected, list)
-    shown = []
-    for diagnostic, wanted in itertools.zip_longest(found, expected[: len(found)], fillvalue={}):
-        assert isinstance(diagnostic, Diagnostic) and isinstance(wanted, dict)
-        item: dict[str, object] = {"file": diagnostic.file, "line": diagnostic.line}
-        if "message_start" in wanted:
-            item["message_start"] = diagnostic.message[: len(wanted["message_start"])]
-        else:
-            item["message"] = diagnostic.message
-        if "context_start" in wanted:
-            item["context_start"] = (diagnostic.context or "")[: len(wanted["context_start"])]
-        if "runaway" in wanted:
-            item["runaway"] = diagnostic.runaway
-        if "points" in wanted:
-            item["points"] = diagnostic.points
-        shown.append(item)
-    return shown
+# Logs the parser is known to read wrongly, by name. A ")" printed by a message ("closed in
+# two)") cannot be told from the one that closes a file ("Xy-pic loaded)" ends xy.tex): the file
+# is closed early, and what follows in it is placed in the file that read it.
+KNOWN_LIMITATIONS = {
+    f"unbalanced_messages.{engine}.{setup}"
+    for engine in ("pdflatex", "xelatex", "lualatex")
+    for setup in ("plain", "fle")
+}
+CORPUS_CASES = [
+    pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason="a stray ')' in a message"))
+    if stem in KNOWN_LIMITATIONS
+    else stem
+    for stem in CORPUS_LOGS
+]
 
 
-@pytest.mark.parametrize("stem", CORPUS_LOGS)
+@pytest.mark.parametrize("stem", CORPUS_CASES)
 def test_corpus(stem: str) -> None:
     """Errors exactly, in order, then warnings exactly, in order, with file and line."""
     expected = expected_of(stem)
@@ -530,7 +529,7 @@ def ascii_only(text: object) -> object:
     return text.encode("ascii", "ignore").decode() if isinstance(text, str) else text
 
 
-@pytest.mark.parametrize("stem", CORPUS_LOGS)
+@pytest.mark.parametrize("stem", CORPUS_CASES)
 def test_corpus_read_as_replaced_text(stem: str) -> None:
     """A log decoded with errors="replace" places every diagnostic the same; only characters
     pdfTeX cut in two at column 79 come out as U+FFFD."""
@@ -550,18 +549,26 @@ def test_corpus_read_as_replaced_text(stem: str) -> None:
 
 
 def test_corpus_is_complete() -> None:
-    """Every case by each of its engines in both set-ups, each log with its expectations, made
-    by the engine the expectations name, in the set-up they name."""
+    """Every case by each of its engines in each of its set-ups (hwbuild's and a plain run, or a
+    plain run with and without -file-line-error), each log with its expectations, made by the
+    engine the expectations name, in the set-up they name; about a quarter of the cases held
+    out."""
     stems = {path.name.removesuffix(".expected.json") for path in CORPUS.glob("*.expected.json")}
     assert stems == set(CORPUS_LOGS)
     runs = {tuple(stem.split(".")) for stem in stems}
     cases = {case for case, _, _ in runs}
-    assert len(cases) >= 12
+    assert len(cases) >= 40
     for case in cases:
         engines = {engine for c, engine, _ in runs if c == case}
+        setups = {setup for c, _, setup in runs if c == case}
         assert engines <= {"pdflatex", "xelatex", "lualatex"}
-        assert {"xelatex", "lualatex"} <= engines
-        assert {(case, e, s) for e in engines for s in ("hwbuild", "plain")} <= runs
+        assert setups in ({"hwbuild", "plain"}, {"plain", "fle"})
+        assert {(case, e, s) for e in engines for s in setups} <= runs
+    held_out = {case for case, engine, setup in runs
+                if expected_of(f"{case}.{engine}.{setup}")["held_out"]}
+    assert len(held_out) >= len(cases) // 4
+    assert {stem for stem in stems if stem.split(".")[0] in held_out} == {
+        stem for stem in stems if expected_of(stem)["held_out"]}
     banners = {"pdflatex": "This is pdfTeX", "xelatex": "This is XeTeX", "lualatex": "This is Lua"}
     for stem in stems:
         case, engine, setup = stem.split(".")
@@ -570,10 +577,10 @@ def test_corpus_is_complete() -> None:
         log = (CORPUS / f"{stem}.log").read_bytes()
         assert log.startswith(banners[engine].encode())
         assert log.decode("utf-8", "replace").startswith(str(expected["tex"]))
-        assert (b" file:line:error style messages enabled." in log) == (setup == "hwbuild")
+        assert (b" file:line:error style messages enabled." in log) == (setup != "plain")
     readme = (CORPUS / "README.md").read_text(encoding="utf-8")
     assert all(f"| `{case}` |" in readme for case in cases)
-    assert sum(path.stat().st_size for path in CORPUS.iterdir()) < 600_000
+    assert sum(path.stat().st_size for path in CORPUS.iterdir()) < 3_000_000
 
 
 @pytest.mark.parametrize("stem", [s for s in CORPUS_LOGS if s.endswith(".hwbuild")])
@@ -791,8 +798,9 @@ def test_wrapped_lines_are_joined() -> None:
 
 def test_lines_of_79_columns_that_end_there() -> None:
     """What follows a line of 79 columns is not always the rest of it: TeX's second context
-    line, a message TeX starts on a new line, an empty line, and the end of a missing-character
-    message are kept apart."""
+    line, a message TeX starts on a new line, and the end of a missing-character message are
+    kept apart; an empty line is the newline TeX adds when the text ended at column 79, and
+    is dropped (a blank line of the text is a second empty line)."""
     # LuaTeX ended "Missing character: ... !" at exactly 79 bytes; "]" ends the page.
     log = corpus_log("warnings.lualatex.plain")
     missing = lines_with(log, "Missing character")
@@ -804,8 +812,9 @@ def test_lines_of_79_columns_that_end_there() -> None:
         [banner, top, second, "Help text.", rest, "! Next error.", rest, "", "after", rest,
          "l.4 \\x", rest, "<recently read> \\egroup", "", rest, "continued"]
     )
+    assert log_lines("\n".join([banner, rest, "", "", "after"])) == [banner, rest, "", "after"]
     assert log_lines(log_text) == [
-        banner, top, second, "Help text.", rest, "! Next error.", rest, "", "after", rest,
+        banner, top, second, "Help text.", rest, "! Next error.", rest, "after", rest,
         "l.4 \\x", rest, "<recently read> \\egroup", "", rest + "continued",
     ]
     # A log with a line longer than 80 columns was not wrapped: nothing is joined.
@@ -959,4 +968,173 @@ def test_parses_a_fresh_plain_log(engine: str, tmp_path: Path) -> None:
         ("warning", f"sub dir/{name}.tex", 1,
          f"LaTeX Warning: Reference `{label}' on page 1 undefined on input line 1."),
         ("warning", None, None, "LaTeX Warning: There were undefined references."),
+    ]
+
+
+# -- logs of other set-ups: names, stray parentheses, lines TeX did not cut --------------------
+
+
+def test_file_names_with_parentheses() -> None:
+    """``(./notes (draft)/part (1).tex`` was cut at its first space: warnings went to ``notes``
+    (also without ``./``, as TEXINPUTS finds ``styles (v2)/hwreport.cls``); parentheses in a
+    page's image names opened nothing."""
+    log = "\n".join(
+        [
+            "(./main.tex (./notes (draft)/part (1).tex",
+            "LaTeX Warning: Reference `a' on page 1 undefined on input line 1.",
+            ") (./fig(2).tex [1 <./plot (1.png>]",
+            "LaTeX Warning: Reference `b' on page 1 undefined on input line 2.",
+            ") (styles (v2)/hwreport.cls (see below",
+            "LaTeX Warning: Reference `s' on page 1 undefined on input line 4.",
+            ")",
+            "LaTeX Warning: Reference `c' on page 1 undefined on input line 3.",
+        ]
+    )
+    assert [(d.file, d.line) for d in parse_log(log)] == [
+        ("notes (draft)/part (1).tex", 1),
+        ("fig(2).tex", 2),
+        ("styles (v2)/hwreport.cls", 4),
+        ("main.tex", 3),
+    ]
+
+
+def test_unbalanced_parentheses_in_messages() -> None:
+    """A ``(`` that is no file and is not closed on its line is text; lines LaTeX writes whole
+    (``File: ...``, ``... Info: ...``) open nothing; a stray ``)`` cannot close the main file."""
+    log = "\n".join(
+        [
+            "(./main.tex (an aside that never closes (./one.tex (opened in one",
+            "LaTeX Warning: Reference `a' on page 1 undefined on input line 1.",
+            ")",
+            "Package hwinfo Info: an (unclosed parenthesis on input line 5.",
+            "File: x.sty 2024/01/01 v1 (beta",
+            ") a stray closing parenthesis",
+            "LaTeX Warning: Reference `b' on page 1 undefined on input line 9.",
+            "! Undefined control sequence.",
+            "l.10 \\oops",
+        ]
+    )
+    assert [(d.file, d.line) for d in parse_log(log)] == [
+        ("main.tex", 10),
+        ("one.tex", 1),
+        ("main.tex", 9),
+    ]
+
+
+def test_wrapped_log_with_lines_tex_did_not_cut() -> None:
+    """LuaTeX writes ``\\openout`` lines whole, and a package may write past column 79: such a
+    line made the whole log count as unwrapped, and nothing was joined."""
+    piece = "LaTeX Warning: Reference `sec:missing-in-first' on page 2 undefined on input li"
+    openout = "\\openout2 = " + "a-long-folder/" * 6 + "chapter.aux"
+    log = "\n".join([BANNERS["luatex"], openout, piece, "ne 3."])
+    assert log_lines(log) == [BANNERS["luatex"], openout, piece + "ne 3."]
+    log = "\n".join([BANNERS["pdftex"], "x" * 100, *[piece, "ne 3."] * 4])
+    assert log_lines(log)[2:] == [piece + "ne 3."] * 4
+
+
+def test_underfull_boxes_are_warnings() -> None:
+    log = "\n".join(
+        [
+            "(./main.tex",
+            "Underfull \\hbox (badness 10000) in paragraph at lines 4--6",
+            "[]\\OT1/cmr/m/n/10 words (",
+            "",
+            "Underfull \\vbox (badness 10000) has occurred while \\output is active []",
+            "",
+        ]
+    )
+    assert [(d.file, d.line, d.message, d.points) for d in parse_log(log)] == [
+        ("main.tex", 4, "Underfull \\hbox (badness 10000) in paragraph at lines 4--6", None),
+        ("main.tex", None,
+         "Underfull \\vbox (badness 10000) has occurred while \\output is active []", None),
+    ]
+
+
+def test_pdf_backend_warnings() -> None:
+    """pdfTeX shows where a warning arose as it does for an error (``l.2``); LuaTeX's backend
+    warns in its own words (``warning  (pdf backend): ...``), which were missed."""
+    log = "\n".join(
+        [
+            "(./main.tex (./second.tex",
+            "pdfTeX warning (ext4): destination with the same identifier (name{page.1}) has "
+            "been already used, duplicate ignored",
+            "<to be read again> ",
+            "                   \\relax ",
+            "l.2 \\clearpage",
+            "               [1",
+            "",
+            "]) ",
+            "warning  (pdf backend): ignoring duplicate destination with the name 'page.1'",
+        ]
+    )
+    assert [(d.file, d.line, d.message[:22]) for d in parse_log(log)] == [
+        ("second.tex", 2, "pdfTeX warning (ext4):"),
+        (None, None, "warning  (pdf backend)"),
+    ]
+
+
+def test_lua_error_printed_right_after_a_file_name() -> None:
+    """LuaTeX prints a Lua error on the line that opened the file (``(./code.texhelper.lua:2:
+    ...``): it was taken for a file named ``code.texhelper.lua:2:``."""
+    log = "\n".join(
+        [
+            BANNERS["luatex"],
+            "(./main.tex (./code.texhelper.lua:2: helper failed",
+            "stack traceback:",
+            "\t[C]: in function 'error'",
+            "\t[\\directlua]:1: in main chunk.",
+            'l.1 \\directlua{dofile("helper.lua")}',
+            "",
+        ]
+    )
+    assert [(d.file, d.line, d.message) for d in parse_log(log)] == [
+        ("code.tex", 1, "helper.lua:2: helper failed")
+    ]
+
+
+def test_score_counts_disagreements() -> None:
+    """tests/data/logs/score.py, which prints the agreement on the corpus, sees a log the
+    parser reads right and one it reads wrongly."""
+    import hwbuild.latexlog as latexlog
+
+    assert score.differences(latexlog, "warnings.pdflatex.plain") == []
+    hits, expected, found = score.diagnostic_counts(latexlog, "warnings.pdflatex.plain")
+    assert hits == expected == found > 10
+    wrong = score.differences(latexlog, "unbalanced_messages.pdflatex.plain")
+    assert len(wrong) == 2 and "two.tex" in wrong[0]
+
+
+def test_file_line_errors_set_the_file_stack_right() -> None:
+    """With -file-line-error TeX names the file it reads: a file closed early by a stray ``)``
+    is open again, and files still on the stack above the named one have ended."""
+    log = "\n".join(
+        [
+            "(./main.tex (./two.tex",
+            "closed in two)",
+            "./two.tex:3: Undefined control sequence.",
+            "l.3 \\oops",
+            "           ",
+            "",
+            "LaTeX Warning: Reference `b' on page 1 undefined on input line 4.",
+            ") (./a.tex (./b.tex",
+            "./a.tex:5: Undefined control sequence.",
+            "l.5 \\oops",
+            "           ",
+            "",
+            "LaTeX Warning: Reference `c' on page 1 undefined on input line 6.",
+            ")",
+            "LaTeX Warning: Reference `d' on page 1 undefined on input line 9.",
+            "notes.txt:3: a message that only looks like an error, of a file never opened",
+            "",
+            "LaTeX Warning: Reference `e' on page 1 undefined on input line 10.",
+        ]
+    )
+    assert [(d.file, d.line) for d in parse_log(log)] == [
+        ("two.tex", 3),
+        ("a.tex", 5),
+        ("notes.txt", 3),
+        ("two.tex", 4),
+        ("a.tex", 6),
+        ("main.tex", 9),
+        ("main.tex", 10),
     ]

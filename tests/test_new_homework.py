@@ -178,15 +178,27 @@ def test_a_bibliography_works_as_written_and_rebuilds_when_edited(run: Run, tmp_
     again = run("--explain", cwd=root)
     assert "homework: rebuilds: refs.bib changed" in again.stderr
     assert "Donald E. Knuth" in text_of(root / "build" / "homework.pdf")
-    # A broken entry is an error at the .bib line; fixing it builds again (nothing stays stale).
+    # A broken entry is an error at the .bib line, in every build while it stays broken;
+    # fixing it builds again (nothing stays stale, nothing stays wedged).
     (root / "refs.bib").write_text(BIB.replace("year={1984}", "year {1984}"))
-    broken = run(cwd=root, check=False)
-    assert broken.returncode == 7 and "refs.bib:1:" in broken.stderr, broken.stderr
+    for _ in range(2):
+        broken = run(cwd=root, check=False)
+        assert broken.returncode == 7 and "refs.bib:1:" in broken.stderr, broken.stderr
     (root / "refs.bib").write_text(BIB.replace("Donald Knuth", "D. Knuth"))
     fixed = run(cwd=root)
     assert "homework: latexmk" in fixed.stdout
     assert "D. Knuth" in text_of(root / "build" / "homework.pdf")
     assert "homework: up to date" in run(cwd=root).stdout
+    # Two LaTeX errors in a row: each build reports its own error, and the fix builds.
+    for macro in ("\\firstmistake", "\\secondmistake"):
+        template.write_text(template.read_text() + f"\n{macro}\n")
+        failed = run(cwd=root, check=False)
+        assert failed.returncode == 7 and "TeX read: l." in failed.stderr, failed.stderr
+        assert macro[1:] in failed.stderr, failed.stderr
+        template.write_text(template.read_text().replace(f"\n{macro}\n", ""))
+    template.write_text(template.read_text() + "\nWedged no more.\n")
+    run(cwd=root)
+    assert "Wedged no more." in text_of(root / "build" / "homework.pdf")
 
 
 @pytest.mark.parametrize(("engine", "producer"), [("xelatex", "xdvipdfmx"),

@@ -10,9 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from hwbuild import preamble as P
-from hwbuild.latex import latex_environment, latexmk_command
+from hwbuild.errors import PreambleError, PreambleUnsupported
 from hwbuild.render import make_environment, render
+from hwbuild.tex.latexmk import latex_environment, latexmk_command
+from hwbuild.tex.preamble.dump import (
+    DRIVER_NAME,
+    compile_environment,
+    dump_format,
+    latexmk_engine_option,
+)
+from hwbuild.tex.preamble.key import document_key, format_key, installation_fingerprint
+from hwbuild.tex.preamble.policy import after_plain_compile, usable_format
+from hwbuild.tex.preamble.split import split_preamble
+from hwbuild.tex.preamble.store import FormatCache
+from hwbuild.tex.preamble.verify import pdfs_identical, verify_format
+from hwbuild.tex.recorder import read_fls
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = 1700000000
@@ -23,7 +35,7 @@ SIMPLE = "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\nHi
 # --- split_preamble ---------------------------------------------------------------------------
 
 def test_split_at_begin_document() -> None:
-    split = P.split_preamble(SIMPLE)
+    split = split_preamble(SIMPLE)
     assert split is not None
     preamble, body = split
     assert preamble + body == SIMPLE
@@ -34,7 +46,7 @@ def test_split_at_begin_document() -> None:
 def test_split_ignores_comments_and_escaped_percent() -> None:
     tex = ("\\documentclass{article}\n% \\begin{document} in a comment\n"
            "\\newcommand\\pct{50\\%} % \\begin{document}\n\\begin {document}\nx\n\\end{document}\n")
-    split = P.split_preamble(tex)
+    split = split_preamble(tex)
     assert split is not None
     assert split[1].startswith("\\begin {document}")
     assert "\\newcommand\\pct" in split[0]
@@ -50,17 +62,17 @@ def test_split_ignores_comments_and_escaped_percent() -> None:
     "\\DocumentMetadata{}\n" + SIMPLE,
 ])
 def test_split_refuses_what_cannot_be_skipped(tex: str) -> None:
-    assert P.split_preamble(tex) is None
+    assert split_preamble(tex) is None
 
 
 def test_split_allows_at_catcode() -> None:
     tex = SIMPLE.replace("\\begin{document}", "\\catcode`\\@=11\n\\def\\a@b{}\n"
                          "\\catcode`\\@=12\n\\begin{document}")
-    assert P.split_preamble(tex) is not None
+    assert split_preamble(tex) is not None
 
 
 def test_split_of_the_main_template() -> None:
-    split = P.split_preamble(render_main(problems=["1"]))
+    split = split_preamble(render_main(problems=["1"]))
     assert split is not None
     assert "\\pdftrailerid{}" in split[0]
 
@@ -72,7 +84,7 @@ def key(preamble: str = "p", **changes: object) -> str:
                                "env": {"SOURCE_DATE_EPOCH": "1", "PATH": "/bin"},
                                "installation": "tex 1"}
     args.update(changes)
-    return P.format_key(preamble, **args)  # type: ignore[arg-type]
+    return format_key(preamble, **args)  # type: ignore[arg-type]
 
 
 def test_key_covers_what_a_format_depends_on() -> None:
@@ -88,10 +100,10 @@ def test_key_covers_what_a_format_depends_on() -> None:
 
 
 def test_latexmk_option_quotes_the_path() -> None:
-    option = P.latexmk_engine_option("pdflatex", Path("/a b/homework.fmt"))
+    option = latexmk_engine_option("pdflatex", Path("/a b/homework.fmt"))
     assert option == ["-pdflatex=pdflatex -fmt='/a b/homework.fmt' %O %S"]
     with pytest.raises(ValueError, match="xelatex"):
-        P.latexmk_engine_option("xelatex", Path("/x.fmt"))
+        latexmk_engine_option("xelatex", Path("/x.fmt"))
 
 
 def test_pdfs_identical_ignores_only_the_trailer_id(tmp_path: Path) -> None:
@@ -99,14 +111,14 @@ def test_pdfs_identical_ignores_only_the_trailer_id(tmp_path: Path) -> None:
     a.write_bytes(b"%PDF body /ID [<0A1B> <0A1B>] >>")
     b.write_bytes(b"%PDF body /ID [<FFFF> <FFFF>] >>")
     c.write_bytes(b"%PDF bodx /ID [<0A1B> <0A1B>] >>")
-    assert P.pdfs_identical(a, b)
-    assert not P.pdfs_identical(a, c)
+    assert pdfs_identical(a, b)
+    assert not pdfs_identical(a, c)
 
 
 def test_read_fls(tmp_path: Path) -> None:
     fls = tmp_path / "x.fls"
     fls.write_text("PWD /w\nINPUT /t/a.sty\nINPUT ./b.tex\nOUTPUT x.log\nINPUT /t/a.sty\n")
-    assert P.read_fls(fls) == (["/t/a.sty", "./b.tex", "/t/a.sty"], ["x.log"])
+    assert read_fls(fls) == (["/t/a.sty", "./b.tex", "/t/a.sty"], ["x.log"])
 
 
 # --- with TeX ---------------------------------------------------------------------------------
@@ -160,17 +172,19 @@ def write_document(folder: Path, *, preamble_extra: str = "", problem: str = PRO
 def latexmk(folder: Path, env: dict[str, str], extra: list[str] | None = None) -> Path:
     command = latexmk_command("latexmk", "homework.tex")
     command[-1:-1] = extra or []
-    proc = subprocess.run(command, cwd=folder, env=P.compile_environment(env),
+    proc = subprocess.run(command, cwd=folder, env=compile_environment(env),
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     return folder / "homework.pdf"
 
 
 def key_of(folder: Path, env: dict[str, str]) -> str:
-    split = P.split_preamble((folder / "homework.tex").read_text())
+    split = split_preamble((folder / "homework.tex").read_text())
     assert split is not None
-    return P.format_key(split[0], engine="pdflatex", jobname="homework", env=env,
-                        installation=P.installation_fingerprint("pdflatex"))
+    key = format_key(split[0], engine="pdflatex", jobname="homework", env=env,
+                     installation=installation_fingerprint("pdflatex"))
+    assert document_key(folder, "homework.tex", engine="pdflatex", env=env) == key
+    return key
 
 
 def snapshot(root: Path, skip: Path) -> dict[str, str]:
@@ -187,20 +201,20 @@ def test_format_pdf_is_byte_identical_to_plain(tmp_path: Path, tex_env: dict[str
     plain, fast = tmp_path / "plain" / "homework", tmp_path / "fast" / "homework"
     write_document(plain)
     write_document(fast)
-    cache = P.FormatCache(tmp_path / "fast" / "formats")
+    cache = FormatCache(tmp_path / "fast" / "formats")
     result = cache.dump(fast, "homework.tex", engine="pdflatex", env=tex_env,
                         key=key_of(fast, tex_env), timeout=120)
     reference = latexmk(plain, tex_env)
-    compiled = latexmk(fast, tex_env, P.latexmk_engine_option("pdflatex", result.fmt))
+    compiled = latexmk(fast, tex_env, latexmk_engine_option("pdflatex", result.fmt))
     assert compiled.read_bytes() == reference.read_bytes()
     # The compile read the format instead of the packages: that is what its .fls shows.
-    reads = P.read_fls(fast / "homework.fls")[0]
+    reads = read_fls(fast / "homework.fls")[0]
     assert str(result.fmt) in reads
     assert not any(name.endswith("/hyperref.sty") for name in reads)
     assert any(item.path.endswith("/hyperref.sty") for item in result.inputs)
     assert not any(item.path.endswith("homework.tex") for item in result.inputs)
     # One pass with the format, beside the plain compile's work files, gives its PDF too.
-    assert P.verify_format(result, plain, "homework.tex", reference, env=tex_env, timeout=120)
+    assert verify_format(result, plain, "homework.tex", reference, env=tex_env, timeout=120)
 
 
 @pytest.mark.tex
@@ -209,7 +223,7 @@ def test_format_is_reused_until_the_preamble_changes(tmp_path: Path,
     work = tmp_path / "my build" / "homework"  # a space in the paths, as users have
     write_document(work, preamble_extra="\\usepackage{mymacros}")
     (work / "mymacros.sty").write_text("\\newcommand\\hello{hello}\n")
-    cache = P.FormatCache(tmp_path / "my build" / "formats")
+    cache = FormatCache(tmp_path / "my build" / "formats")
     first_key = key_of(work, tex_env)
     assert cache.lookup(first_key, work) is None
     first = cache.dump(work, "homework.tex", engine="pdflatex", env=tex_env, key=first_key,
@@ -242,7 +256,7 @@ def test_format_is_reused_until_the_preamble_changes(tmp_path: Path,
     assert cache.lookup(first_key, work) is not None
     # The compile with the new format knows the new macro: the preamble really is the new one.
     (work / "problem1.tex").write_text("\\extra\\hello\n")
-    latexmk(work, tex_env, P.latexmk_engine_option("pdflatex", second.fmt))
+    latexmk(work, tex_env, latexmk_engine_option("pdflatex", second.fmt))
 
 
 @pytest.mark.tex
@@ -254,12 +268,12 @@ def test_dump_writes_only_into_its_folder(tmp_path: Path, tex_env: dict[str, str
     home.mkdir()
     env = {**tex_env, "HOME": str(home)}
     before = snapshot(tmp_path, fmtdir)
-    result = P.dump_format(work, "homework.tex", fmtdir, engine="pdflatex", env=env,
+    result = dump_format(work, "homework.tex", fmtdir, engine="pdflatex", env=env,
                            key=key_of(work, env), timeout=120)
     assert snapshot(tmp_path, fmtdir) == before
     assert result.fmt.parent == fmtdir.resolve()
     assert sorted(path.name for path in fmtdir.iterdir()) == sorted([
-        P.DRIVER_NAME, "homework.fls", "homework.fmt", "homework.log"])
+        DRIVER_NAME, "homework.fls", "homework.fmt", "homework.log"])
 
 
 @pytest.mark.tex
@@ -273,8 +287,8 @@ def test_preamble_error_is_where_a_plain_compile_stops(tmp_path: Path, tex_env: 
 
     work = tmp_path / "homework"
     tex = write_document(work, preamble_extra=extra)
-    with pytest.raises(P.PreambleError) as caught:
-        P.dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
+    with pytest.raises(PreambleError) as caught:
+        dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
                       key="k", timeout=120)
     assert not (tmp_path / "fmt" / "homework.fmt").exists()
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
@@ -293,8 +307,8 @@ def test_preamble_without_end_is_an_error_not_a_format(tmp_path: Path,
     work = tmp_path / "homework"
     work.mkdir()
     (work / "homework.tex").write_text("\\documentclass{article}\n\\newcommand\\x{\n")
-    with pytest.raises(P.PreambleError):
-        P.dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
+    with pytest.raises(PreambleError):
+        dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
                       key="k", timeout=120)
     assert not (tmp_path / "fmt" / "homework.fmt").exists()
 
@@ -310,8 +324,8 @@ def test_what_a_format_cannot_keep_is_refused(tmp_path: Path, tex_env: dict[str,
                                               extra: str, reason: str) -> None:
     work = tmp_path / "homework"
     write_document(work, preamble_extra=extra)
-    with pytest.raises(P.PreambleUnsupported, match=re.escape(reason)):
-        P.dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
+    with pytest.raises(PreambleUnsupported, match=re.escape(reason)):
+        dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
                       key="k", timeout=120)
     assert not (tmp_path / "fmt" / "homework.fmt").exists()
 
@@ -324,17 +338,17 @@ def test_verify_catches_what_the_driver_cannot_see(tmp_path: Path,
              "\\AtBeginDocument{{\\x\\pdfappendkern=1 hello hello\\par}}")
     work = tmp_path / "build" / "homework"
     write_document(work, preamble_extra=extra)
-    result = P.dump_format(work, "homework.tex", tmp_path / "build" / "fmt", engine="pdflatex",
+    result = dump_format(work, "homework.tex", tmp_path / "build" / "fmt", engine="pdflatex",
                            env=tex_env, key="k", timeout=120)
     reference = latexmk(work, tex_env)
     before = snapshot(work, tmp_path / "none")
-    assert not P.verify_format(result, work, "homework.tex", reference, env=tex_env,
+    assert not verify_format(result, work, "homework.tex", reference, env=tex_env,
                                timeout=120)
     assert snapshot(work, tmp_path / "none") == before
 
 
 def test_cache_refusals_are_per_key(tmp_path: Path) -> None:
-    cache = P.FormatCache(tmp_path / "formats")
+    cache = FormatCache(tmp_path / "formats")
     assert cache.refused("a") is None
     cache.refuse("a", "uses \\pdfobj")
     assert cache.refused("a") == "uses \\pdfobj"
@@ -346,32 +360,33 @@ def test_cache_refusals_are_per_key(tmp_path: Path) -> None:
 def test_engine_flow_plain_then_verified_format(tmp_path: Path, tex_env: dict[str, str]) -> None:
     work = tmp_path / "build" / "homework"
     write_document(work)
-    cache = P.FormatCache(tmp_path / "build" / "formats")
-    assert P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env) is None
+    cache = FormatCache(tmp_path / "build" / "formats")
+    key = key_of(work, tex_env)
+    assert usable_format(cache, key, work) is None
     reference = latexmk(work, tex_env).read_bytes()
-    made = P.after_plain_compile(cache, work, "homework.tex", work / "homework.pdf",
-                                 engine="pdflatex", env=tex_env, timeout=120)
+    made = after_plain_compile(cache, key, work, "homework.tex", work / "homework.pdf",
+                               engine="pdflatex", env=tex_env, timeout=120)
     assert made is not None and made.verified
-    found = P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env)
+    found = usable_format(cache, key, work)
     assert found == made
-    assert latexmk(work, tex_env, P.latexmk_engine_option("pdflatex", made.fmt)).read_bytes() \
+    assert latexmk(work, tex_env, latexmk_engine_option("pdflatex", made.fmt)).read_bytes() \
         == reference
     # Not for other engines; and a refused preamble stays refused, without a new dump.
-    assert P.usable_format(cache, work, "homework.tex", engine="xelatex", env=tex_env) is None
+    assert document_key(work, "homework.tex", engine="xelatex", env=tex_env) is None
     write_document(work, preamble_extra="\\usepackage{transparent}")
     latexmk(work, tex_env)
-    assert P.after_plain_compile(cache, work, "homework.tex", work / "homework.pdf",
-                                 engine="pdflatex", env=tex_env, timeout=120) is None
     key = key_of(work, tex_env)
+    assert after_plain_compile(cache, key, work, "homework.tex", work / "homework.pdf",
+                               engine="pdflatex", env=tex_env, timeout=120) is None
     assert "pdfcolorstackinit" in (cache.refused(key) or "")
-    assert P.usable_format(cache, work, "homework.tex", engine="pdflatex", env=tex_env) is None
+    assert usable_format(cache, key, work) is None
     assert not cache.entry(key).exists()
 
 
 @pytest.mark.tex
 def test_cache_keeps_the_latest_formats_of_each_job(tmp_path: Path,
                                                     tex_env: dict[str, str]) -> None:
-    cache = P.FormatCache(tmp_path / "formats", keep=2)
+    cache = FormatCache(tmp_path / "formats", keep=2)
     work = tmp_path / "homework"
     work.mkdir()
     made = []
@@ -390,8 +405,8 @@ def test_relative_folders_give_an_absolute_format(tmp_path: Path, tex_env: dict[
     monkeypatch.chdir(tmp_path)
     work = Path("build") / "homework"
     write_document(work)
-    cache = P.FormatCache(Path("build") / "formats")
+    cache = FormatCache(Path("build") / "formats")
     reference = latexmk(work, tex_env)
-    made = P.after_plain_compile(cache, work, "homework.tex", reference, engine="pdflatex",
-                                 env=tex_env, timeout=120)
+    made = after_plain_compile(cache, key_of(work, tex_env), work, "homework.tex", reference,
+                               engine="pdflatex", env=tex_env, timeout=120)
     assert made is not None and made.verified and made.fmt.is_absolute()

@@ -9,7 +9,7 @@ import pytest
 
 from hwbuild.errors import ConfigError, UsageError
 from hwbuild.experiments import ExperimentTask, run_task
-from hwbuild.layout import Layout
+from hwbuild.layout import GENERATED_DIRS, Layout
 from hwbuild.project import Project, find_documents, find_project
 
 RUN = "def run(ctx):\n    return {}\n"
@@ -109,28 +109,30 @@ def test_relative_paths(make_project, tmp_path: Path) -> None:
 # -- the layout -------------------------------------------------------------------------------
 
 
-def test_layout_names_every_generated_path(tmp_path: Path) -> None:
+def test_generated_paths_stay_in_the_generated_folders_and_never_collide(
+        tmp_path: Path) -> None:
     layout = Layout(tmp_path)
-    build = tmp_path / "build"
-    assert layout.cache_entry("1") == build / "cache" / "problem1.json"
-    assert layout.results("1") == build / "results" / "problem1.json"
-    assert layout.manifest == build / "manifest.json"
-    assert layout.lock == build / ".lock"
-    assert Layout.target_name(None) == "homework"
-    assert Layout.target_name("3") == "problem-3"
-    assert Layout.problems_of_target("problem-3") == "3"
-    assert Layout.problems_of_target("homework") is None
-    for target in ("homework", "problem-3"):
-        assert layout.workdir(target) == build / target
-        assert layout.pdf(target) == build / f"{target}.pdf"
-        assert layout.synctex(target) == build / f"{target}.synctex.gz"
-        assert layout.stamp(target) == build / target / ".hwbuild-stamp.json"
-        assert layout.render_memo(target) == build / target / ".hwbuild-render.json"
-    assert layout.figure("2", "loss") == "figures/problem2-loss.pdf"
-    assert layout.export_zip("homework") == tmp_path / "dist" / "homework-source.zip"
-    assert layout.is_generated("build/homework.pdf") and layout.is_generated("figures/x.pdf")
-    assert not layout.is_generated("templates/main.tex.j2")
-    assert not layout.is_generated("buildings/x")
+    problems = ("1", "2", "10")
+    targets = [Layout.target_name(None), *(Layout.target_name(p) for p in problems)]
+    assert [Layout.problems_of_target(t) for t in targets] == [None, *problems]
+    paths = [layout.manifest, layout.lock, layout.page_map, layout.preamble_formats]
+    for pid in problems:
+        paths += [layout.cache_entry(pid), layout.results(pid), tmp_path / Layout.figure(pid, "a")]
+    for target in targets:
+        paths += [layout.pdf(target), layout.synctex(target), layout.stamp(target),
+                  layout.render_memo(target), layout.export_zip(target)]
+        work = layout.workdir(target)
+        paths += [work / Layout.main_tex(target)]
+        paths += [work / name for pid in problems
+                  for name in (Layout.problem_tex(pid), Layout.embedded_results(pid))]
+    generated = [tmp_path / folder for folder in GENERATED_DIRS]
+    assert [p for p in paths if not any(p.is_relative_to(g) for g in generated)] == []
+    assert len(set(paths)) == len(paths)
+    assert layout.stamps() == []
+    for target in targets[:2]:
+        layout.stamp(target).parent.mkdir(parents=True)
+        layout.stamp(target).write_text("{}")
+    assert layout.stamps() == sorted(layout.stamp(t) for t in targets[:2])
 
 
 # -- dependencies are what the experiment imported -----------------------------------------------

@@ -50,8 +50,9 @@ from buildproc import (
 )
 
 from hwbuild import cache
-from hwbuild.plan import load_target_stamp
+from hwbuild.plan import BuildOptions, load_target_stamp, plan_build
 from hwbuild.project import Project
+from hwbuild.run import make_task
 from hwbuild.stamp import FileHashes, why_outdated
 
 pytestmark = [pytest.mark.tex, pytest.mark.slow]
@@ -551,21 +552,36 @@ LOOPS = "def run(ctx):\n    while True:\n        pass\n"
 
 
 @pytest.mark.parametrize("limit", ["option", "build-table", "problem-entry"])
-def test_an_experiment_past_its_time_limit_is_stopped(make_project, limit: str) -> None:
-    """--timeout, [build] experiment_timeout or the problem's own timeout: the looping worker
-    is killed, the build exits 5 naming the limit, the other problem's result is kept."""
+def test_an_experiment_time_limit_comes_from_the_option_the_build_table_or_the_problem(
+        make_project, limit: str) -> None:
     root = make_project(
-        {"1": (QUICK.format(value=1), "One << value >>.\n"), "2": (LOOPS, "Two.\n")},
+        {"1": (QUICK.format(value=1), "One.\n"), "2": (LOOPS, "Two.\n")},
         config="[build]\nexperiment_timeout = 1.5\n" if limit == "build-table" else "",
-        problem_config={"2": "timeout = 1.5"} if limit == "problem-entry" else None)
-    args = ("--timeout", "1.5") if limit == "option" else ()
+        problem_config={"2": "timeout = 2.5"} if limit == "problem-entry" else None)
+    options = BuildOptions(experiment_timeout=3.5 if limit == "option" else None)
+    plan = plan_build(Project(root), options)
+    limits = {item.problem.id: make_task(plan, item).timeout for item in plan.problems}
+    expected = {"option": 3.5, "build-table": 1.5, "problem-entry": 2.5}[limit]
+    assert limits["2"] == expected
+    if limit == "problem-entry":
+        assert limits["1"] != expected  # one problem's own limit is its own
+    else:
+        assert limits["1"] == expected
+
+
+def test_an_experiment_past_its_time_limit_is_stopped(make_project) -> None:
+    """The looping worker is killed, the build exits 5 naming the limit and what to do, the
+    other problem's result is kept."""
+    root = make_project(
+        {"1": (QUICK.format(value=1), "One << value >>.\n"), "2": (LOOPS, "Two.\n")})
     started = time.monotonic()
-    build = start_build(root, "--executor", "local", "-j", "2", *args)
+    build = start_build(root, "--executor", "local", "-j", "2", "--timeout", "1.5")
     result = build.finish(timeout=60)
     assert result.returncode == 5, result.output
     assert time.monotonic() - started < 30
-    assert "problem 2: the experiment did not finish within 1.5 s" in result.stderr
-    assert "solutions/problem2.py" in result.stderr
+    assert ("solutions/problem2.py: problem 2: the experiment did not finish within 1.5 s"
+            in result.stderr)
+    assert "hint: look for an endless loop; or raise timeout = N" in result.stderr
     assert result.survivors == []
     assert group_members(build.pid) == []
     assert cache.load(Project(root).layout, "1") is not None
@@ -579,11 +595,14 @@ def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(make_project)
     before = snapshot(root)
     (root / "templates" / "problem1.tex.j2").write_text(
         "Fine << value >>.\n\\def\\spin{\\spin}\nNow \\spin forever.\n")
-    build = start_build(root, "--executor", "inprocess", "--latex-timeout", "2")
+    config = root / "hwbuild.toml"  # the limit from the config (the option is a unit test's)
+    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 2\n")
+    build = start_build(root, "--executor", "inprocess")
     result = build.finish(timeout=90)
     assert result.returncode == 7, result.output
     assert "LaTeX did not finish within 2 s: interrupted here" in result.stderr
     assert "templates/problem1.tex.j2:3" in result.stderr, result.stderr
+    assert "| Now \\spin forever." in result.stderr
     log = (root / "build" / "homework" / "homework.log").read_text(errors="replace")
     assert "problem1.tex:3: Interruption" in log  # TeX's own word for where it was
     assert result.survivors == [] and group_members(build.pid) == []

@@ -13,18 +13,15 @@ import gzip
 import os
 import re
 import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hwbuild.synctex import (
-    SourceMap,
-    SynctexError,
-    rewrite_synctex,
-    rewrite_synctex_text,
-    synctex_path_for,
-)
+from hwbuild.origins import Origins
+from hwbuild.synctex import RewriteResult, SynctexError, rewrite_synctex
 from tests.synctexcli import (
     find_word,
     find_words,
@@ -129,14 +126,27 @@ class Example:
     part: Path
     pdf: Path
     synctex: Path
-    maps: dict[str, SourceMap]
+    maps: dict[str, Origins]
 
 
-def _source_map(template: Path, part: Path, rendered: Rendered) -> SourceMap:
-    lines: list[int | tuple[Path, int]] = [
-        origin if isinstance(origin, int) else (part, origin[1]) for _, origin in rendered
-    ]
-    return SourceMap(template, lines)
+def origins(template: Path, lines: Sequence[int | tuple[Path, int]]) -> Origins:
+    """Origins written as a template and its line numbers, a (file, line) for any other file."""
+    return Origins.of((template, entry) if isinstance(entry, int) else entry for entry in lines)
+
+
+def _source_map(template: Path, part: Path, rendered: Rendered) -> Origins:
+    return origins(template, [origin if isinstance(origin, int) else (part, origin[1])
+                              for _, origin in rendered])
+
+
+def rewrite_synctex_text(data: bytes, maps: Mapping[str, Origins] | Mapping[Path, Origins], *,
+                         tex_dir: Path) -> tuple[bytes, RewriteResult]:
+    """:func:`rewrite_synctex` on the uncompressed contents of a SyncTeX file."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, destination = Path(folder, "in.synctex"), Path(folder, "out.synctex.gz")
+        source.write_bytes(data)
+        result = rewrite_synctex(source, destination, maps, tex_dir=tex_dir)
+        return gzip.decompress(destination.read_bytes()), result
 
 
 def _write_example(root: Path) -> Example:
@@ -196,7 +206,7 @@ def _published(example: Example, name: str) -> tuple[Path, Path]:
     """Publish the PDF as ``build/NAME.pdf`` and its rewritten SyncTeX file next to it."""
     pdf = example.root / "build" / f"{name}.pdf"
     pdf.write_bytes(example.pdf.read_bytes())
-    destination = synctex_path_for(pdf)
+    destination = pdf.with_name(f"{pdf.stem}.synctex.gz")  # where readers look for it
     rewrite_synctex(example.synctex, destination, example.maps)
     return pdf, destination
 
@@ -448,7 +458,7 @@ P = Path("/t/part.tex.j2")
 BASE = Path("/t/base.tex.j2")
 # problem1.tex's nine lines: 1 -> T:10, 2 -> T:11, 3-4 -> part 1-2, 5-6 -> T:12, 7 -> base 3,
 # 8 -> T:12, 9 -> T:13.
-SYNTHETIC_MAP = SourceMap(T, [10, 11, (P, 1), (P, 2), 12, 12, (BASE, 3), 12, 13])
+SYNTHETIC_MAP = origins(T, [10, 11, (P, 1), (P, 2), 12, 12, (BASE, 3), 12, 13])
 
 EXPECTED = """\
 SyncTeX Version:1
@@ -580,17 +590,6 @@ def test_no_maps_changes_only_anchors() -> None:
     assert result.records == 0 and result.inputs == {} and result.templates == {}
 
 
-def test_source_map_origins() -> None:
-    source_map = SourceMap(T, [3, (P, 7), 4])
-    assert source_map.origin(1) == (T, 3)
-    assert source_map.origin(2) == (P, 7)
-    assert source_map.origin(3) == (T, 4)
-    assert source_map.origin(4) == (T, 4)  # past the end: the last line's origin
-    assert source_map.origin(0) == (T, 0)
-    assert SourceMap(T, []).origin(5) == (T, 1)
-    assert source_map.files() == [T, P]
-
-
 @pytest.mark.parametrize(
     ("template", "lines", "message"),
     [
@@ -600,14 +599,12 @@ def test_source_map_origins() -> None:
         (T, [(P, -2)], ">= 1"),
         (Path("/t/bad\nname.j2"), [1], "cannot be written"),
         (Path("/t/trailing.j2 "), [1], "cannot be written"),
+        (T, [], "no origins"),
     ],
 )
-def test_source_map_validation(template: Path, lines: list[int | tuple[Path, int]],
-                               message: str) -> None:
+def test_origins_that_cannot_be_written_are_refused(template: Path,
+                                                    lines: list[int | tuple[Path, int]],
+                                                    message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        SourceMap(template, lines)
-
-
-def test_synctex_path_for() -> None:
-    assert synctex_path_for(Path("build/homework.pdf")) == Path("build/homework.synctex.gz")
-    assert synctex_path_for(Path("/b/problem-1.pdf")) == Path("/b/problem-1.synctex.gz")
+        rewrite_synctex_text(SYNTHETIC.encode(), {"problem1.tex": origins(template, lines)},
+                             tex_dir=Path("/w"))

@@ -1,0 +1,1 @@
+"""TeX: latexmk and the engines, what they read, their failures, the precompiled preamble."""
