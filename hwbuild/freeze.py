@@ -118,9 +118,10 @@ def freeze_project(project: Project) -> list[str]:
                      f" (ran on {entry.device})")
     total = size(folder)
     if total > LARGE:
-        lines.append(f"warning: {project.relative(folder)} holds {total / 2**20:.0f} MB; commit "
-                     "values and small figures, not data: save big arrays as figures' data "
-                     "sparingly, or set [results] store to a shared folder outside the repository")
+        lines.append(f"warning: {project.relative(folder)} holds {total / 2**20:.0f} MB; keep it "
+                     "small: return summary values rather than big arrays, plot fewer points "
+                     "(or rasterize dense plots), or set [results] store to a shared folder "
+                     "outside the repository")
     return lines
 
 

@@ -511,3 +511,22 @@ def test_a_frozen_result_from_a_gpu_machine_is_used_on_a_cpu_one(make_project) -
     (root / "data/w.txt").write_text("2\n")
     refused = plan_build(project, BuildOptions(device="cpu", frozen=True)).problems[0]
     assert refused.reasons == ["its frozen result cannot be used: data/w.txt changed"]
+
+
+def test_results_can_live_in_a_store_outside_the_project_and_a_big_one_is_named(
+        make_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwbuild import freeze
+
+    shared = tmp_path / "shared"
+    root = make_project({"1": ("def run(ctx):\n    return {'x': 1}\n", "<< x >>\n")},
+                        config=f'[results]\nstore = "{shared}"\n')
+    project = Project(root)
+    options = BuildOptions(executor="inprocess", device="cpu")
+    build(project, options, Reporter(), executor=InProcessExecutor())
+    monkeypatch.setattr(freeze, "LARGE", 10)
+    lines = freeze.freeze_project(project)
+    assert lines[0] == "problem 1: froze (ran on cpu)"
+    assert "holds 0 MB" in lines[1] and "[results] store" in lines[1]
+    assert (shared / "problem1.json").is_file() and not (root / "frozen").exists()
+    (root / "build" / "cache" / "problem1.json").unlink()
+    assert plan_build(project, options).problems[0].frozen is not None
