@@ -248,3 +248,4 @@ def test_live_display_prints_an_experiments_lines_whole_above_it() -> None:
     shown = ANSI.sub("", stream.getvalue()).replace("\r", "\n")
     assert "problem 1: loss [0.25]\n" in shown  # a line of its own, brackets as printed
     assert "train 3/10 (30 %), 3 it/s, 2 s left" in shown
+    assert "━" in shown  # the bar, drawn only for a problem that reports its progress
