@@ -248,23 +248,30 @@ def test_an_experiment_may_start_processes_whose_reads_are_recorded(
     for i in range(10):
         (tmp_path / "data" / f"f{i}.txt").write_text(f"{i} {i * i}\n")
     (tmp_path / "extra.txt").write_text("read by a spawned child only\n")
+    executor = make(scheduler)  # type: ignore[operator]
+    # num_workers=0 in this process only: elsewhere each task would import torch once more.
+    runs = (("1", 2), ("2", 0)) if isinstance(executor, InProcessExecutor) else (("1", 2),)
     tasks = []
-    for name, workers in (("1", 2), ("2", 0)):
+    for name, workers in runs:
         task = _task(tmp_path, "pass", name=name, timeout=180)
         (tmp_path / task.solution).write_text(LOADER.replace("WORKERS", str(workers)))
         tasks.append(task)
     events: list[dict] = []
-    results = _run(make(scheduler), tasks, events.append)  # type: ignore[operator]
-    parallel, serial = results["1"], results["2"]
-    assert parallel.ok and serial.ok, (parallel.error, serial.error)  # type: ignore[attr-defined]
-    assert parallel.values == serial.values == {"total": [45.0, 285.0], "size": 29}  # type: ignore[attr-defined]
+    results = _run(executor, tasks, events.append)
+    parallel = results["1"]
+    assert parallel.ok, parallel.error  # type: ignore[attr-defined]
+    # What num_workers=0 gives (the serial run, where it ran, must agree).
+    assert parallel.values == {"total": [45.0, 285.0], "size": 29}  # type: ignore[attr-defined]
+    if "2" in results:
+        assert results["2"].values == parallel.values  # type: ignore[attr-defined]
     expected = {f"data/f{i}.txt" for i in range(10)} | {"extra.txt", "data/"}
     assert expected <= set(parallel.inputs)  # type: ignore[attr-defined]
     assert "" not in parallel.inputs.values()  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30  # Dask's events may trail its results
-    while len([e for e in events if e["kind"] == "line"]) < 2 and time.monotonic() < deadline:
+    while not any(e["kind"] == "line" and e["problem"] == "1" for e in events) \
+            and time.monotonic() < deadline:
         time.sleep(0.1)
-    lines = sorted((e["problem"], e["text"]) for e in events if e["kind"] == "line")
-    assert lines == [("1", "summed [45.0, 285.0]"), ("2", "summed [45.0, 285.0]")]
+    lines = {(e["problem"], e["text"]) for e in events if e["kind"] == "line"}
+    assert lines == {(t.problem_id, "summed [45.0, 285.0]") for t in tasks}
     ends = [e for e in events if e["kind"] == "progress" and e["n"] == e["total"] == 3]
-    assert sorted(e["problem"] for e in ends) == ["1", "2"]
+    assert sorted(e["problem"] for e in ends) == sorted(t.problem_id for t in tasks)
