@@ -262,12 +262,13 @@ class LocalExecutor:
                         return message
                     if on_event is not None:
                         on_event(message)
-                if worker.process.sentinel not in ready:
-                    return None  # only events so far
+                dead = worker.process.sentinel in ready  # else: only events so far
             except (EOFError, OSError):
-                pass  # it died while sending: the sentinel says how
-            worker.process.join(timeout=5)
-            return died(task, worker.process.exitcode)
+                dead = True  # it died while sending: the sentinel says how
+            if dead:
+                worker.process.join(timeout=5)
+                return died(task, worker.process.exitcode)
+        # Checked even when events keep coming: a chatty experiment has a time limit too.
         if time.monotonic() >= worker.deadline:
             _kill(worker)
             return timed_out(task, time.monotonic() - worker.started)

@@ -275,3 +275,11 @@ def test_an_experiment_may_start_processes_whose_reads_are_recorded(
     assert lines == {(t.problem_id, "summed [45.0, 285.0]") for t in tasks}
     ends = [e for e in events if e["kind"] == "progress" and e["n"] == e["total"] == 3]
     assert sorted(e["problem"] for e in ends) == sorted(t.problem_id for t in tasks)
+
+
+def test_an_experiment_that_keeps_printing_still_meets_its_time_limit(tmp_path: Path) -> None:
+    body = "import time\n    while True:\n        print('still here'); time.sleep(0.01)"
+    events: list[dict] = []
+    results = _run(LocalExecutor(jobs=1), [_task(tmp_path, body, timeout=1.5)], events.append)
+    assert results["1"].error["kind"] == "timeout"  # type: ignore[attr-defined]
+    assert {"kind": "line", "problem": "1", "text": "still here"} in events
