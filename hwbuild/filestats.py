@@ -7,8 +7,9 @@ hash, as git's index does, with git's rule for the racy case: a file modified wi
 granularity, with the same size, so its stat proves nothing and it is hashed again (and recorded
 anew, no longer racy, once that moment is old enough).
 
-The cache lives in ``build/cache/file-stats.json``; only the coordinating process writes it
-(atomically), and anything unreadable in it is simply not trusted.
+The cache lives in ``build/file-stats.json`` (``build/cache/`` holds experiment entries only);
+only the coordinating process writes it (atomically), and anything unreadable in it is simply not
+trusted.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hwbuild.fsutil import atomic_write_text, dump_json, read_json
 # Coarse file-system clocks (FAT, some network file systems) stamp files to the second or two.
 RACY_NS = 2_000_000_000
 FORMAT = 1
-STATS_FILE = "file-stats.json"  # in build/cache/
+STATS_FILE = "file-stats.json"  # in build/
 
 Signature = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 

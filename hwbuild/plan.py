@@ -290,7 +290,7 @@ def load_target_stamp(layout: Layout, target: str) -> Stamp | None:
 def plan_build(project: Project, options: BuildOptions) -> Plan:
     """Decide what the build must do (reads and hashes files; writes nothing)."""
     layout = project.layout
-    hashes = FileHashes(project.root, StatCache(layout.cache_dir / STATS_FILE))
+    hashes = FileHashes(project.root, StatCache(layout.build_dir / STATS_FILE))
     targets = targets_for(project, options)
     needed = list({p.id: p for t in targets for p in t.problems}.values())
     epoch = source_date_epoch(project)
