@@ -14,8 +14,14 @@ ARGS          ?=
 
 # The venv is rebuilt when the pinned dependencies change. editable_mode=compat installs a
 # plain .pth path instead of an import hook, which would cost every build 8 ms of start-up.
+# Restartable at any point (Ctrl-C in a fresh clone's first `make pdf`): a venv whose pip does
+# not run (never finished, or lost in an interrupted upgrade) is made again, in a folder of its
+# own that is renamed into place only once it has pip; pip itself resumes an interrupted install.
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || { \
+	    echo "creating the virtual environment $(VENV)"; \
+	    rm -rf $(VENV).new && $(PYTHON_SYSTEM) -m venv $(VENV).new && \
+	    rm -rf $(VENV) && mv $(VENV).new $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]' \
 	    --config-settings editable_mode=compat

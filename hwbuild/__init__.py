@@ -1,3 +1,3 @@
 """hwbuild: homework as code. Experiments compute, templates explain, latexmk compiles."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,13 @@ from hwbuild.layout import WHOLE, Layout
 from hwbuild.origins import Origins
 from hwbuild.project import Problem, Project
 
-ERROR = "error"
-WARNING = "warning"
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
 DEFAULT_OVERFULL_PT = 5.0
 
 PLACEHOLDER = re.compile(r"\bTODO\b|\bXXX\b|\?{3,}")
@@ -47,7 +53,7 @@ MULTIPLY_DEFINED = re.compile(r"Label [`'](.+?)' multiply defined")
 class Finding:
     """One thing a grader would notice: where, how bad, what."""
 
-    severity: str  # ERROR or WARNING
+    severity: Severity
     check: str  # short name of the check: "reference", "overfull", "placeholder", ...
     message: str
     location: Location | None = None
@@ -274,6 +280,24 @@ def check_log(project: Project, log: Path, sources: dict[str, RenderedSource],
                 f"overfull box, {diagnostic.points:g}pt too {how} (threshold {overfull_pt:g}pt)"
                 + (f", {where}" if where else ""), location, detail or None))
     return findings
+
+
+def undefined_references(project: Project, target: str,
+                         problems: list[Problem]) -> list[Finding]:
+    """The undefined references and citations in the log of ``target``'s last compile, each at
+    its template line: a build reports them as warnings (``check`` as errors)."""
+    log = project.layout.workdir(target) / f"{target}.log"
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    if "undefined on input line" not in text:  # every build looks: parse only when needed
+        return []
+    sources = rendered_sources(project, target, problems)
+    found = check_log(project, log, sources, overfull_pt=float("inf"))
+    unique = {(f.location and str(f.location), f.message): f for f in found
+              if f.check in ("reference", "citation") and f.message.startswith("undefined")}
+    return list(unique.values())
 
 
 def _rendered(sources: dict[str, RenderedSource], workdir: Path,

@@ -9,6 +9,7 @@ report the first failure at the end.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -37,10 +38,15 @@ def _documents(root: Path) -> list[Project]:
 
 
 def gather(project: Project, dest: Path) -> list[str]:
-    """Copy the document's PDFs, page map, manifest and results into ``dest``."""
+    """Copy the document's PDFs, page map, manifest and results into ``dest``.
+
+    What an earlier gather left there goes first; anything else (``export``'s source bundle in
+    the same ``dist/``) stays.
+    """
     layout = project.layout
-    if dest.exists():
-        shutil.rmtree(dest)
+    for stale in [*dest.glob("*.pdf"), dest / layout.page_map.name, dest / layout.manifest.name]:
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(dest / "results", ignore_errors=True)
     (dest / "results").mkdir(parents=True)
     copied = []
     for path in [*sorted(layout.build_dir.glob("*.pdf")), layout.page_map, layout.manifest]:
@@ -67,7 +73,9 @@ def run_ci(root: Path, dist: Path, options: BuildOptions,
         dest = dist if name == "." and len(documents) == 1 else dist / name
         try:
             ids = tuple(project.config.problem_ids)
-            build(project, replace(options, problems=()), Reporter())
+            # Strict for the whole document only: in one problem's PDF a reference to another
+            # problem is undefined by design.
+            build(project, replace(options, problems=(), strict=True), Reporter())
             build(project, replace(options, problems=ids), Reporter())
             result = check_project(project)
             for finding in result.errors:
@@ -86,14 +94,36 @@ def run_ci(root: Path, dist: Path, options: BuildOptions,
     return outcome
 
 
-def run_tests(root: Path, args: tuple[str, ...], echo: Callable[[str], None]) -> Outcome:
-    """pytest in each document's folder, one process each."""
-    try:
-        import pytest  # noqa: F401 (only its presence matters here)
-    except ImportError:
+def pytest_installed() -> bool:
+    return importlib.util.find_spec("pytest") is not None
+
+
+def install_test_dependencies(echo: Callable[[str], None]) -> None:
+    """pip-install hwbuild's ``test`` extra (pytest, pinned) into hwbuild's own environment,
+    whatever that environment installed hwbuild from; nothing when pytest is there."""
+    if pytest_installed():
+        return
+    from hwbuild.provenance import EXTRA, requirement_of
+
+    wanted = requirement_of(EXTRA) or ["pytest"]
+    echo(f"installing {' '.join(wanted)} into {sys.prefix}")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *wanted],
+                          check=False)
+    if done.returncode != 0:
+        raise ToolMissingError(f"pip could not install {' '.join(wanted)} (exit "
+                               f"{done.returncode})", hint="see pip's report above")
+
+
+def run_tests(root: Path, args: tuple[str, ...], echo: Callable[[str], None], *,
+              install: bool = False) -> Outcome:
+    """pytest in each document's folder, one process each (pytest installed first if
+    ``install``)."""
+    if install:
+        install_test_dependencies(echo)
+    if not pytest_installed():
         raise ToolMissingError("pytest is not installed where hwbuild is",
-                               hint="pip install 'hwbuild[test]' (with pipx: pipx inject "
-                                    "hwbuild pytest)") from None
+                               hint=f"{Path(sys.executable).name} -m pip install pytest, or "
+                                    "`hwbuild test --install-deps` (`make test` does)")
     documents = _documents(root)
     outcome = Outcome(documents)
     for project in documents:

@@ -3,12 +3,13 @@
 ``main`` reads the options once into a typed :class:`Settings`; every command gets it from the
 click context. Errors are turned into their message and exit code in one place,
 :class:`HwbuildGroup.invoke`: a :class:`~hwbuild.errors.BuildError` prints its report, Ctrl-C
-exits 130, SIGTERM 143, and anything unexpected one line asking for ``--traceback``.
+exits 130, SIGTERM 143, SIGHUP 129, and anything unexpected one line asking for ``--traceback``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import threading
@@ -21,11 +22,13 @@ import click
 
 from hwbuild import __version__
 from hwbuild.errors import (
+    EXIT_HANGUP,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     BuildError,
     CheckFailed,
+    UsageError,
 )
 from hwbuild.plan import BuildOptions
 from hwbuild.project import Project, find_project
@@ -50,16 +53,24 @@ class Settings:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the build is so that it unwinds the way Ctrl-C does."""
+    """SIGTERM or SIGHUP, raised where the build is so that it unwinds the way Ctrl-C does."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.exit_code = EXIT_HANGUP if signum == signal.SIGHUP else EXIT_TERMINATED
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
+    raise Terminated(signum)
+
+
+# SIGTERM: `kill PID`, a CI timeout; SIGHUP: the terminal was closed.
+_STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def _sigterm_unwinds() -> Iterator[None]:
-    """Make SIGTERM (``kill PID``, a CI timeout) stop the build the way Ctrl-C does.
+    """Make SIGTERM and SIGHUP stop the build the way Ctrl-C does.
 
     Python's default is to die on the spot: the experiment workers and latexmk would go on
     running, writing into the work folders after the build and its lock had gone.
@@ -67,15 +78,55 @@ def _sigterm_unwinds() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in _STOPPING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop(ctx: click.Context, interrupt: KeyboardInterrupt, what_is_left: str) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: one line saying what is left, and the signal's exit code."""
+    click.echo(f"interrupted: {what_is_left}", err=True)
+    ctx.exit(interrupt.exit_code if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
 
 
 class HwbuildGroup(click.Group):
     """The command group; the one place where errors become messages and exit codes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._options_first(ctx, args))
+
+    def _options_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``hwbuild clean -q`` read as ``hwbuild -q clean``: the group's options after the
+        command move before it, unless the command has an option of that name. Not for
+        ``test``, whose arguments are pytest's, nor past ``--``."""
+        takes_value = {name: not (param.is_flag or param.count)
+                       for param in self.params if isinstance(param, click.Option)
+                       for name in (*param.opts, *param.secondary_opts)}
+        at = 0
+        while at < len(args) and args[at].startswith("-") and args[at] != "--":
+            at += 2 if takes_value.get(args[at]) else 1
+        command = self.get_command(ctx, args[at]) if at < len(args) else None
+        if command is None or command.name == "test":
+            return args
+        own = {name for param in command.params if isinstance(param, click.Option)
+               for name in (*param.opts, *param.secondary_opts)}
+        moved: list[str] = []
+        kept: list[str] = []
+        rest = iter(args[at + 1:])
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                kept += [arg, *rest]
+            elif name in takes_value and name not in own:
+                moved.append(arg)
+                if takes_value[name] and "=" not in arg:
+                    moved += list(itertools.islice(rest, 1))
+            else:
+                kept.append(arg)
+        return [*args[:at], *moved, args[at], *kept]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -90,8 +141,7 @@ class HwbuildGroup(click.Group):
             click.secho(error.format(), err=True, fg="red")
             ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
-            click.echo("interrupted: the previous PDFs and caches are untouched", err=True)
-            ctx.exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+            stop(ctx, interrupt, "the previous PDFs and caches are untouched")
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
@@ -143,6 +193,8 @@ def make_reporter(verbosity: int) -> Reporter:
               help="Never run an experiment: use the frozen results (hwbuild freeze), or fail.")
 @click.option("--reproducible", is_flag=True,
               help="Leave out wall-clock measurements so that builds are byte-identical.")
+@click.option("--strict", is_flag=True,
+              help="Make warnings (undefined references and citations) errors (exit 7).")
 @click.option("--explain", is_flag=True,
               help="Say why each problem reruns and each PDF rebuilds (or is up to date).")
 @click.option("--dry-run", is_flag=True, help="Only say what a build would do; change nothing.")
@@ -159,7 +211,8 @@ def main(ctx: click.Context, /, **options: Any) -> None:
     and LaTeX templates (templates/).
 
     With no command, builds build/homework.pdf (or build/problem-ID.pdf with --problem). The
-    options apply to the command after them: `hwbuild --problem 1 watch`. Start a new project
+    options apply to the command, before or after it: `hwbuild --problem 1 watch`, `hwbuild
+    watch --problem 1` (not after `test`, whose arguments are pytest's). Start a new project
     with `hwbuild init`.
     """
     verbosity = -1 if options["quiet"] else int(options["verbose"] or 0)
@@ -169,7 +222,8 @@ def main(ctx: click.Context, /, **options: Any) -> None:
             device=options["device"], jobs=options["jobs"] or os.cpu_count() or 1,
             executor=options["executor"], scheduler=options["scheduler"],
             reproducible=options["reproducible"], experiment_timeout=options["timeout"],
-            latex_timeout=options["latex_timeout"], frozen=options["frozen"]),
+            latex_timeout=options["latex_timeout"], strict=options["strict"],
+            frozen=options["frozen"]),
         project_dir=options["project_dir"], list_problems=options["list_problems"],
         timings=options["timings"] or verbosity > 0, verbosity=verbosity,
         traceback=options["traceback"], explain=options["explain"],
@@ -264,7 +318,7 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     of each problem in build/homework.pdf). Checks build/homework.pdf, or with --problem the
     per-problem PDFs.
     """
-    from hwbuild.check import check_project
+    from hwbuild.check import Severity, check_project
 
     settings = _settings(ctx)
     if not no_build:
@@ -272,7 +326,7 @@ def check_command(ctx: click.Context, overfull_pt: float, no_build: bool) -> Non
     project = settings.project()
     result = check_project(project, problems=settings.build.problems, overfull_pt=overfull_pt)
     for finding in result.findings:
-        if finding.severity == "error":
+        if finding.severity == Severity.ERROR:
             click.secho(finding.format(), fg="red")
         elif settings.verbosity >= 0:
             click.secho(finding.format(), fg="yellow")
@@ -319,23 +373,42 @@ def new_command(ctx: click.Context, problem_id: str, title: str | None, no_build
 @click.option("--author", default="", help="The author, printed under the title.")
 @click.option("--course", default="", help="The course, printed under the title.")
 @click.option("--no-build", is_flag=True, help="Only write the files; do not build the PDF.")
+@click.option("--nested", is_flag=True,
+              help="Create the project even inside another project's folder.")
 @click.pass_context
 def init_command(ctx: click.Context, directory: Path | None, title: str | None, author: str,
-                 course: str, no_build: bool) -> None:
+                 course: str, no_build: bool, nested: bool) -> None:
     """Create a complete project in DIR (default: here): hwbuild.toml, a solutions package,
     templates with one starter problem, tests, a Makefile, .gitignore, a CI workflow and a
-    README; then build its first PDF. Refuses to overwrite anything (exit 2).
+    README; then build its first PDF. Refuses to overwrite anything, and to create a project
+    inside another one unless --nested (exit 2).
     """
-    from hwbuild.starter import create_project
-
     settings = _settings(ctx)
     root = (directory or Path.cwd()).resolve()
-    made = create_project(root, title=title, author=author, course=course)
+    try:
+        from hwbuild.starter import create_project, enclosing_project, shown
+
+        outer = enclosing_project(root)
+        if outer is not None and not nested:
+            raise UsageError(
+                f"{shown(root)} is inside the project {shown(outer)} (its hwbuild.toml): "
+                "the new project would be nested in it",
+                hint="choose a folder outside it, or pass --nested to create it there anyway")
+        made = create_project(root, title=title, author=author, course=course)
+    except KeyboardInterrupt as interrupt:
+        stop(ctx, interrupt, f"nothing was created in {directory or '.'}; run the same "
+                             "`hwbuild init` again")
     for path in made.files:
-        click.echo(f"created {made.shown(path)}")
+        click.echo(f"created {shown(path)}")
+    for path in made.updated:
+        click.echo(f"added {shown(root)} to {shown(path)}")
+    where = "" if root == Path.cwd().resolve() else f"cd {shown(root)} && "
     if not no_build:
-        run_build(replace(settings, project_dir=root))
-    where = "" if root == Path.cwd().resolve() else f"cd {made.shown(root)} && "
+        try:
+            run_build(replace(settings, project_dir=root))
+        except KeyboardInterrupt as interrupt:
+            stop(ctx, interrupt, f"the project is created in {shown(root)}, its first PDF is "
+                                 f"not built; build it with `{where}hwbuild`")
     click.echo(f"next: {where}hwbuild watch, and fill in "
                f"{made.solution.relative_to(root).as_posix()} and "
                f"{made.template.relative_to(root).as_posix()} (see `hwbuild docs`)")
@@ -376,16 +449,19 @@ def ci_command(ctx: click.Context, dist: Path | None) -> None:
 
 @main.command("test", context_settings={"ignore_unknown_options": True},
               short_help="Run every document's tests (pytest), from here.")
+@click.option("--install-deps", is_flag=True,
+              help="First install pytest (at hwbuild's pin) where hwbuild is, if missing.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
+def test_command(ctx: click.Context, install_deps: bool, pytest_args: tuple[str, ...]) -> None:
     """Run the tests of every document under here, each with pytest in its own folder (so that
     the solutions packages of two documents never meet). Extra arguments go to pytest."""
     from hwbuild.ci import run_tests
 
     settings = _settings(ctx)
     root = (settings.project_dir or Path.cwd()).resolve()
-    outcome = run_tests(root, pytest_args, echo=lambda line: click.echo(line))
+    outcome = run_tests(root, pytest_args, echo=lambda line: click.echo(line),
+                        install=install_deps)
     if outcome.error is not None:
         raise outcome.error
 
@@ -398,12 +474,13 @@ def test_command(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
 @click.pass_context
 def setup_tex_command(ctx: click.Context, check_only: bool, everything: bool) -> None:
     """Install, from Debian's packages, the TeX Live parts the configured engine needs (and
-    biber for biblatex): apt-get as root, else the exact command to run."""
-    from hwbuild.tex.install import setup_tex
+    biber for biblatex): apt-get as root, else the exact command to run. At the root of a
+    repository of documents, what every document needs."""
+    from hwbuild.tex.install import documents_at, setup_tex
 
     settings = _settings(ctx)
-    project = None if everything else settings.project()
-    for line in setup_tex(project, check_only=check_only):
+    projects = None if everything else documents_at(settings.project_dir or Path.cwd())
+    for line in setup_tex(projects, check_only=check_only):
         click.echo(line)
 
 
@@ -450,12 +527,14 @@ def clean_command(ctx: click.Context, checkpoints_only: bool) -> None:
     """Delete everything generated: build/ (PDFs, work folders, cache) and figures/."""
     from hwbuild.clean import clean, clean_checkpoints
 
-    project = _settings(ctx).project()
+    settings = _settings(ctx)
+    project = settings.project()
     for path in (clean_checkpoints if checkpoints_only else clean)(project):
-        click.echo(f"removed {project.relative(path)}")
+        if settings.verbosity >= 0:
+            click.echo(f"removed {project.relative(path)}")
 
 
 def entry() -> None:
-    """``python -m hwbuild`` and the ``hwbuild`` script."""
+    """The ``hwbuild`` script of an environment installed before the script became
+    ``hwbuild.__main__:main`` (which imports this module inside a Ctrl-C guard)."""
     main(prog_name="hwbuild")
-

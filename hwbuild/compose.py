@@ -117,7 +117,7 @@ class _Renderer:
         recorded = self.memo.get(name)
         if isinstance(recorded, dict):
             stamp = Stamp.from_json(recorded.get("stamp"))
-            origins = Origins.decode(recorded.get("origins"))
+            origins = Origins.decode(recorded.get("origins"), recorded.get("columns"))
             reusable = origins is not None and not why_outdated(
                 stamp, settings, self.plan.hashes, check_outputs=False)
             if reusable and stamp is not None:
@@ -142,11 +142,16 @@ class _Renderer:
             _end_paragraph(result)
         loader = self.env.loader
         templates = {self.key(path): sha for path, sha in result.templates.values()}
-        origins = Origins.of((self.key(loader.path(t)), line) for t, line in result.origins)
+        origins = Origins.of(
+            ((self.key(loader.path(t)), line) for t, line in result.origins),
+            ((number, column, self.key(loader.path(t)), line)
+             for number, spans in result.columns.items() for column, t, line in spans))
         stamp = Stamp(settings=settings, inputs=templates,
                       outputs={name: sha256_bytes(result.text.encode("utf-8"))})
         self.rerendered.append(self.layout.relative(loader.path(template)))
         memo = {"stamp": stamp.to_json(), "origins": origins.encode()}
+        if origins.columns:
+            memo["columns"] = [list(span) for span in origins.columns]
         return RenderedFile(name, result.text, origins, templates, memo)
 
     def template_path(self, name: str) -> Path:

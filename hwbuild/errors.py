@@ -22,8 +22,10 @@ EXIT_TEMPLATE = 6
 EXIT_LATEX = 7
 EXIT_CHECK = 8
 EXIT_OUTPUT = 9
+EXIT_EXECUTOR = 10
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT
 EXIT_TERMINATED = 143  # SIGTERM: 128 + SIGTERM
+EXIT_HANGUP = 129  # SIGHUP (the terminal was closed): 128 + SIGHUP
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,13 @@ class OutputError(BuildError):
 
     category = "Cannot write outputs"
     exit_code = EXIT_OUTPUT
+
+
+class ExecutorLost(BuildError):
+    """The machinery experiments run on went away mid-build: a Dask scheduler lost."""
+
+    category = "Executor lost"
+    exit_code = EXIT_EXECUTOR
 
 
 _CAUSES = {

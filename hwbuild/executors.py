@@ -17,6 +17,7 @@ raises for a task's failure, and never writes into the project.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -28,8 +29,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
-from hwbuild.errors import ToolMissingError, UsageError
-from hwbuild.experiments import ExperimentTask, TaskResult, prepare_environment, run_task
+from hwbuild.errors import ExecutorLost, ToolMissingError, UsageError
+from hwbuild.experiments import (
+    ErrorKind,
+    ExperimentTask,
+    TaskResult,
+    prepare_environment,
+    run_task,
+)
 
 OnEvent = Callable[[dict[str, Any]], None]  # what an experiment prints, its progress
 
@@ -39,6 +46,9 @@ class Executor(Protocol):
 
     def start(self) -> None:
         """Get ready for tasks in the background (a warm executor starts its fork server)."""
+
+    def workers(self) -> int:
+        """How many experiments run at once (what progress reports)."""
 
     def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
@@ -58,12 +68,13 @@ def died(task: ExperimentTask, exitcode: int | None) -> TaskResult:
     else:
         how = f"exit {exitcode}"
     return TaskResult(problem_id=task.problem_id, ok=False,
-                      error={"kind": "died", "how": how, "file": task.solution})
+                      error={"kind": ErrorKind.DIED, "how": how, "file": task.solution})
 
 
 def timed_out(task: ExperimentTask, seconds: float) -> TaskResult:
     return TaskResult(problem_id=task.problem_id, ok=False, seconds=seconds,
-                      error={"kind": "timeout", "limit": task.timeout, "file": task.solution})
+                      error={"kind": ErrorKind.TIMEOUT, "limit": task.timeout,
+                             "file": task.solution})
 
 
 # -- in this process ----------------------------------------------------------------------------
@@ -83,12 +94,15 @@ class InProcessExecutor:
     def start(self) -> None:
         pass
 
+    def workers(self) -> int:
+        return 1
+
     def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         for task in tasks:
             started = time.perf_counter()
             try:
-                with _alarm(task.timeout):
+                with _alarm(task.timeout), _ctrl_c_stops_the_build():
                     result = run_task(task, on_event)
             except _TimeLimit:
                 result = timed_out(task, time.perf_counter() - started)
@@ -96,6 +110,28 @@ class InProcessExecutor:
 
     def close(self) -> None:
         pass
+
+
+class CtrlC(KeyboardInterrupt):
+    """A real Ctrl-C during an in-process experiment: unlike a bare KeyboardInterrupt (which
+    the solution raised itself, an error of the experiment), it stops the build."""
+
+
+def _raise_ctrl_c(signum: int, frame: object) -> None:
+    raise CtrlC
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_the_build() -> Iterator[None]:
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # SIGINT ignored (a background job), or handled by the caller
+        return
+    signal.signal(signal.SIGINT, _raise_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager
@@ -208,6 +244,9 @@ class LocalExecutor:
             from multiprocessing import forkserver
 
             forkserver.ensure_running()  # returns at once; the server imports on its own
+
+    def workers(self) -> int:
+        return self.jobs
 
     def _start(self) -> _Worker:
         mp = self._mp()
@@ -363,6 +402,10 @@ class DaskExecutor:
                 raise ToolMissingError(
                     "the dask executor needs dask.distributed, which is not installed",
                     hint="pip install 'hwbuild[dask]' (or choose --executor local)") from None
+            # The client logs its reconnection attempts as tracebacks: a lost scheduler is
+            # reported once, as an error of the build.
+            for name in ("distributed", "distributed.client", "distributed.utils"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
                 if self.scheduler:
                     self._client = Client(self.scheduler, timeout="10s")  # type: ignore[no-untyped-call]
@@ -376,8 +419,31 @@ class DaskExecutor:
                                  hint="start it (`dask scheduler`) or pass --scheduler") from None
         return self._client
 
+    def workers(self) -> int:
+        """The worker threads the scheduler has now (not --jobs: the cluster is what it is)."""
+        info = self._connect().scheduler_info()
+        return sum(int(worker.get("nthreads", 1)) for worker in info["workers"].values())
+
     def run(self, tasks: Sequence[ExperimentTask],
             on_event: OnEvent | None = None) -> Iterator[TaskResult]:
+        finished: set[str] = set()
+        try:
+            for result in self._run(tasks, on_event):
+                finished.add(result.problem_id)
+                yield result
+        except Exception:
+            if self._client is None or self._client.status == "running":
+                raise
+            unfinished = ", ".join(t.problem_id for t in tasks if t.problem_id not in finished)
+            raise ExecutorLost(
+                f"lost the Dask scheduler {self.scheduler or '(the local cluster)'} during the "
+                f"build; problem {unfinished} did not finish",
+                hint="check that the scheduler runs and that this machine reaches it, then "
+                     "build again: the results already recorded are kept (or use --executor "
+                     "local)") from None
+
+    def _run(self, tasks: Sequence[ExperimentTask],
+             on_event: OnEvent | None) -> Iterator[TaskResult]:
         import distributed
 
         client = self._connect()
@@ -441,7 +507,7 @@ class DaskExecutor:
             if type(exc).__name__ == "KilledWorker":
                 return died(task, None)
             return TaskResult(problem_id=task.problem_id, ok=False,
-                              error={"kind": "exception", "type": type(exc).__name__,
+                              error={"kind": ErrorKind.EXCEPTION, "type": type(exc).__name__,
                                      "message": str(exc), "file": task.solution})
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +60,19 @@ class ExperimentTask:
     checkpoints: str = ""  # the folder of its checkpoints ("": none)
 
 
+class ErrorKind(StrEnum):
+    """How a task failed: ``TaskResult.error["kind"]``."""
+
+    EXCEPTION = "exception"  # the solution raised (or returned what cannot be recorded)
+    USAGE = "usage"  # the solution misused hwbuild (ctx)
+    TIMEOUT = "timeout"  # past its time limit
+    DIED = "died"  # its process died (a signal, os._exit)
+
+
 @dataclass
 class TaskResult:
-    """What an experiment produced (``ok``), or how it failed (``error``)."""
+    """What an experiment produced (``ok``), or how it failed (``error``, its ``kind`` an
+    :class:`ErrorKind`)."""
 
     problem_id: str
     ok: bool
@@ -367,7 +378,10 @@ def _checkpoints(task: ExperimentTask, recorder: Recorder,
 def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
     """Run one experiment in this process. Never raises for errors in the solution.
 
-    ``emit`` receives its events (:mod:`hwbuild.events`): what it prints and its progress.
+    Not even for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a
+    solution running in the build's own process as a subclass of KeyboardInterrupt (see
+    :class:`hwbuild.executors.InProcessExecutor`), and stops the build. ``emit`` receives its
+    events (:mod:`hwbuild.events`): what it prints and its progress.
     """
     from hwbuild.fingerprint import imported_distributions
     from hwbuild.observe import recording
@@ -415,11 +429,19 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
             versions=versions)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
-                          error={"kind": "usage", "message": exc.message, "hint": exc.hint})
-    except Exception as exc:
+                          error={"kind": ErrorKind.USAGE, "message": exc.message,
+                                 "hint": exc.hint})
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) and type(exc) is not KeyboardInterrupt:
+            raise  # a signal handler's (Ctrl-C or SIGTERM on the build itself): the build stops
+        error = error_report(exc, root, task.solution)
+        if isinstance(exc, SystemExit):
+            error["message"] = (f"sys.exit({exc.code!r}) ended the experiment; run(ctx) must "
+                                "return its results (raise an exception to fail)")
+        elif isinstance(exc, KeyboardInterrupt):
+            error["message"] = "raised by the experiment itself, not by a Ctrl-C on the build"
         return TaskResult(problem_id=task.problem_id, ok=False,
-                          seconds=time.perf_counter() - started,
-                          error=error_report(exc, root, task.solution))
+                          seconds=time.perf_counter() - started, error=error)
     finally:
         _stop_seeding()  # imports after the experiment (in this process) are not its own
 
@@ -450,7 +472,7 @@ def error_report(exc: BaseException, root: Path, solution: str) -> dict[str, Any
     if not location:
         location = {"file": solution}
     return {
-        "kind": "exception",
+        "kind": ErrorKind.EXCEPTION,
         "type": type(exc).__name__,
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(exc)),

@@ -52,8 +52,14 @@ def bundle_files(project: Project, target: str) -> dict[str, bytes]:
         path = workdir / name
         if path.is_file():
             found[name] = path.read_bytes()
-    found["latexmkrc"] = LATEXMKRC[project.config.document.engine].encode()
+    found["latexmkrc"] = latexmkrc(project.config.document.engine, layout.main_tex(target))
     return found
+
+
+def latexmkrc(engine: str, main: str) -> bytes:
+    """latexmk's settings: the engine, and the main file (without it, a bare ``latexmk`` would
+    compile every ``.tex`` in the folder, the problems' fragments included)."""
+    return (LATEXMKRC[engine] + f"@default_files = ('{main}');\n").encode()
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:

@@ -324,6 +324,8 @@ def seconds(value: Any, digits: int = 2) -> Markup:
 # ---------------------------------------------------------------------------------------------
 # Matrices and tables
 
+LINE_WIDTH = 1000  # the longest line a filter prints; longer output is broken into lines
+
 
 def bmatrix(value: Any, fmt: str = "fixed", digits: int = 3) -> Markup:
     """A ``bmatrix`` (for maths mode) of a number, a flat list (a column) or a list of rows."""
@@ -345,10 +347,31 @@ def bmatrix(value: Any, fmt: str = "fixed", digits: int = 3) -> Markup:
                 f"bmatrix: ragged matrix: row {i} has {len(row)} entries, row 1 has {width}"
             )
     cells = [
-        " & ".join(_FORMATTERS[fmt](_matrix_entry(x, i, j), digits) for j, x in enumerate(row, 1))
+        _joined([_FORMATTERS[fmt](_matrix_entry(x, i, j), digits) for j, x in enumerate(row, 1)],
+                " & ")
         for i, row in enumerate(rows, 1)
     ]
-    return Markup(r"\begin{bmatrix} " + r" \\ ".join(cells) + r" \end{bmatrix}")
+    body = r" \\ ".join(cells)
+    if len(body) > LINE_WIDTH or "\n" in body:
+        body = " \\\\\n".join(cells)  # one row per line
+    return Markup(r"\begin{bmatrix} " + body + r" \end{bmatrix}")
+
+
+def _joined(items: list[str], separator: str) -> str:
+    """``separator.join(items)``, broken into lines that, with what a filter puts around them
+    (``\\begin{bmatrix}``, ``\\\\``), fit :data:`LINE_WIDTH` (TeX reads at most a fixed number
+    of characters per line, and shows only some 250 of a long line in an error)."""
+    lines: list[str] = []
+    current = ""
+    for item in items:
+        joined = current + separator + item if current else item
+        if current and len(joined) > LINE_WIDTH - 32:
+            lines.append(current + separator.rstrip())
+            current = item
+        else:
+            current = joined
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def _matrix_entry(value: Any, row: int, column: int) -> float:
@@ -429,10 +452,10 @@ def booktabs(rows: Any, columns: Any, align: str | None = None) -> Markup:
         raise ValueError(f"booktabs: align {align!r} does not give {len(columns)} columns")
     if not isinstance(rows, Sequence) or isinstance(rows, str):
         raise TypeError(f"booktabs: rows must be a list of dicts, got {type(rows).__name__}")
-    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(headers) + r" \\"]
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", _joined(headers, " & ") + r" \\"]
     lines.append(r"\midrule")
     for i, row in enumerate(rows, 1):
-        lines.append(" & ".join(_cells(row, i, keys, formatters)) + r" \\")
+        lines.append(_joined(_cells(row, i, keys, formatters), " & ") + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return Markup("\n".join(lines))
 

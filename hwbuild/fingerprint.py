@@ -27,17 +27,20 @@ STAGES = ("experiment", "render", "compile")
 NOT_SHAPING_ANY_STAGE = (
     "__init__.py", "__main__.py", "cli.py", "progress.py", "report.py", "errors.py", "pause.py",
     "watch.py", "check.py", "ci.py", "clean.py", "export.py", "scaffold.py", "starter.py",
-    "starter/*", "tex/install.py", "latexlog.py", "manifest.py", "docs/*",
+    "starter/*", "tex/install.py", "latexlog.py", "manifest.py", "docs/*", "provenance.py",
+    "testing.py",
 )
 _EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py", "primer.py",
                     "run.py", "writes.py", "matplotlibrc")
 _JINJA_SIDE = ("render.py", "filters.py", "compose.py", "templates/*")
 _TEX_SIDE = ("tex/*", "typeset.py", "synctex.py", "publish.py")
 NOT_SHAPING: dict[str, tuple[str, ...]] = {
-    "experiment": (*_JINJA_SIDE, *_TEX_SIDE),
+    "experiment": (*_JINJA_SIDE, *_TEX_SIDE, "origins.py"),
     "render": (*_EXPERIMENT_SIDE, *_TEX_SIDE),
     "compile": (*_EXPERIMENT_SIDE, *_JINJA_SIDE),
 }
+
+
 @cache
 def installed_distributions() -> dict[str, tuple[str, Path]]:
     """Every distribution on ``sys.path``: its normalised name, version and metadata folder

@@ -5,8 +5,9 @@ results file it lists the SHA-256, the problems it comes from and the source fil
 hashes) that produced it, and the commit of the working tree (``None`` outside git). Sources are
 what the steps recorded reading: a PDF's are its target stamp's inputs (templates, and every
 project file TeX read) plus its problems' experiment inputs; a figure's and a results file's are
-its experiment's. The manifest holds no timestamp, so a build that changes nothing leaves the
-file untouched.
+its experiment's. Sources are named relative to the project (hwbuild's own files as
+``hwbuild/...``): the manifest names no path of the machine that built it. It holds no
+timestamp, so a build that changes nothing leaves the file untouched.
 """
 
 from __future__ import annotations
@@ -44,8 +45,24 @@ def git_commit(root: Path) -> dict[str, Any] | None:
     }
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def source_name(key: str) -> str:
+    """A source as the manifest names it: no path of this machine. hwbuild's own files go by
+    the names its templates load them with (``hwbuild/document.tex.j2``); any other file outside
+    the project, by its file name."""
+    path = Path(key)
+    if not path.is_absolute():
+        return key
+    for base in (PACKAGE_DIR / "templates", PACKAGE_DIR):
+        if path.is_relative_to(base):
+            return f"hwbuild/{path.relative_to(base).as_posix()}"
+    return path.name
+
+
 def _sources(inputs: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in sorted(inputs.items()) if v != CHANGED_WHILE_READ}
+    return {source_name(k): v for k, v in sorted(inputs.items()) if v != CHANGED_WHILE_READ}
 
 
 def build_manifest(project: Project, built: list[str] | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hwbuild.compose import compose
+from hwbuild.errors import LatexError
 from hwbuild.fsutil import build_lock, remove_temp_files
 from hwbuild.pause import pause
 from hwbuild.plan import BuildOptions, Plan, plan_build, replan
@@ -95,6 +96,24 @@ class ExecutorSource:
             self.made.close()
 
 
+def undefined_references(plan: Plan) -> list[str]:
+    """Every target's undefined references and citations, at their template lines; under
+    ``--strict`` an error, raised before the PDFs are published."""
+    from hwbuild.check import undefined_references as of_target
+
+    found = [finding for target in plan.targets for finding in
+             of_target(plan.project, target.target.name, list(target.target.problems))]
+    if found and plan.options.strict:
+        first = found[0]
+        raise LatexError(
+            f"{first.message} (--strict makes the build's warnings errors)",
+            location=first.location,
+            details="\n".join(f"also {f.location}: {f.message}" for f in found[1:]) or None,
+            hint="\\label the reference, add the key to the .bib file, or fix its spelling")
+    return [f"{finding.location}: {finding.message} (the PDF prints ?? or [?])"
+            for finding in found]
+
+
 def build(project: Project, options: BuildOptions, reporter: Reporter, *,
           executor: Executor | None = None,
           on_plan: Callable[[Plan], None] | None = None) -> BuildReport:
@@ -119,6 +138,7 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
             composed = stage("render", compose, plan, targets, experiments.entries)
             pause("rendered")
             compiled = stage("compile", typeset, plan, composed, reporter)
+            report.warnings = undefined_references(plan)
             published = stage("publish", publish, plan, experiments, compiled)
             report.targets.extend(published.targets)
             report.changed = published.changed

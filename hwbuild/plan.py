@@ -41,6 +41,7 @@ class BuildOptions:
     reproducible: bool = False
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
+    strict: bool = False  # warnings (undefined references, citations) fail the build
     frozen: bool = False  # never run an experiment: use frozen results or fail
 
 

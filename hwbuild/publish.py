@@ -15,7 +15,7 @@ from pathlib import Path
 from hwbuild.fsutil import atomic_copy, atomic_write_text, dump_json, sha256_file
 from hwbuild.manifest import write_manifest
 from hwbuild.plan import Plan
-from hwbuild.report import TargetReport
+from hwbuild.report import TargetReport, TargetStatus
 from hwbuild.run import Experiments
 from hwbuild.stamp import FileHashes, Stamp
 from hwbuild.typeset import Typeset
@@ -36,7 +36,7 @@ def publish_target(plan: Plan, item: Typeset) -> TargetReport:
     name = item.composed.plan.target.name
     pdf = layout.pdf(name)
     if item.result is None:
-        return TargetReport(name=name, pdf=pdf, status="up to date")
+        return TargetReport(name=name, pdf=pdf, status=TargetStatus.UP_TO_DATE)
     assert item.stamp is not None
     atomic_copy(item.result.pdf, pdf)
     outputs = {layout.relative(pdf): sha256_file(pdf)}
@@ -48,8 +48,9 @@ def publish_target(plan: Plan, item: Typeset) -> TargetReport:
         synctex.unlink(missing_ok=True)
     stamp = Stamp(item.stamp.settings, item.stamp.inputs, outputs)
     atomic_write_text(layout.stamp(name), dump_json(stamp.to_json()))
-    return TargetReport(name=name, pdf=pdf, status="built", reasons=item.composed.reasons,
-                        rendered=item.composed.rerendered, latex_seconds=item.result.seconds)
+    return TargetReport(name=name, pdf=pdf, status=TargetStatus.BUILT,
+                        reasons=item.composed.reasons, rendered=item.composed.rerendered,
+                        latex_seconds=item.result.seconds)
 
 
 def changed_during_build(plan: Plan, experiments: Experiments, typeset: list[Typeset]
@@ -78,7 +79,7 @@ def publish(plan: Plan, experiments: Experiments, typeset: list[Typeset]) -> Pub
     targets = [publish_target(plan, item) for item in typeset]
     # A build that ran and compiled nothing leaves the manifest as the last build wrote it:
     # it describes the artifacts, which are the same.
-    if experiments.ran or any(t.status == "built" for t in targets) \
+    if experiments.ran or any(t.status == TargetStatus.BUILT for t in targets) \
             or not plan.layout.manifest.exists():
         write_manifest(plan.project, [t.name for t in targets])
     return Published(targets, changed_during_build(plan, experiments, typeset))

@@ -154,13 +154,28 @@ class OriginCodeGenerator(CodeGenerator):
         self.leave_frame(filter_frame)
 
 
-def line_origins(pieces: Iterable[str]) -> tuple[str, list[tuple[str, int]]]:
-    """The rendered text, and for each of its lines the (template, line) that printed it: the
-    piece holding its first visible character, else the piece that ended it."""
+Origin = tuple[str, int]  # (template, 1-based line)
+Columns = dict[int, list[tuple[int, str, int]]]  # line -> [(0-based column, template, line)]
+
+
+def line_origins(pieces: Iterable[str]) -> tuple[str, list[Origin], Columns]:
+    """The rendered text; for each of its lines the (template, line) that printed it: the piece
+    holding its first visible character, else the piece that ended it; and, for each line whose
+    visible text several template lines printed (``See: <% include "part" %>``), the column
+    where each one's text starts, so that an error at a column can be placed."""
     text: list[str] = []
-    origins: list[tuple[str, int]] = []
-    pending: tuple[str, int] | None = None  # the current line's origin, once known
-    last: tuple[str, int] = ("", 1)
+    origins: list[Origin] = []
+    columns: Columns = {}
+    pending: Origin | None = None  # the current line's origin, once known
+    last: Origin = ("", 1)
+    spans: list[tuple[int, Origin]] = []  # the current line's visible pieces: (column, origin)
+    column = 0
+
+    def end_line() -> None:
+        origins.append(pending or last)
+        if len({origin for _, origin in spans}) > 1:
+            columns[len(origins)] = [(start, *origin) for start, origin in spans]
+
     for piece in pieces:
         text.append(piece)
         if isinstance(piece, Piece):
@@ -170,15 +185,20 @@ def line_origins(pieces: Iterable[str]) -> tuple[str, list[tuple[str, int]]]:
         for offset, segment in enumerate(piece.split("\n")):
             here = (template, first + offset if literal else first)
             if offset:  # a newline ended the line before this segment
-                origins.append(pending or last)
-                pending = None
-            if pending is None and segment.strip():
-                pending = here
+                end_line()
+                pending, spans, column = None, [], 0
+            visible = segment.lstrip()
+            if visible:
+                if pending is None:
+                    pending = here
+                if not spans or spans[-1][1] != here:
+                    spans.append((column + len(segment) - len(visible), here))
+            column += len(segment)
             last = here
     rendered = "".join(text)
     if rendered and not rendered.endswith("\n"):
-        origins.append(pending or last)
-    return rendered, origins
+        end_line()
+    return rendered, origins, columns
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -262,6 +282,7 @@ class Rendered:
     text: str
     origins: list[tuple[str, int]]  # per line: (template name, 1-based line)
     templates: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    columns: Columns = field(default_factory=dict)  # lines several template lines printed
 
 
 def render(env: jinja2.Environment, name: str, variables: dict[str, Any], *,
@@ -275,7 +296,7 @@ def render(env: jinja2.Environment, name: str, variables: dict[str, Any], *,
             template = env.get_template(name)
             context = template.new_context(as_data(variables))
             try:
-                text, origins = line_origins(template.root_render_func(context))
+                text, origins, columns = line_origins(template.root_render_func(context))
             except Exception:
                 env.handle_exception()  # re-raises with the frames rewritten to template lines
     except TemplateError:
@@ -311,7 +332,7 @@ def render(env: jinja2.Environment, name: str, variables: dict[str, Any], *,
             source_line=_source_line(where, loader),
             hint="check the value's type and the filter's arguments (docs/authoring.md)",
         ) from None
-    return Rendered(text, origins, dict(loader.loaded))
+    return Rendered(text, origins, dict(loader.loaded), columns)
 
 
 def _template_frame(exc: BaseException, loader: ProjectLoader) -> tuple[str, int] | None:

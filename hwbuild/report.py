@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,11 +18,16 @@ from hwbuild.events import progress_text
 PLAIN_INTERVAL = 10.0  # seconds between two plain progress lines of one problem
 
 
+class TargetStatus(StrEnum):
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
+
+
 @dataclass
 class TargetReport:
     name: str
     pdf: Path
-    status: str  # "built" or "up to date"
+    status: TargetStatus
     reasons: list[str] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)
     latex_seconds: float = 0.0
@@ -35,6 +41,7 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)  # inputs edited while the build ran
     explain: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "file:line: what", for the summary
     seconds: float = 0.0
 
 
@@ -116,11 +123,12 @@ def summary(report: BuildReport, *, timings: bool = False, root: str | None = No
     lines.append(f"experiments: {'; '.join(parts) if parts else 'none needed'}")
     for target in report.targets:
         pdf = _shown(target.pdf, root)
-        if target.status == "up to date":
+        if target.status == TargetStatus.UP_TO_DATE:
             lines.append(f"{target.name}: up to date -> {pdf}")
         else:
             rendered = f"re-rendered {len(target.rendered)} file(s), " if target.rendered else ""
             lines.append(f"{target.name}: {rendered}latexmk {target.latex_seconds:.2f} s -> {pdf}")
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
     for key in report.changed:
         lines.append(f"warning: {key} changed during the build; the next build redoes what "
                      "read it")

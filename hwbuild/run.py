@@ -88,8 +88,9 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     tasks = sorted((make_task(plan, item) for item in stale), key=lambda t: -last_seconds(t))
     failures: dict[str, BuildError] = {}
     claims = _claims(plan)
-    reporter.experiments_started([t.problem_id for t in tasks], plan.options.jobs)
-    for result in executor().run(tasks, reporter.experiment_event):
+    runner = executor()
+    reporter.experiments_started([t.problem_id for t in tasks], runner.workers())
+    for result in runner.run(tasks, reporter.experiment_event):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
             try:
@@ -169,18 +170,20 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
 
 def task_error(result: TaskResult) -> BuildError:
     """The error a failed task stands for, at the solution's file and line."""
+    from hwbuild.experiments import ErrorKind
+
     error = result.error
     pid = result.problem_id
     where = Location(error["file"], error.get("line")) if error.get("file") else None
     kind = error.get("kind")
-    if kind == "usage":
+    if kind == ErrorKind.USAGE:
         return UsageError(error["message"], hint=error.get("hint"))
-    if kind == "died":
+    if kind == ErrorKind.DIED:
         return ExperimentError(
             f"problem {pid}: the experiment process died ({error['how']})", location=where,
             hint="a crash in native code (a segfault), os._exit or the kernel's out-of-memory "
                  "killer; the other problems' results are kept")
-    if kind == "timeout":
+    if kind == ErrorKind.TIMEOUT:
         return ExperimentError(
             f"problem {pid}: the experiment did not finish within {error['limit']:g} s",
             location=where,

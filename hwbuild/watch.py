@@ -26,6 +26,7 @@ from hwbuild import cache
 from hwbuild.errors import BuildError
 from hwbuild.layout import CONFIG_NAME, GENERATED_DIRS, Layout
 from hwbuild.plan import BuildOptions, load_target_stamp
+from hwbuild.report import TargetStatus
 from hwbuild.stamp import LISTING
 
 if TYPE_CHECKING:
@@ -263,8 +264,8 @@ def describe(result: WatchResult) -> str:
         return f"{clock} build failed ({result.error.category.lower()}):"
     report = result.report
     assert report is not None
-    built = [t.pdf.name for t in report.targets if t.status == "built"]
-    current = [t.pdf.name for t in report.targets if t.status != "built"]
+    built = [t.pdf.name for t in report.targets if t.status == TargetStatus.BUILT]
+    current = [t.pdf.name for t in report.targets if t.status != TargetStatus.BUILT]
     counts = f"ran {len(report.ran)}; cached {len(report.cached)}"
     if built:
         what = f"built {', '.join(built)}"

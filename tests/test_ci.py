@@ -5,11 +5,16 @@ results JSON) into dist/."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from buildproc import default_sigint
 from click.testing import CliRunner
 
 from hwbuild.cli import main
@@ -52,6 +57,64 @@ def workflow_runs() -> list[str]:
     return [str(step["run"]).strip() for step in workflow_steps() if "run" in step]
 
 
+# -- the set-up of a fresh clone: restartable at any point ------------------------------------
+
+# A stand-in for the system Python: `-m venv DIR` writes DIR/bin/python (a stand-in for the
+# venv's interpreter, whose `-m pip` works once pip is in) and, when $PAUSE names a file, touches
+# it and waits there, before pip is installed: the first seconds of `python -m venv`, when a
+# terminal's Ctrl-C leaves a venv without pip. Every `-m pip install` is logged.
+FAKE_PYTHON = """#!/bin/sh
+if [ "$1 $2" = "-m venv" ]; then
+    mkdir -p "$3/bin"
+    cat > "$3/bin/python" <<'VENV'
+#!/bin/sh
+venv="$(dirname "$0")/.."
+case "$1 $2 $3" in
+    "-m pip --version") test -f "$venv/pip" || { echo "No module named pip" >&2; exit 1; } ;;
+    "-m pip install") test -f "$venv/pip" || { echo "No module named pip" >&2; exit 1; }
+                      echo "$@" >> "$venv/installed.log" ;;
+esac
+exit 0
+VENV
+    chmod +x "$3/bin/python"
+    if [ -n "$PAUSE" ]; then touch "$PAUSE"; sleep 60; fi
+    touch "$3/pip"
+fi
+"""
+
+
+def test_an_interrupted_setup_is_restartable(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "Makefile").write_text(MAKEFILE.read_text(encoding="utf-8"))
+    (clone / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    python = tmp_path / "python3"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    pause = tmp_path / "paused"
+    command = ["make", "--no-print-directory", "setup", f"PYTHON_SYSTEM={python}"]
+    env = {**os.environ, "PAUSE": str(pause)}
+    first = subprocess.Popen(command, cwd=clone, env=env, start_new_session=True,
+                             preexec_fn=default_sigint, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not pause.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pause.exists(), first.communicate()[0]
+    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole group
+    output, _ = first.communicate(timeout=30)
+    assert first.returncode != 0, output
+
+    again = subprocess.run(command, cwd=clone, env={**os.environ, "PAUSE": ""},
+                           preexec_fn=default_sigint, capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No module named pip" not in again.stdout + again.stderr
+    assert (clone / ".venv" / "pip").is_file() and not (clone / ".venv.new").exists()
+    assert "-e .[dev,dask]" in (clone / ".venv" / "installed.log").read_text()
+    assert (clone / ".venv" / ".installed-stamp").is_file()
+
+
 # -- the contract between the workflow, the Makefile and .ci/run --------------------------
 
 
@@ -70,7 +133,9 @@ def test_make_ci_is_hwbuild_ci_and_clean_removes_dist() -> None:
     assert recipe("ci") == ["$(BUILD) $(ARGS) ci"]
     assert "setup" in MAKEFILE.read_text(encoding="utf-8").split("\nci:", 1)[1].split("\n", 1)[0]
     assert "rm -rf dist" in recipe("clean")
-    assert (REPO / "build.py").read_text(encoding="utf-8").count("from hwbuild.cli import main")
+    # build.py is hwbuild's command line, imported inside hwbuild.__main__'s Ctrl-C guard
+    build_py = (REPO / "build.py").read_text(encoding="utf-8")
+    assert build_py.count("from hwbuild.__main__ import main")
 
 
 def test_tex_is_installed_by_hwbuild_setup_tex_everywhere() -> None:
@@ -93,7 +158,8 @@ def test_workflow_is_valid_yaml_with_push_and_pull_request_triggers() -> None:
     assert data["jobs"]["build"]["env"]["CI"] == "true"  # a missing TeX fails, never skips
     steps = workflow_steps()
     uses = [str(s["uses"]).split("@")[0] for s in steps if "uses" in s]
-    assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-artifact"]
+    assert uses == ["actions/checkout", "actions/setup-python", "actions/cache", "actions/cache",
+                    "actions/cache", "actions/upload-artifact"]
     checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0  # type: ignore[index]  # dates from git log
     setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
@@ -153,11 +219,14 @@ def test_hwbuild_ci_gathers_the_artifact_set_into_dist(make_project) -> None:
     assert "check homework.pdf" in result.output and f"{len(ARTIFACT)} files -> dist" in \
         result.output
 
-    # Run again: dist/ is gathered afresh (a stale file does not survive), nothing rebuilds.
-    (dist / "stale.txt").write_text("old\n")
+    # Run again: the artifact is gathered afresh (a PDF of a problem gone since does not
+    # survive), and what export made in dist/ stays.
+    (dist / "problem-9.pdf").write_text("old\n")
+    (dist / "homework-source.zip").write_bytes(b"PK export")
     again = run_ci(root)
     assert again.exit_code == 0, again.output
-    assert files_under(dist) == ARTIFACT
+    assert files_under(dist) == ARTIFACT | {"homework-source.zip"}
+    assert (dist / "homework-source.zip").read_bytes() == b"PK export"
 
 
 @pytest.mark.tex

@@ -168,6 +168,73 @@ def test_a_read_only_build_folder_is_one_message(built: Path) -> None:
     assert result["pdf_kept"] and result["temp_files"] == []
 
 
+def test_a_disk_that_fills_during_the_latex_run_is_the_disk_is_full(built: Path) -> None:
+    """TeX's own write failing for want of space (``fflush() failed (No space left on
+    device)``): the PDF it writes goes to /dev/full, which is what a full disk looks like."""
+    before = _pdf(built)
+    template = built / "templates" / "problem1.tex.j2"
+    template.write_text(TEMPLATE + "A new line.\n")
+    (built / "build" / "homework" / "homework.pdf").unlink()
+    (built / "build" / "homework" / "homework.pdf").symlink_to("/dev/full")
+    done = _fails(built, EXIT_OUTPUT)
+    assert "Cannot write outputs" in done.stderr and "the disk is full" in done.stderr
+    assert "undefined" not in done.stderr.lower()
+    assert _pdf(built) == before
+    (built / "build" / "homework" / "homework.pdf").unlink(missing_ok=True)
+    _recovers(built)
+
+
+def test_undefined_references_are_warnings_at_their_line_and_errors_under_strict(
+        built: Path) -> None:
+    (built / "templates" / "problem1.tex.j2").write_text(
+        TEMPLATE + "See \\ref{sec:missing} and \\cite{nokey}.\n")
+    for _ in range(2):  # the compile, then a build with nothing to do: both say so
+        done = run_build(built)
+        assert done.returncode == 0, done.output
+        assert ("warning: templates/problem1.tex.j2:2: undefined reference 'sec:missing'"
+                in done.stdout), done.output
+        assert "warning: templates/problem1.tex.j2:2: undefined citation 'nokey'" in done.stdout
+    before = _pdf(built)
+    strict = _fails(built, EXIT_LATEX, "--strict")
+    assert "LaTeX error" in strict.stderr and "--strict" in strict.stderr
+    assert "templates/problem1.tex.j2:2: undefined reference 'sec:missing'" in strict.stderr
+    assert "also templates/problem1.tex.j2:2: undefined citation 'nokey'" in strict.stderr
+    (built / "templates" / "problem1.tex.j2").write_text(TEMPLATE)
+    assert _pdf(built) == before
+    fixed = run_build(built, "--strict")
+    assert fixed.returncode == 0 and "warning" not in fixed.output, fixed.output
+
+
+BIG = """\
+def run(ctx):
+    return {"rows": [{"k": str(i)} for i in range(40000)], "word": "x" * 250000,
+            "m": [[i + j for j in range(200)] for i in range(200)]}
+"""
+
+
+@pytest.mark.slow
+def test_material_too_big_for_tex_is_located_at_the_line_that_printed_it(make_project) -> None:
+    """TeX stops where its memory ran out (past the table) or, for a line longer than it reads,
+    before printing any line: both are reported at the template line that printed it."""
+    table = "Intro.\n\n<< rows | booktabs([[\"k\", \"k\", \"text\"]]) >>\n\nAfter the table.\n"
+    root = make_project({"1": (BIG, table)})
+    done = _fails(root, EXIT_LATEX, "--executor", "inprocess")
+    assert "templates/problem1.tex.j2:3: TeX capacity exceeded, sorry [main memory size" \
+        in done.stderr
+    assert "longtable" in done.stderr
+    (root / "templates" / "problem1.tex.j2").write_text("Intro.\n\nThe word << word >>.\n")
+    done = _fails(root, EXIT_LATEX, "--executor", "inprocess")
+    assert ("templates/problem1.tex.j2:3: a line of 250,010 characters is longer than TeX's "
+            "input buffer") in done.stderr
+    assert "several lines" in done.stderr
+    # A 200 x 200 matrix is printed one row per line, and TeX reads it: what stops it is the
+    # matrix's column limit, at the line that printed it.
+    (root / "templates" / "problem1.tex.j2").write_text("Intro.\n\n$<< m | bmatrix >>$\n")
+    done = _fails(root, EXIT_LATEX, "--executor", "inprocess")
+    assert "templates/problem1.tex.j2:3: Extra alignment tab" in done.stderr
+    assert "MaxMatrixCols" in done.stderr
+
+
 # -- 3: sources that are not UTF-8 ------------------------------------------------------------
 
 
@@ -274,7 +341,7 @@ def test_the_hint_for_a_problem_without_files_works_as_printed(built: Path) -> N
 
 def test_cli_reference_lists_every_exit_code() -> None:
     text = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
-    for code in (1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143):
+    for code in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 129, 130, 143):
         assert f"| {code} |" in text, code
 
 

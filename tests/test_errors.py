@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -81,6 +82,20 @@ def test_experiment_exception_names_solution_line(make_project) -> None:
                                "solutions/problem1.py:2")
     assert "problem 1: ZeroDivisionError: division by zero" in out
     assert "| return 1 / x" in out
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("import sys\n    sys.exit(0)", "problem 1: SystemExit: sys.exit(0) ended the experiment"),
+    ("raise KeyboardInterrupt", "problem 1: KeyboardInterrupt: raised by the experiment itself"),
+])
+def test_an_experiment_that_exits_or_raises_keyboardinterrupt_fails_at_its_line(
+        make_project, body: str, message: str) -> None:
+    """Not a success with nothing built (exit 0), nor the build itself interrupted."""
+    root = make_project({"1": (f"def run(ctx):\n    {body}\n", OK_TEMPLATE)})
+    line = body.count("\n") + 2
+    assert_clean_failure(invoke(root), errors.EXIT_EXPERIMENT, "Experiment failed",
+                         f"solutions/problem1.py:{line}: {message}")
+    assert not (root / "build" / "homework.pdf").exists()
 
 
 def test_experiment_syntax_error_names_solution_line(make_project) -> None:
@@ -155,6 +170,20 @@ def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"], prog_name="hwbuild")
     assert result.exit_code == 0
     assert result.output == f"hwbuild, version {__version__}\n"
+
+
+@pytest.mark.parametrize(("args", "read_as"), [
+    (["clean", "-q"], ["-q", "clean"]),
+    (["watch", "--problem", "1"], ["--problem", "1", "watch"]),
+    (["--project", "hw", "check", "--no-build", "--problem=2", "-v"],
+     ["--project", "hw", "--problem=2", "-v", "check", "--no-build"]),
+    (["init", "hw2", "--title", "T", "--no-build", "-q"],
+     ["-q", "init", "hw2", "--title", "T", "--no-build"]),
+    (["test", "-q", "-p", "no:cacheprovider"], ["test", "-q", "-p", "no:cacheprovider"]),
+    (["export", "--", "-q"], ["export", "--", "-q"]),
+])
+def test_options_after_the_command_apply_to_it(args: list[str], read_as: list[str]) -> None:
+    assert main._options_first(click.Context(main), args) == read_as
 
 
 LATEX_CASES = [
@@ -244,6 +273,27 @@ def test_latex_error_in_an_included_part_names_the_part(make_project) -> None:
     assert "| Here \\nosuchmacro{} breaks." in out
     # problem2.tex: "Problem two starts.", then the part's three printed lines.
     assert "rendered: build/homework/problem2.tex:4\n" in out
+
+
+@pytest.mark.tex
+def test_latex_error_on_a_line_an_include_shares_names_whose_text_holds_it(make_project) -> None:
+    """``See: <% include %>`` prints the part's first line on the including line: TeX's context
+    (the line read up to the error) says whether the part's text or the including line's holds
+    the error; the same from the render memo, when the next build reuses the rendered file."""
+    shared = "Problem two starts.\nSee: <% include \"problem2/part_b.tex.j2\" %> and after.\n"
+    root = make_project({"1": (OK_SOLUTION, OK_TEMPLATE), "2": (OK_SOLUTION, shared)},
+                        extra={"templates/problem2/part_b.tex.j2":
+                               "Part \\nosuchmacro{} one.\nPart two.\n"})
+    for _ in range(2):
+        out = assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                                   "templates/problem2/part_b.tex.j2:1: Undefined control")
+        assert "| Part \\nosuchmacro{} one." in out
+    part = root / "templates" / "problem2" / "part_b.tex.j2"
+    part.write_text("Part one.\nPart two.\n")
+    (root / "templates" / "problem2.tex.j2").write_text(
+        "Problem two starts.\nSee \\nosuchmacro{}: <% include \"problem2/part_b.tex.j2\" %>.\n")
+    assert_clean_failure(invoke(root), errors.EXIT_LATEX, "LaTeX error",
+                         "templates/problem2.tex.j2:2: Undefined control")
 
 
 @pytest.mark.tex

@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from buildproc import run_build
+from buildproc import run_build, start_build, wait_for
 from conftest import HomeworkBuilds
 
+from hwbuild.errors import EXIT_EXECUTOR
 from hwbuild.executors import DaskExecutor, InProcessExecutor, LocalExecutor
 from hwbuild.experiments import ExperimentTask
+from hwbuild.pause import FOLDER_VARIABLE, POINTS_VARIABLE
 
 pytestmark = [pytest.mark.slow]
 
@@ -35,9 +37,11 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """A Dask scheduler and two single-threaded workers on 127.0.0.1, stopped afterwards."""
+@contextlib.contextmanager
+def dask_cluster(workers: int, worker_env: dict[str, str] | None = None
+                 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Dask scheduler and ``workers`` single-threaded workers on 127.0.0.1, stopped
+    afterwards: the scheduler's address, and its process."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     # A task whose worker dies is given up at once (the default retries it on 3 more workers).
@@ -53,15 +57,16 @@ def scheduler() -> Iterator[str]:
         time.sleep(0.2)
     processes.append(subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-         "--nworkers", "2", "--no-dashboard", "--host", "127.0.0.1"],
+         "--nworkers", str(workers), "--no-dashboard", "--host", "127.0.0.1"],
+        env={**os.environ, **(worker_env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
     try:
         from distributed import Client
 
         client = Client(address, timeout="60s")
-        client.wait_for_workers(2, timeout=120)
+        client.wait_for_workers(workers, timeout=120)
         client.close()
-        yield address
+        yield address, processes[0]
     finally:
         for process in reversed(processes):
             with contextlib.suppress(ProcessLookupError):
@@ -72,6 +77,13 @@ def scheduler() -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A Dask scheduler and two single-threaded workers on 127.0.0.1, stopped afterwards."""
+    with dask_cluster(2) as (address, _):
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +145,13 @@ def _run(executor: object, tasks: list[ExperimentTask],
     pytest.param(lambda address: LocalExecutor(jobs=2, warm=True), id="local-warm"),
     pytest.param(lambda address: DaskExecutor(scheduler=address, jobs=2), id="dask"),
 ])
-def test_values_errors_and_time_limits_come_back_as_results(tmp_path: Path, scheduler: str,
+def test_values_errors_exits_and_time_limits_come_back_as_results(tmp_path: Path, scheduler: str,
                                                             make: object) -> None:
     tasks = [_task(tmp_path, "return {'x': [1, 2.5], 'name': 'a'}", name="1"),
              _task(tmp_path, "raise ValueError('broken on purpose')", name="2"),
+             _task(tmp_path, "import sys\n    sys.exit(0)", name="4"),
+             _task(tmp_path, "raise KeyboardInterrupt", name="5"),
+             # last: Dask restarts the worker running it, and any task queued behind it
              _task(tmp_path, "import time\n    time.sleep(60)", name="3", timeout=0.5)]
     results = _run(make(scheduler), tasks)  # type: ignore[operator]
     assert results["1"].ok and results["1"].values == {"x": [1, 2.5], "name": "a"}  # type: ignore[attr-defined]
@@ -144,6 +159,11 @@ def test_values_errors_and_time_limits_come_back_as_results(tmp_path: Path, sche
     assert results["2"].error["file"] == "solutions/problem2.py"  # type: ignore[attr-defined]
     assert results["2"].error["line"] == 2  # type: ignore[attr-defined]
     assert results["3"].error["kind"] == "timeout"  # type: ignore[attr-defined]
+    # The solution's own sys.exit() and KeyboardInterrupt are its errors, at its line.
+    for name, line, kind in (("4", 3, "SystemExit"), ("5", 2, "KeyboardInterrupt")):
+        error = results[name].error  # type: ignore[attr-defined]
+        assert (error["kind"], error.get("type")) == ("exception", kind), error
+        assert (error["file"], error["line"]) == (f"solutions/problem{name}.py", line)
 
 
 @pytest.mark.parametrize("body, how", [("import os; os._exit(3)", "exit 3"),
@@ -169,6 +189,30 @@ def test_a_dask_worker_that_dies_is_reported(tmp_path: Path, scheduler: str) -> 
     client = Client(scheduler, timeout="60s")  # the nanny restarts the workers it lost
     client.wait_for_workers(2, timeout=120)
     client.close()
+
+
+def test_a_scheduler_lost_mid_build_is_one_message(make_project, tmp_path: Path) -> None:
+    """The scheduler goes away while an experiment runs on its one worker: one message naming
+    it, its own exit code, no traceback of the Dask client's; progress counted the cluster's
+    one worker, not --jobs."""
+    solution = "def run(ctx):\n    return {'value': 1}\n"
+    root = make_project({"1": (solution, "V << value >>.\n"), "2": (solution, "W.\n")})
+    paused = tmp_path / "paused"
+    paused.mkdir()
+    hold = {POINTS_VARIABLE: "experiment-after-import", FOLDER_VARIABLE: str(paused)}
+    with dask_cluster(1, worker_env=hold) as (address, scheduler_process):
+        build = start_build(root, "--executor", "dask", "--scheduler", address, "-j", "4")
+        wait_for((paused / "experiment-after-import.reached").exists, build,
+                 what="an experiment running on the worker")
+        os.killpg(scheduler_process.pid, signal.SIGKILL)
+        # The worker, held in the experiment (in the project folder), is the cluster's to stop.
+        done = build.finish(timeout=120, survivors=False)
+    assert done.returncode == EXIT_EXECUTOR, done.output
+    assert "running 2 experiment(s) (1, 2) on 1 worker(s)" in done.output
+    assert "Executor lost" in done.stderr
+    assert f"lost the Dask scheduler {address} during the build; problem 1, 2 did not finish" \
+        in done.stderr
+    assert "Traceback" not in done.output and "Internal error" not in done.output
 
 
 def test_a_warm_worker_draws_the_same_figure_bytes_as_a_cold_one(tmp_path: Path) -> None:

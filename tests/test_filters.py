@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from hwbuild.filters import (
     FILTERS,
+    LINE_WIDTH,
     LISTING_LITERATE,
     MATH_CHARS,
     TEXT_CHARS,
@@ -388,6 +389,26 @@ def test_bmatrix_errors(
 ) -> None:
     with pytest.raises(error, match=message):
         bmatrix(value, **kwargs)
+
+
+def test_a_big_matrix_or_a_wide_table_is_printed_in_short_lines() -> None:
+    """TeX reads at most 200,000 characters of a line (and shows some 250 of one in an error):
+    a 200 x 200 matrix is one row per line, a row wider than a line is broken between cells;
+    what TeX reads is the same (a line break is a space)."""
+    values = [[i * 0.001 + j for j in range(200)] for i in range(200)]
+    printed = str(bmatrix(values))
+    lines = printed.splitlines()
+    assert len(lines) > 200 and max(map(len, lines)) <= LINE_WIDTH
+    assert lines[0].startswith(r"\begin{bmatrix} 0.000 & 1.000") and lines[-1].endswith(
+        r"\end{bmatrix}")
+    row_ends = [line for line in lines if line.endswith(r" \\")]
+    assert len(row_ends) == 199  # every row but the last ends its own line
+    one_line = r" \\ ".join(" & ".join(f"{x:.3f}" for x in row) for row in values)
+    assert " ".join(printed.split()) == rf"\begin{{bmatrix}} {one_line} \end{{bmatrix}}"
+    wide = str(booktabs([{f"c{j}": j for j in range(400)}],
+                        [[f"c{j}", f"c{j}", "int"] for j in range(400)]))
+    assert max(map(len, wide.splitlines())) <= LINE_WIDTH
+    assert " ".join(wide.split()).count(r"\ensuremath{") == 400
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import hwbuild
 from hwbuild import cache
 from hwbuild.cache import CacheEntry
 from hwbuild.fsutil import dump_json
+from hwbuild.layout import DOCUMENT_TEMPLATE
 from hwbuild.manifest import MANIFEST_FORMAT, build_manifest, git_commit, write_manifest
 from hwbuild.pipeline import build
 from hwbuild.plan import BuildOptions
@@ -110,6 +112,20 @@ def test_manifest_lists_every_artifact_with_hash_and_sources(make_project) -> No
     assert manifest["commit"] is None
 
 
+def test_manifest_names_no_path_of_the_machine(make_project, tmp_path: Path) -> None:
+    project = Project(make_project({"1": (RUN, "x\n")}))
+    project.layout.build_dir.mkdir(parents=True, exist_ok=True)
+    project.layout.pdf("homework").write_bytes(b"%PDF homework")
+    shipped = Path(hwbuild.__file__).resolve().parent / "templates" / "document.tex.j2"
+    outside = tmp_path / "elsewhere" / "macros.sty"
+    _stamp(project, "homework", {str(shipped): "fff", str(outside): "ggg",
+                                 "templates/problem1.tex.j2": "hhh"})
+    manifest = build_manifest(project, ["homework"])
+    assert manifest["artifacts"][0]["sources"] == {
+        DOCUMENT_TEMPLATE: "fff", "macros.sty": "ggg", "templates/problem1.tex.j2": "hhh"}
+    assert str(tmp_path) not in json.dumps(manifest)
+
+
 def test_missing_entries_and_figures_are_left_out(make_project) -> None:
     project = Project(make_project({"1": (RUN, "x\n"), "2": (RUN, "y\n")}))
     _fake_build(project)
@@ -203,7 +219,7 @@ def test_every_successful_build_writes_it(make_project) -> None:
             "solutions/problem2.py", "templates/main.tex.j2", "templates/problem1.tex.j2",
             "templates/problem2.tex.j2"} <= set(whole["sources"])
     assert whole["sources"]["data/points.csv"] == sha(root / "data" / "points.csv")
-    assert any(key.endswith("hwbuild/templates/document.tex.j2") for key in whole["sources"])
+    assert DOCUMENT_TEMPLATE in whole["sources"]  # by its template name, not a path here
     assert "hwbuild.toml" not in whole["sources"]
     assert paths["figures/problem1-line.pdf"]["sources"]["data/points.csv"] == sha(
         root / "data" / "points.csv")

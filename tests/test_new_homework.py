@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from workflowrun import commit, require_user, run_workflow, runner_folder
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.tex, pytest.mark.slow]
@@ -93,7 +94,7 @@ def test_the_installed_tool_runs_anywhere(run: Run, installed: Path, tmp_path: P
     assert "build.py" not in outside.stderr and "hwbuild init" in outside.stderr
 
 
-def test_init_new_build_check_and_test(run: Run, tmp_path: Path) -> None:
+def test_init_new_build_check_and_test(run: Run, installed: Path, tmp_path: Path) -> None:
     made = run("init", "hw2", "--title", "Homework 2", "--author", "A. Student",
                "--course", "Machine Learning", cwd=tmp_path)
     root = tmp_path / "hw2"
@@ -118,8 +119,45 @@ def test_init_new_build_check_and_test(run: Run, tmp_path: Path) -> None:
     assert (root / "build" / "problem-2.pdf").is_file()
     run(cwd=root)
     assert "Problem 2: Backpropagation" in text_of(root / "build" / "homework.pdf")
-    tests = run("test", cwd=root)
+    tests = make(installed, "test", cwd=root)
     assert "6 passed" in tests.stdout
+
+
+def make(installed: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``make`` in a project, with the installed hwbuild on PATH (as after ``pip install``)."""
+    env = {**os.environ, "PATH": f"{installed}:{os.environ['PATH']}",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(["make", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_the_generated_workflow_runs_as_a_runner_would(run: Run, installed: Path,
+                                                       tmp_path: Path) -> None:
+    """The workflow `init` wrote, run step by step in a clean clone as an unprivileged user
+    (tests/workflowrun.py): it installs the hwbuild `init` ran (this wheel, by its path),
+    TeX, runs the tests, builds, checks and uploads the PDFs."""
+    require_user()
+    run("init", "hw", "--no-build", cwd=tmp_path)
+    root = tmp_path / "hw"
+    wheel = next((installed.parents[1] / "wheels").glob("hwbuild-*.whl"))
+    workflow = root / ".github" / "workflows" / "build.yml"
+    assert f"pip install 'hwbuild[test] @ {wheel.as_uri()}'" in workflow.read_text()
+    assert f"HWBUILD_REQUIREMENT := hwbuild[test] @ {wheel.as_uri()}" in \
+        (root / "Makefile").read_text()
+    # The student's first answer: check would flag the scaffold's TODO note.
+    (root / "templates" / "problem1.tex.j2").write_text(
+        "The mean of << sample_size >> samples is << sample_mean | fixed(4) >>.\n")
+    commit(root, "first answer")
+    with runner_folder() as work:
+        ran = run_workflow(workflow, root, work, wheelhouse=wheel.parent)
+        assert "The mean of 1000 samples" in text_of(ran.artifacts["pdfs"].path /
+                                                     "homework.pdf")
+    assert "Successfully installed hwbuild-" in ran.output
+    assert "3 passed" in ran.output
+    pdfs = ran.artifacts["pdfs"]
+    assert {"homework.pdf", "problem-1.pdf", "manifest.json"} <= set(pdfs.files)
 
 
 def _project(run: Run, tmp_path: Path, engine: str = "pdflatex") -> Path:

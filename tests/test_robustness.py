@@ -231,7 +231,8 @@ def start_killable(root: Path, *args: str, env: dict[str, str] | None = None,
         return start_build(root, *args, env=env, command=command)
 
 
-EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129,
+                 signal.SIGKILL: -signal.SIGKILL}
 
 
 def kill_and_check(build: RunningBuild, sig: int, whole_group: bool,
@@ -342,6 +343,7 @@ def test_kill_during_experiment(project: Path, point: str, sig: int, whole_group
 @pytest.mark.parametrize(("sig", "whole_group", "tear"), [
     pytest.param(signal.SIGKILL, True, False, id="SIGKILL-group"),
     pytest.param(signal.SIGTERM, False, False, id="SIGTERM-main"),
+    pytest.param(signal.SIGHUP, False, False, id="SIGHUP-main"),  # the terminal was closed
     pytest.param(signal.SIGINT, True, True, id="SIGINT-group-torn-work-files"),
 ])
 def test_kill_during_latex(project: Path, sig: int, whole_group: bool, tear: bool) -> None:
@@ -588,19 +590,20 @@ def test_an_experiment_past_its_time_limit_is_stopped(make_project) -> None:
 
 
 def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(make_project) -> None:
-    r"""--latex-timeout: TeX is interrupted (SIGINT), so that its log says where it looped;
-    the error is at that template line, latexmk and TeX are gone, the old PDF is kept."""
+    r"""The LaTeX time limit (here from the config): TeX is interrupted (SIGINT), so that its log
+    says where it looped; the error is at that template line, latexmk and TeX are gone, the old
+    PDF is kept."""
     root = make_project({"1": (QUICK.format(value=1), "Fine << value >>.\n")})
     assert run_build(root, "--executor", "inprocess").returncode == 0
     before = snapshot(root)
     (root / "templates" / "problem1.tex.j2").write_text(
         "Fine << value >>.\n\\def\\spin{\\spin}\nNow \\spin forever.\n")
     config = root / "hwbuild.toml"  # the limit from the config (the option is a unit test's)
-    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 2\n")
+    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 4\n")
     build = start_build(root, "--executor", "inprocess")
     result = build.finish(timeout=90)
     assert result.returncode == 7, result.output
-    assert "LaTeX did not finish within 2 s: interrupted here" in result.stderr
+    assert "LaTeX did not finish within 4 s: interrupted here" in result.stderr
     assert "templates/problem1.tex.j2:3" in result.stderr, result.stderr
     assert "| Now \\spin forever." in result.stderr
     log = (root / "build" / "homework" / "homework.log").read_text(errors="replace")

@@ -66,7 +66,9 @@ def test_scaffold_writes_three_files_and_the_entry(make_project) -> None:
     assert made.solution.read_text().startswith('"""Problem 4: Momentum.')
     assert "def run(ctx: Context)" in made.solution.read_text()
     assert "TODO:" in made.template.read_text()
-    assert "from solutions import problem4" in made.test.read_text()
+    test = made.test.read_text()
+    assert 'PROBLEM = "4"' in test
+    assert "sample_" not in test  # it checks none of the values the student will replace
     assert parse_config((root / "hwbuild.toml").read_text(), root / "hwbuild.toml"
                         ).problem_ids == ["1", "4"]
 
@@ -106,7 +108,7 @@ def test_a_configured_problem_gets_only_its_missing_files(make_project) -> None:
     made = scaffold(root, "1", None)
     assert made.files == (root / "tests" / "test_problem1.py",)
     assert not made.registered
-    assert "from solutions import problem1" in made.test.read_text()
+    assert 'PROBLEM = "1"' in made.test.read_text()
     assert (root / "hwbuild.toml").read_text() == config
     assert (root / "solutions" / "problem1.py").read_text() == solution
 
@@ -151,6 +153,30 @@ def test_the_scaffolded_test_passes_and_is_lint_clean(make_project) -> None:
                            text=True, timeout=120)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
+
+    # The student replaces the sample: other values, another template. The tests still pass,
+    # and they catch what is wrong whatever the experiment: an unseeded draw, a template
+    # printing a value the experiment no longer returns.
+    (root / "solutions" / "problem7.py").write_text(
+        "import torch\n\n\ndef run(ctx):\n"
+        "    losses = torch.rand(3, dtype=torch.float64).cumsum(0)\n"
+        "    return {'losses': losses, 'steps': 3}\n")
+    (root / "templates" / "problem7.tex.j2").write_text(
+        "After << steps >> steps the loss is << losses[-1] | fixed(3) >>.\n")
+    CliRunner().invoke(main, ["--project", str(root), "new", "8", "--title", "Eight",
+                              "--no-build"])
+    (root / "solutions" / "problem8.py").write_text(
+        "import random\n\n\ndef run(ctx):\n    return {'draw': random.Random().random()}\n")
+    (root / "templates" / "problem8.tex.j2").write_text("The mean is << sample_mean >>.\n")
+    edited = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-rf", "tests/test_problem7.py", "tests/test_problem8.py"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert "2 failed, 4 passed" in edited.stdout, edited.stdout + edited.stderr
+    failed = {line.split("::")[-1].split(" ")[0] for line in edited.stdout.splitlines()
+              if line.startswith("FAILED")}
+    assert failed == {"test_same_seed_same_values", "test_template_renders_with_the_values"}
+    assert "test_problem7" not in "".join(line for line in edited.stdout.splitlines()
+                                          if line.startswith("FAILED"))
     # Linted as in this repository, where hwbuild is first-party like solutions.
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--config",
                            str(REPO / "pyproject.toml"), "--config",

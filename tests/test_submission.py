@@ -185,9 +185,10 @@ def test_the_exported_bundle_compiles_alone(project: Path, tmp_path: Path) -> No
     assert "homework.tex" in names and "refs.bib" in names and "homework.bbl" in names
     assert {"problem1.tex", "problem2.tex", "problem3.tex", "latexmkrc"} <= set(names)
     assert not any(name.endswith(".j2") for name in names)
-    # Plain latexmk in an empty folder: no hwbuild environment, no Python on the path.
+    # A bare latexmk in an empty folder (its latexmkrc names the main file): no hwbuild
+    # environment, no Python on the path.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    compiled = subprocess.run(["latexmk", "-interaction=nonstopmode", "homework.tex"],
+    compiled = subprocess.run(["latexmk"], stdin=subprocess.DEVNULL,
                               cwd=tmp_path / "bundle", env=env, capture_output=True, text=True,
                               check=False, timeout=300)
     assert compiled.returncode == 0, compiled.stdout[-2000:]

@@ -14,20 +14,32 @@ import subprocess
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-from hwbuild.errors import LatexError, Location, source_line
+from hwbuild.errors import BuildError, LatexError, Location, OutputError, source_line
 from hwbuild.fsutil import absolute
 from hwbuild.origins import Origin, Origins
+from hwbuild.tex.limits import (
+    CAPACITY_HINT,
+    OVERLONG,
+    OVERLONG_HINT,
+    is_capacity_error,
+    material_line,
+    overlong_line,
+)
 
 _BIBTEX_LINE = re.compile(r"---line (\d+) of file (.+)$")
 _BIBER_ERROR = re.compile(r"^\[\d+\] .*?> (?:ERROR|FATAL) - (.*)$")
 _BIBER_LINE = re.compile(r"\bline (\d+)")
 _BIBER_SOURCE = re.compile(r"Found BibTeX data source '([^']+)'")
 _BIBER_TEMP = re.compile(r"\S*biber_tmp_\S*?\.utf8,?\s*")
+# What TeX, its drivers and BibTeX print when a write fails for want of space.
+_DISK_FULL = re.compile(r"(?:fwrite|fflush|fclose|write)\(\) failed|No space left on device|"
+                        r"Disk quota exceeded")
+_CONTEXT_LINE = re.compile(r"l\.\d+ (.*)")
 
 
 def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
              sources: Mapping[str, Origins], root: Path, shown: Callable[[Path], str],
-             timeout: float, timed_out: bool, old_logs: Collection[str] = ()) -> LatexError:
+             timeout: float, timed_out: bool, old_logs: Collection[str] = ()) -> BuildError:
     from hwbuild.latexlog import first_error
 
     log = workdir / f"{stem}.log"
@@ -36,6 +48,15 @@ def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
     except OSError:
         log_bytes = b""
     log_text = log_bytes.decode("utf-8", errors="replace")
+    full = _DISK_FULL.search(log_text + proc.stdout + proc.stderr)
+    if full:  # before the log's errors: what TeX could not write makes them meaningless
+        return OutputError(f"cannot write {shown(workdir)}: the disk is full",
+                           details=f"TeX: {full.group(0)}",
+                           hint="free some space, then build again",
+                           log=shown(log) if log_bytes else None)
+    overlong = OVERLONG.search(log_text + proc.stdout + proc.stderr)
+    if overlong:  # TeX stopped before it could print where
+        return _overlong_line(workdir, sources, root, shown, int(overlong.group(1)), log)
     diagnostic = first_error(log_bytes) if log_bytes else None
     if diagnostic is not None:
         error = map_diagnostic(diagnostic, workdir, sources, root, shown, log_text)
@@ -56,6 +77,21 @@ def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
     tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
     return LatexError(f"latexmk failed (exit {proc.returncode}) without a TeX error in the log",
                       log=shown(log) if log_bytes else None, details=tail or None)
+
+
+def _overlong_line(workdir: Path, sources: Mapping[str, Origins], root: Path,
+                   shown: Callable[[Path], str], bufsize: int, log: Path) -> LatexError:
+    found = overlong_line([workdir / name for name in sources])
+    location, shown_line, details = None, None, None
+    length = found[2] if found else bufsize
+    origin = sources[found[0].name].at(found[1]) if found is not None else None
+    if found is not None and origin is not None:
+        location = Location(shown(root / origin[0]), origin[1])
+        shown_line = source_line(root / origin[0], origin[1])
+        details = f"rendered: {shown(found[0])}:{found[1]}"
+    return LatexError(f"a line of {length:,} characters is longer than TeX's input buffer "
+                      f"({bufsize:,})", location=location, source_line=shown_line,
+                      details=details, hint=OVERLONG_HINT, log=shown(log))
 
 
 def _bibliography_error(workdir: Path, stem: str, root: Path,
@@ -113,11 +149,18 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Orig
     if origins is not None and file is not None and diagnostic.runaway:
         with contextlib.suppress(OSError):
             line = locate_runaway(diagnostic.runaway, file.read_text(errors="replace")) or line
+    if origins is not None and file is not None and line and is_capacity_error(diagnostic.message):
+        with contextlib.suppress(OSError):  # where TeX stopped is not where the material is
+            line = material_line(file.read_text(errors="replace").splitlines(), origins.lines,
+                                 line)
     details = []
     location = None
     shown_line = None
     loader = _loading_line(file, sources, workdir) if file is not None else None
-    origin = origins.at(line) if origins is not None and line else None
+    column = (error_column(diagnostic.context, source_line(file, line) or "")
+              if origins is not None and origins.columns and file is not None and line
+              and diagnostic.context else None)
+    origin = origins.at(line, column) if origins is not None and line else None
     if loader is not None and file is not None:
         # An error inside a package the document loads: the line to fix is the one loading it.
         details.append(f"raised in {shown(file)}:{line}, while loading it")
@@ -136,6 +179,18 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Orig
         diagnostic.message, location=location, source_line=shown_line,
         details="\n".join(details) or None,
         hint=_hint(diagnostic.message, file, root))
+
+
+def error_column(context: str, text: str) -> int | None:
+    """Where on rendered line ``text`` TeX stopped: the end of what its ``l.N`` context shows it
+    read (the start of a long line cut to ``...``)."""
+    shown = _CONTEXT_LINE.match(context.strip().splitlines()[0]) if context.strip() else None
+    if shown is None or not shown.group(1):
+        return None
+    read = shown.group(1)
+    read = read[3:] if read.startswith("...") else read
+    found = text.find(read)
+    return found + len(read) if found >= 0 else None
 
 
 _LOADS = re.compile(r"\\(?:usepackage|RequirePackage|documentclass)\s*(?:\[[^\]]*\])?\s*"
@@ -160,6 +215,11 @@ def _loading_line(file: Path, sources: Mapping[str, Origins], workdir: Path) -> 
 
 def _hint(message: str, file: Path | None, root: Path) -> str:
     lowered = message.lower()
+    if is_capacity_error(message):
+        return CAPACITY_HINT
+    if "extra alignment tab" in lowered:
+        return ("a row has more cells than its table has columns; a matrix has at most 10 "
+                "columns unless the preamble raises it: \\setcounter{MaxMatrixCols}{N}")
     if "not set up for use with latex" in lowered:
         return ('pdflatex cannot print this character: set engine = "xelatex" or "lualatex" '
                 "in [document] of hwbuild.toml")

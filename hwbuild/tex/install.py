@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwbuild.errors import ToolMissingError
@@ -77,14 +78,29 @@ def missing_packages(engines: tuple[str, ...], biber: bool) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def setup_tex(project: Project | None, *, check_only: bool = False) -> Iterator[str]:
-    """Install (or, with ``check_only``, report) what the project's documents need; with no
-    project, every engine and biber."""
+def documents_at(start: Path) -> list[Project]:
+    """The project holding ``start``; at the root of a repository of documents, every one."""
+    from hwbuild.errors import ConfigError
+    from hwbuild.project import find_documents, find_project
+
+    try:
+        return [find_project(start)]
+    except ConfigError:
+        documents = find_documents(start)
+        if not documents:
+            raise
+        return documents
+
+
+def setup_tex(projects: list[Project] | None, *, check_only: bool = False) -> Iterator[str]:
+    """Install (or, with ``check_only``, report) what the documents' engines need; with no
+    documents, every engine and biber."""
     engines: tuple[str, ...]
-    if project is None:
+    if projects is None:
         engines, biber = ALL_ENGINES, True
     else:
-        engines, biber = (project.config.document.engine,), uses_biblatex(project)
+        engines = tuple(dict.fromkeys(p.config.document.engine for p in projects))
+        biber = any(uses_biblatex(p) for p in projects)
     packages = missing_packages(engines, biber)
     if not packages:
         yield f"TeX is ready: latexmk, {', '.join(engines)}" + (", biber" if biber else "")

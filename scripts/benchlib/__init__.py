@@ -1,0 +1,1 @@
+"""Helpers shared by scripts/bench.py and scripts/bench_knitr.py."""

@@ -1,0 +1,151 @@
+"""`hwbuild init`: the install line of the hwbuild that ran it (from an index, a git commit, an
+archive or a local path), and the one workflow at the root of a repository of documents."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import hwbuild
+from hwbuild import ci, provenance
+from hwbuild.cli import main
+from hwbuild.project import Project
+from hwbuild.provenance import Provenance, provenance_from, running_provenance
+from hwbuild.starter import create_project
+from hwbuild.tex import install
+from hwbuild.tex.install import documents_at
+
+ROOT_WORKFLOW = Path(".github") / "workflows" / "build.yml"
+
+
+@pytest.mark.parametrize(("direct_url", "kind", "requirement"), [
+    (None, "index", "hwbuild[test]==0.2.0"),
+    ({"url": "https://github.com/someone/hwbuild.git",
+      "vcs_info": {"vcs": "git", "commit_id": "0f1e2d3c", "requested_revision": "main"}},
+     "vcs", "hwbuild[test] @ git+https://github.com/someone/hwbuild.git@0f1e2d3c"),
+    ({"url": "https://github.com/someone/mono.git", "subdirectory": "tools/hwbuild",
+      "vcs_info": {"vcs": "git", "commit_id": "abc"}},
+     "vcs", "hwbuild[test] @ git+https://github.com/someone/mono.git@abc"
+            "#subdirectory=tools/hwbuild"),
+    ({"url": "file:///home/me/hwbuild", "dir_info": {"editable": True}},
+     "path", "hwbuild[test] @ file:///home/me/hwbuild"),
+    ({"url": "file:///tmp/wheels/hwbuild-0.2.0-py3-none-any.whl",
+      "archive_info": {"hashes": {}}},
+     "path", "hwbuild[test] @ file:///tmp/wheels/hwbuild-0.2.0-py3-none-any.whl"),
+    ({"url": "https://example.org/hwbuild-0.2.0.tar.gz", "archive_info": {}},
+     "url", "hwbuild[test] @ https://example.org/hwbuild-0.2.0.tar.gz"),
+])
+def test_the_provenance_of_each_kind_of_install(direct_url: dict[str, object] | None, kind: str,
+                                            requirement: str) -> None:
+    """PEP 610's direct_url.json (none for an install from an index) -> the pip requirement
+    that installs the same hwbuild again."""
+    found = provenance_from(direct_url, "0.2.0")
+    assert (found.kind, found.requirement) == (kind, requirement)
+
+
+def test_a_checkout_that_is_not_installed_is_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This checkout runs here while the environment's metadata is another install's (or none):
+    its provenance is the path of the hwbuild that runs."""
+    def no_distribution(name: str) -> None:
+        raise provenance.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(provenance.metadata, "distribution", no_distribution)
+    checkout = Path(hwbuild.__file__).resolve().parents[1]
+    assert running_provenance() == Provenance("path", f"hwbuild[test] @ {checkout.as_uri()}")
+
+
+@pytest.mark.parametrize("kind", ["index", "vcs", "url", "path"])
+def test_init_writes_the_install_line_in_the_workflow_and_the_makefile(kind: str,
+                                                                       tmp_path: Path) -> None:
+    requirement = {"index": "hwbuild[test]==0.2.0",
+                   "vcs": "hwbuild[test] @ git+https://example.org/hwbuild.git@0f1e2d3c",
+                   "url": "hwbuild[test] @ https://example.org/hwbuild-0.2.0.tar.gz",
+                   "path": "hwbuild[test] @ file:///home/me/hwbuild"}[kind]
+    made = create_project(tmp_path / "hw", provenance=Provenance(kind, requirement))  # type: ignore[arg-type]
+    workflow = (made.root / ROOT_WORKFLOW).read_text()
+    install = next(step["run"] for step in yaml.safe_load(workflow)["jobs"]["build"]["steps"]
+                   if step.get("name") == "Install hwbuild")
+    assert install.rstrip().endswith(f"pip install '{requirement}'")
+    assert Provenance(kind, requirement).note in workflow  # type: ignore[arg-type]
+    makefile = (made.root / "Makefile").read_text()
+    assert f"HWBUILD_REQUIREMENT := {requirement}\n" in makefile
+    assert "$(HWBUILD) test --install-deps" in makefile
+
+
+def _git_init(root: Path) -> None:
+    root.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+
+def test_documents_in_subfolders_share_one_workflow_at_the_root(tmp_path: Path) -> None:
+    repo = tmp_path / "course"
+    _git_init(repo)
+    index = Provenance("index", "hwbuild[test]==0.2.0")
+    first = create_project(repo / "hw1", provenance=index)
+    assert not (repo / "hw1" / ".github").exists()  # GitHub reads no workflow there
+    assert repo / ROOT_WORKFLOW in first.files and repo / ".gitignore" in first.files
+    assert "/dist/" in (repo / ".gitignore").read_text()
+    workflow = (repo / ROOT_WORKFLOW).read_text()
+    assert "# Documents (`hwbuild init` adds each one): hw1\n" in workflow
+    runs = [step.get("run", "") for step in
+            yaml.safe_load(workflow)["jobs"]["build"]["steps"]]
+    # every document, from the root (with --frozen once results are committed in frozen/)
+    assert "hwbuild test" in runs and "hwbuild $([ -d frozen ] && echo --frozen) ci" in runs
+
+    (repo / ".gitignore").write_text("mine\n")
+    second = create_project(repo / "hw2", provenance=index)
+    assert second.updated == (repo / ROOT_WORKFLOW,)
+    assert repo / ".gitignore" not in second.files
+    assert (repo / ".gitignore").read_text() == "mine\n"  # never overwritten
+    assert "# Documents (`hwbuild init` adds each one): hw1 hw2\n" in \
+        (repo / ROOT_WORKFLOW).read_text()
+
+    # A workflow of the repository's own is left alone.
+    (repo / ROOT_WORKFLOW).write_text("name: mine\n")
+    third = create_project(repo / "hw3", provenance=index)
+    assert third.updated == () and (repo / ROOT_WORKFLOW).read_text() == "name: mine\n"
+
+
+def test_a_document_at_the_root_of_its_repository_has_the_workflow_there(tmp_path: Path) -> None:
+    _git_init(tmp_path / "hw")
+    made = create_project(tmp_path / "hw", provenance=Provenance("index", "hwbuild[test]==0.2.0"))
+    assert made.root / ROOT_WORKFLOW in made.files
+    assert "adds each one): .\n" in (made.root / ROOT_WORKFLOW).read_text()
+
+
+def test_setup_tex_at_the_root_of_documents_covers_every_engine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "course"
+    _git_init(repo)
+    for name, engine in (("hw1", "pdflatex"), ("hw2", "xelatex")):
+        create_project(repo / name, provenance=Provenance("index", "hwbuild[test]==0.2.0"))
+        config = repo / name / "hwbuild.toml"
+        config.write_text(config.read_text().replace('"pdflatex"', f'"{engine}"', 1))
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(install, "missing_packages",
+                        lambda engines, biber: asked.append(engines) or [])
+    result = CliRunner().invoke(main, ["--project", str(repo), "setup-tex", "--check"])
+    assert result.exit_code == 0, result.output
+    assert asked == [("pdflatex", "xelatex")]
+    assert "TeX is ready: latexmk, pdflatex, xelatex" in result.output
+    assert documents_at(repo / "hw2" / "templates") == [Project(repo / "hw2")]
+
+
+def test_make_test_installs_pytest_where_hwbuild_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make test` runs `hwbuild test --install-deps`: where pytest is missing, hwbuild's own
+    Python installs the pytest hwbuild pins (its `test` extra), whatever hwbuild came from."""
+    calls: list[list[str]] = []
+    monkeypatch.setattr(ci, "pytest_installed", lambda: bool(calls))
+    monkeypatch.setattr(ci.subprocess, "run", lambda command, check: calls.append(command)
+                        or subprocess.CompletedProcess(command, 0))
+    echoed: list[str] = []
+    ci.install_test_dependencies(echoed.append)
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "pytest==9.2.0"]]
+    assert echoed == [f"installing pytest==9.2.0 into {sys.prefix}"]
+    ci.install_test_dependencies(echoed.append)  # there now: nothing more
+    assert len(calls) == 1
