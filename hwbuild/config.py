@@ -62,6 +62,13 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class ResultsConfig:
+    """``[results]``: where ``hwbuild freeze`` keeps results (default ``frozen/``)."""
+
+    store: str | None = None
+
+
+@dataclass(frozen=True)
 class ProblemConfig:
     """One ``[[problems]]`` entry."""
 
@@ -88,6 +95,7 @@ class Config:
     problems: tuple[ProblemConfig, ...]
     sections: dict[str, SectionConfig] = field(default_factory=dict)
     build: BuildConfig = field(default_factory=BuildConfig)
+    results: ResultsConfig = field(default_factory=ResultsConfig)
 
     def problem(self, problem_id: str) -> ProblemConfig:
         for entry in self.problems:
@@ -256,7 +264,7 @@ def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
 
 # -- the whole file ----------------------------------------------------------------------------
 
-TABLES = {"document", "problems", "sections", "build"}
+TABLES = {"document", "problems", "sections", "build", "results"}
 
 
 def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Config:
@@ -288,6 +296,8 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
     document = _read_table(data["document"], DocumentConfig, "[document]", ("document",),
                            path, lines)
     build = _read_table(data.get("build", {}), BuildConfig, "[build]", ("build",), path, lines)
+    results = _read_table(data.get("results", {}), ResultsConfig, "[results]", ("results",),
+                          path, lines)
 
     raw_problems = data.get("problems", [])
     if not isinstance(raw_problems, list):
@@ -319,7 +329,7 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
         for name, raw in raw_sections.items()
     }
     return Config(path=real, document=document, problems=tuple(problems), sections=sections,
-                  build=build)
+                  build=build, results=results)
 
 
 def load_config(path: Path, shown: Path | str | None = None) -> Config:

@@ -26,14 +26,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
+from hwbuild.events import Emit, captured_output
 from hwbuild.figurefont import apply as apply_figure_font
 from hwbuild.figurefont import font_request
 from hwbuild.figurefont import setting as figure_font_setting
 from hwbuild.pause import pause
+
+if TYPE_CHECKING:
+    from hwbuild.checkpoint import Checkpoint
+    from hwbuild.observe import Recorder
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
 MATPLOTLIBRC = Path(__file__).resolve().parent / "matplotlibrc"
@@ -55,6 +60,8 @@ class ExperimentTask:
     timeout: float
     solution: str  # the solution's path relative to the root, for messages
     figure_font: dict[str, Any] | None = None  # FigureFont.setting(): the document's font
+    settings: str = ""  # digest of the experiment's settings, which its checkpoints must match
+    checkpoints: str = ""  # the folder of its checkpoints ("": none)
 
 
 class ErrorKind(StrEnum):
@@ -77,6 +84,7 @@ class TaskResult:
     figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
+    input_stats: dict[str, list[int]] = field(default_factory=dict)  # see observe.Recorder
     outputs: dict[str, str] = field(default_factory=dict)
     writers: dict[str, tuple[str, int]] = field(default_factory=dict)  # output -> file, line
     seconds: float = 0.0
@@ -341,11 +349,54 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
             if name in sys.modules and (name not in before or name in named)]
 
 
-def run_task(task: ExperimentTask) -> TaskResult:
-    """Run one experiment in this process. Never raises for errors in the solution: not even
-    for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a solution
-    running in the build's own process as a subclass of KeyboardInterrupt (see
-    :class:`hwbuild.executors.InProcessExecutor`), and stops the build."""
+@contextlib.contextmanager
+def _platform_start_method() -> Iterator[None]:
+    """The experiment starts processes the way a plain ``python`` would on this platform.
+
+    A spawned worker (local, Dask) inherits the start method "spawn", with which each of a
+    ``DataLoader``'s workers would import torch afresh (seconds each, every epoch).
+    """
+    import multiprocessing
+
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
+
+
+def _checkpoints(task: ExperimentTask, recorder: Recorder,
+                 emit: Emit | None) -> Callable[[str], Checkpoint] | None:
+    """What ``ctx.checkpoint(name)`` makes, in this experiment."""
+    from hwbuild.checkpoint import SUFFIX, Checkpoint
+    from hwbuild.stamp import FileHashes
+
+    if not task.checkpoints:
+        return None
+    hashes = FileHashes(Path(task.project_root))
+
+    def current(key: str) -> str | None:
+        with recorder.quiet():
+            return hashes(key)
+
+    def say(text: str) -> None:
+        if emit is not None:
+            emit({"kind": "line", "problem": task.problem_id, "text": text})
+
+    return lambda name: Checkpoint(Path(task.checkpoints) / f"{name}{SUFFIX}", name,
+                                   task.settings, recorder.snapshot, current, recorder.adopt,
+                                   say)
+
+
+def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
+    """Run one experiment in this process. Never raises for errors in the solution.
+
+    Not even for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a
+    solution running in the build's own process as a subclass of KeyboardInterrupt (see
+    :class:`hwbuild.executors.InProcessExecutor`), and stops the build. ``emit`` receives its
+    events (:mod:`hwbuild.events`): what it prints and its progress.
+    """
     from hwbuild.fingerprint import imported_distributions
     from hwbuild.observe import recording
 
@@ -356,8 +407,10 @@ def run_task(task: ExperimentTask) -> TaskResult:
     before = set(sys.modules)
     try:
         device = resolve_device(task.device)
-        with _in_project(root, task.package), recording(root) as recorder, \
-                _import_statements(lambda path: recorder.key(path) is not None) as named:
+        with _in_project(root, task.package), _platform_start_method(), \
+                recording(root) as recorder, \
+                _import_statements(lambda path: recorder.key(path) is not None) as named, \
+                captured_output(emit, task.problem_id):
             pause("experiment-before-import")
             configure_imported(task.seed, device, task.figure_font)
             module = importlib.import_module(task.module)
@@ -367,9 +420,11 @@ def run_task(task: ExperimentTask) -> TaskResult:
                 raise AttributeError(f"{task.module} has no function run(ctx)")
             configure_imported(task.seed, device, task.figure_font)
             context = Context(problem=task.problem_id, seed=task.seed, device=device,
-                              project_root=root)
+                              project_root=root, emit=emit,
+                              checkpoints=_checkpoints(task, recorder, emit))
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
+            input_stats = {key: recorder.stats[key] for key in inputs if key in recorder.stats}
             libraries = _used_libraries(before, named)
         versions = {"python": sys.version.split()[0],
                     **imported_distributions({name.partition(".")[0] for name in named})}
@@ -381,7 +436,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
         values = normalize(returned)
         return TaskResult(
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
-            measurements=dict(context.measurements), inputs=inputs,
+            measurements=dict(context.measurements), inputs=inputs, input_stats=input_stats,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
             writers={k: v for k, v in recorder.writers.items() if k in outputs},
             seconds=time.perf_counter() - started, device=device, libraries=libraries,
