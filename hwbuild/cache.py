@@ -32,6 +32,7 @@ class CacheEntry:
     gpu_signature: str = ""
     libraries: list[str] = field(default_factory=list)  # heavy libraries the run imported
     values_digest: str = ""  # digest(values), kept so that a no-op build need not compute it
+    ran_on: str = ""  # a frozen result's device, where it differs from this machine's
 
     def __post_init__(self) -> None:
         if not self.values_digest:
@@ -46,7 +47,8 @@ class CacheEntry:
         return {"format": ENTRY_FORMAT, "stamp": self.stamp.to_json(), "values": self.values,
                 "measurements": self.measurements, "figures": sorted(self.figures),
                 "seconds": self.seconds, "gpu_signature": self.gpu_signature,
-                "libraries": sorted(self.libraries), "values_digest": self.values_digest}
+                "libraries": sorted(self.libraries), "values_digest": self.values_digest,
+                **({"ran_on": self.ran_on} if self.ran_on else {})}
 
     @classmethod
     def from_json(cls, raw: Any) -> CacheEntry | None:
@@ -68,7 +70,8 @@ class CacheEntry:
         return cls(stamp=stamp, values=values, measurements=dict(measurements),
                    figures=list(figures or []), seconds=float(seconds),
                    gpu_signature=signature, libraries=list(libraries or []),
-                   values_digest=values_digest or "")
+                   values_digest=values_digest or "",
+                   ran_on=raw["ran_on"] if isinstance(raw.get("ran_on"), str) else "")
 
 
 def _strings(value: Any) -> bool:

@@ -23,6 +23,15 @@ def clean(project: Project) -> list[Path]:
     return removed
 
 
+def clean_checkpoints(project: Project) -> list[Path]:
+    """Delete the experiments' checkpoints (``build/checkpoints/``), and nothing else."""
+    from hwbuild import checkpoint
+
+    layout = Layout(project.root)
+    with build_lock(layout.lock):
+        return checkpoint.remove(layout.build_dir)
+
+
 def _remove_children(folder: Path, keep: set[Path]) -> list[Path]:
     removed: list[Path] = []
     if not folder.is_dir():

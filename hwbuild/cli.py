@@ -212,6 +212,8 @@ def make_reporter(verbosity: int) -> Reporter:
               metavar="SECONDS", help="Time limit of each experiment (default: the config's).")
 @click.option("--latex-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Time limit of each LaTeX compile (default: the config's).")
+@click.option("--frozen", is_flag=True,
+              help="Never run an experiment: use the frozen results (hwbuild freeze), or fail.")
 @click.option("--reproducible", is_flag=True,
               help="Leave out wall-clock measurements so that builds are byte-identical.")
 @click.option("--strict", is_flag=True,
@@ -245,7 +247,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:
             executor=options["executor"], scheduler=options["scheduler"],
             reproducible=options["reproducible"], experiment_timeout=options["timeout"],
             latex_timeout=options["latex_timeout"], strict=options["strict"],
-            variant=options["variant"]),
+            frozen=options["frozen"], variant=options["variant"]),
         project_dir=options["project_dir"], list_problems=options["list_problems"],
         timings=options["timings"] or verbosity > 0, verbosity=verbosity,
         traceback=options["traceback"], explain=options["explain"],
@@ -530,15 +532,43 @@ def docs_command() -> None:
     click.echo_via_pager(files("hwbuild").joinpath("docs/authoring.md").read_text("utf-8"))
 
 
+@main.command("freeze")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only say which frozen results are out of date (exit 5 if any).")
+@click.pass_context
+def freeze_command(ctx: click.Context, check_only: bool) -> None:
+    """Build, then write every experiment's result into frozen/ (to commit): a build anywhere
+    uses it while the experiment's inputs are unchanged, whatever device it ran on."""
+    from hwbuild import freeze
+    from hwbuild.errors import ExperimentError
+    from hwbuild.plan import plan_build
+
+    settings = _settings(ctx)
+    if check_only:
+        lines = freeze.check(plan_build(settings.project(), settings.build))
+        for line in lines:
+            click.echo(line)
+        stale = [line for line in lines if ": out of date: " in line]
+        if stale:
+            raise ExperimentError(f"{len(stale)} frozen result(s) out of date",
+                                  hint="run `hwbuild freeze` where the experiments can run")
+        return
+    run_build(settings)
+    for line in freeze.freeze_project(settings.project()):
+        click.echo(line)
+
+
 @main.command("clean")
 @click.pass_context
-def clean_command(ctx: click.Context) -> None:
+@click.option("--checkpoints", "checkpoints_only", is_flag=True,
+              help="Delete only the experiments' checkpoints (build/checkpoints/).")
+def clean_command(ctx: click.Context, checkpoints_only: bool) -> None:
     """Delete everything generated: build/ (PDFs, work folders, cache) and figures/."""
-    from hwbuild.clean import clean
+    from hwbuild.clean import clean, clean_checkpoints
 
     settings = _settings(ctx)
     project = settings.project()
-    for path in clean(project):
+    for path in (clean_checkpoints if checkpoints_only else clean)(project):
         if settings.verbosity >= 0:
             click.echo(f"removed {project.relative(path)}")
 

@@ -44,6 +44,7 @@ class DocumentConfig:
     date: str | None = None
     seed: int = 0
     engine: str = field(default="pdflatex", metadata=_choices(*ENGINES))
+    figure_font: str | None = None  # None: the document's own (hwbuild/figurefont.py)
     keywords: tuple[str, ...] = ()
     package: str = field(default=DEFAULT_PACKAGE, metadata={"identifier": True})
     attach_results: bool = True  # embed each problem's results JSON (solutions and rubric only)
@@ -63,6 +64,13 @@ class BuildConfig:
     scheduler: str | None = None
     experiment_timeout: float = 600.0
     latex_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class ResultsConfig:
+    """``[results]``: where ``hwbuild freeze`` keeps results (default ``frozen/``)."""
+
+    store: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,7 @@ class Config:
     build: BuildConfig = field(default_factory=BuildConfig)
     variants: VariantsConfig = field(default_factory=VariantsConfig)
     project: ProjectConfig = field(default_factory=ProjectConfig)
+    results: ResultsConfig = field(default_factory=ResultsConfig)
 
     def problem(self, problem_id: str) -> ProblemConfig:
         for entry in self.problems:
@@ -286,7 +295,7 @@ def _validate(name: str, value: Any, spec: dataclasses.Field[Any], where: str,
 
 # -- the whole file ----------------------------------------------------------------------------
 
-TABLES = {"document", "problems", "sections", "build", "variants", "project"}
+TABLES = {"document", "problems", "sections", "build", "results", "variants", "project"}
 
 
 def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Config:
@@ -318,6 +327,8 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
     document = _read_table(data["document"], DocumentConfig, "[document]", ("document",),
                            path, lines)
     build = _read_table(data.get("build", {}), BuildConfig, "[build]", ("build",), path, lines)
+    results = _read_table(data.get("results", {}), ResultsConfig, "[results]", ("results",),
+                          path, lines)
     variants = _read_table(data.get("variants", {}), VariantsConfig, "[variants]",
                            ("variants",), path, lines)
     project = _read_table(data.get("project", {}), ProjectConfig, "[project]", ("project",),
@@ -360,7 +371,7 @@ def parse_config(text: str, path: Path, shown: Path | str | None = None) -> Conf
         for name, raw in raw_sections.items()
     }
     return Config(path=real, document=document, problems=tuple(problems), sections=sections,
-                  build=build, variants=variants, project=project)
+                  build=build, results=results, variants=variants, project=project)
 
 
 def load_config(path: Path, shown: Path | str | None = None) -> Config:

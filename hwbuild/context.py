@@ -9,11 +9,18 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from hwbuild.events import Emit, progress_events
 from hwbuild.layout import Layout
+
+if TYPE_CHECKING:
+    from hwbuild.checkpoint import Checkpoint
+
+T = TypeVar("T")
 
 FIGURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")  # \Z: "$" would let "a\n" through
 
@@ -48,6 +55,9 @@ class Context:
     project_root: Path
     figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
+    emit: Emit | None = field(default=None, repr=False, compare=False)  # to the coordinator
+    checkpoints: Callable[[str], Checkpoint] | None = field(default=None, repr=False,
+                                                             compare=False)
     student: str | None = None
 
     def figure_path(self, name: str) -> str:
@@ -95,6 +105,32 @@ class Context:
             "first_line": first_line,
             "name": getattr(obj, "__qualname__", getattr(obj, "__name__", "?")),
         }
+
+    def progress(self, iterable: Iterable[T], total: int | None = None,
+                 desc: str | None = None) -> Iterator[T]:
+        """Yield the items of ``iterable`` while the build shows how far along it is.
+
+        On a terminal a live bar with the rate and the time left; elsewhere (CI, ``nohup``) a
+        plain line every 10 s or 10 %. ``total`` defaults to ``len(iterable)`` where it has one.
+        """
+        return progress_events(iterable, self.emit, self.problem, total, desc)
+
+    def checkpoint(self, name: str) -> Checkpoint:
+        """The checkpoint ``name`` of this experiment: ``load()`` gives the state last saved
+        (None at first, or once the experiment's code, data or settings changed), ``save(state)``
+        saves any object ``torch.save`` accepts, atomically. The next build resumes from it
+        after Ctrl-C, a crash, a time limit or a killed machine; it is removed once the
+        experiment completes.
+        """
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"checkpoint name {name!r} must be lowercase letters, digits and single dashes")
+        if self.checkpoints is None:  # run outside a build: nothing to resume from
+            from hwbuild.checkpoint import Checkpoint
+
+            return Checkpoint(None, name, "", dict, lambda key: None, lambda inputs: None,
+                              lambda text: None)
+        return self.checkpoints(name)
 
     def measure(self, name: str, seconds: float) -> None:
         """Record a wall-clock measurement (not reproducible by nature).

@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
@@ -38,6 +38,8 @@ from hwbuild.experiments import (
     run_task,
 )
 
+OnEvent = Callable[[dict[str, Any]], None]  # what an experiment prints, its progress
+
 
 class Executor(Protocol):
     name: str
@@ -48,8 +50,10 @@ class Executor(Protocol):
     def workers(self) -> int:
         """How many experiments run at once (what progress reports)."""
 
-    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
-        """Run ``tasks``, yielding each result as it finishes (in any order)."""
+    def run(self, tasks: Sequence[ExperimentTask],
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
+        """Run ``tasks``, yielding each result as it finishes (in any order); ``on_event``
+        receives their events (:mod:`hwbuild.events`) in this process, as they come."""
 
     def close(self) -> None:
         """Stop every process this executor started, and reap it."""
@@ -93,12 +97,13 @@ class InProcessExecutor:
     def workers(self) -> int:
         return 1
 
-    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask],
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         for task in tasks:
             started = time.perf_counter()
             try:
                 with _alarm(task.timeout), _ctrl_c_stops_the_build():
-                    result = run_task(task)
+                    result = run_task(task, on_event)
             except _TimeLimit:
                 result = timed_out(task, time.perf_counter() - started)
             yield result
@@ -151,10 +156,19 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 def _worker_main(conn: Connection, one_task: bool) -> None:
-    """A worker: run the tasks it is sent until told to stop (or after one, if ``one_task``)."""
-    # Ctrl-C reaches the whole process group: the coordinator stops the workers itself, so a
-    # worker must not die mid-import printing a traceback of its own.
+    """A worker: run the tasks it is sent until told to stop (or after one, if ``one_task``).
+
+    A worker is not daemonic, so that an experiment may start processes of its own (a
+    ``DataLoader``'s workers, a ``Pool``). It leads a process group of its own, which those
+    processes join: the coordinator stops the whole tree by signalling the group (Ctrl-C, SIGTERM,
+    a time limit), and a watchdog kills the group should the coordinator die without doing so.
+    """
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    # Ctrl-C reaches the terminal's process group, which the worker has left; ignoring it too
+    # keeps a worker from dying mid-import printing a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent(os.getppid())
     prepare_environment()
     while True:
         try:
@@ -163,9 +177,32 @@ def _worker_main(conn: Connection, one_task: bool) -> None:
             return
         if task is None:
             return
-        conn.send(run_task(task))
+        conn.send(run_task(task, _sender(conn)))
         if one_task:
             return
+
+
+def _sender(conn: Connection) -> OnEvent:
+    """Events go to the coordinator on the worker's pipe, from this process only."""
+    pid = os.getpid()
+
+    def send(event: dict[str, Any]) -> None:
+        if os.getpid() == pid:
+            conn.send(event)
+
+    return send
+
+
+def _watch_parent(parent: int) -> None:
+    """Kill this worker's process group once its parent (the coordinator, or the fork server,
+    which ends with the coordinator) is gone: nothing outlives a build killed with SIGKILL."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="hwbuild-watchdog", daemon=True).start()
 
 
 @dataclass
@@ -214,12 +251,15 @@ class LocalExecutor:
     def _start(self) -> _Worker:
         mp = self._mp()
         parent, child = mp.Pipe()
-        process = mp.Process(target=_worker_main, args=(child, self.warm), daemon=True)
+        process = mp.Process(target=_worker_main, args=(child, self.warm), daemon=False)
         process.start()
+        with contextlib.suppress(OSError):
+            os.setpgid(process.pid, process.pid)  # also here: no window before the child does
         child.close()
         return _Worker(process, parent)
 
-    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask],
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         todo = deque(tasks)
         idle: list[_Worker] = []
         busy: list[_Worker] = []
@@ -236,7 +276,7 @@ class LocalExecutor:
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
                              timeout=timeout)
                 for worker in list(busy):
-                    result = self._collect(worker, ready)
+                    result = self._collect(worker, ready, on_event)
                     if result is None:
                         continue
                     busy.remove(worker)
@@ -249,18 +289,25 @@ class LocalExecutor:
             for worker in busy + idle:
                 _stop(worker)
 
-    def _collect(self, worker: _Worker, ready: list[Any]) -> TaskResult | None:
+    def _collect(self, worker: _Worker, ready: list[Any],
+                 on_event: OnEvent | None) -> TaskResult | None:
         task = worker.task
         assert task is not None
-        if worker.conn in ready:
-            try:
-                result: TaskResult = worker.conn.recv()
-                return result
-            except (EOFError, OSError):
-                pass  # it died while sending: the sentinel says how
         if worker.conn in ready or worker.process.sentinel in ready:
-            worker.process.join(timeout=5)
-            return died(task, worker.process.exitcode)
+            try:
+                while worker.conn.poll():
+                    message = worker.conn.recv()
+                    if isinstance(message, TaskResult):
+                        return message
+                    if on_event is not None:
+                        on_event(message)
+                dead = worker.process.sentinel in ready  # else: only events so far
+            except (EOFError, OSError):
+                dead = True  # it died while sending: the sentinel says how
+            if dead:
+                worker.process.join(timeout=5)
+                return died(task, worker.process.exitcode)
+        # Checked even when events keep coming: a chatty experiment has a time limit too.
         if time.monotonic() >= worker.deadline:
             _kill(worker)
             return timed_out(task, time.monotonic() - worker.started)
@@ -277,20 +324,24 @@ class LocalExecutor:
 
 
 def _kill(worker: _Worker) -> None:
+    """Kill a worker and every process it started (its process group)."""
     with contextlib.suppress(ProcessLookupError, OSError):
-        os.kill(worker.process.pid, signal.SIGKILL)
+        os.killpg(worker.process.pid, signal.SIGKILL)
+    if worker.process.exitcode is None:  # not reaped yet: its pid is still its own
+        with contextlib.suppress(ProcessLookupError, OSError):
+            os.kill(worker.process.pid, signal.SIGKILL)
 
 
 def _stop(worker: _Worker) -> None:
-    """Stop a worker now (torch's interpreter teardown is slow) and reap it."""
+    """Stop a worker now (torch's interpreter teardown is slow), with whatever it started, and
+    reap it."""
     with contextlib.suppress(OSError, ValueError):
         worker.conn.close()
     if worker.process.is_alive():
         worker.process.terminate()
     worker.process.join(timeout=5)
-    if worker.process.is_alive():
-        _kill(worker)
-        worker.process.join()
+    _kill(worker)  # the group outlives its leader: processes the experiment left running
+    worker.process.join()
 
 
 # -- Dask ---------------------------------------------------------------------------------------
@@ -298,10 +349,31 @@ def _stop(worker: _Worker) -> None:
 _EXCLUSIVE = threading.Lock()
 
 
-def run_task_exclusive(task: ExperimentTask) -> TaskResult:
-    """run_task for a Dask worker: its threads share one working folder and sys.modules."""
+def run_task_exclusive(task: ExperimentTask, topic: str | None = None) -> TaskResult:
+    """run_task for a Dask worker: its threads share one working folder and sys.modules.
+
+    Dask's worker processes are daemonic, which multiprocessing takes to forbid children: the
+    experiment runs with the flag lowered, so that its ``DataLoader`` may start workers (they are
+    ended with the experiment's iterators, or with the Dask worker).
+    """
+    process = multiprocessing.current_process()
+    daemonic = process._config.get("daemon")  # type: ignore[attr-defined]
     with _EXCLUSIVE:
-        return run_task(task)
+        process._config["daemon"] = False  # type: ignore[attr-defined]
+        try:
+            return run_task(task, _dask_sender(topic))
+        finally:
+            process._config["daemon"] = daemonic  # type: ignore[attr-defined]
+
+
+def _dask_sender(topic: str | None) -> OnEvent | None:
+    """Events reach the coordinator as Dask events on ``topic``, which it subscribes to."""
+    if topic is None:
+        return None
+    from distributed import get_worker
+
+    worker = get_worker()
+    return lambda event: worker.log_event(topic, event)
 
 
 @dataclass
@@ -352,10 +424,11 @@ class DaskExecutor:
         info = self._connect().scheduler_info()
         return sum(int(worker.get("nthreads", 1)) for worker in info["workers"].values())
 
-    def run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
+    def run(self, tasks: Sequence[ExperimentTask],
+            on_event: OnEvent | None = None) -> Iterator[TaskResult]:
         finished: set[str] = set()
         try:
-            for result in self._run(tasks):
+            for result in self._run(tasks, on_event):
                 finished.add(result.problem_id)
                 yield result
         except Exception:
@@ -369,13 +442,18 @@ class DaskExecutor:
                      "build again: the results already recorded are kept (or use --executor "
                      "local)") from None
 
-    def _run(self, tasks: Sequence[ExperimentTask]) -> Iterator[TaskResult]:
+    def _run(self, tasks: Sequence[ExperimentTask],
+             on_event: OnEvent | None) -> Iterator[TaskResult]:
         import distributed
 
         client = self._connect()
+        topic = None
+        if on_event is not None:
+            topic = f"hwbuild-events-{os.getpid()}-{time.time_ns()}"
+            client.subscribe_topic(topic, lambda item: on_event(item[1]))
         futures: dict[Any, tuple[ExperimentTask, float]] = {}
         for task in tasks:
-            future = client.submit(run_task_exclusive, task, pure=False,
+            future = client.submit(run_task_exclusive, task, topic, pure=False,
                                    key=f"hwbuild-problem{task.problem_id}-{time.time_ns()}")
             futures[future] = (task, time.monotonic())
         pending = set(futures)
@@ -403,6 +481,9 @@ class DaskExecutor:
         finally:
             for future in pending:
                 future.cancel()
+            if topic is not None:
+                with contextlib.suppress(Exception):
+                    client.unsubscribe_topic(topic)
 
     @staticmethod
     def _stop_running(client: Any, futures: list[Any]) -> None:

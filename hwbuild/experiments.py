@@ -26,11 +26,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwbuild.context import Context
 from hwbuild.errors import UsageError
+from hwbuild.events import Emit, captured_output
+from hwbuild.figurefont import apply as apply_figure_font
+from hwbuild.figurefont import font_request
+from hwbuild.figurefont import setting as figure_font_setting
 from hwbuild.pause import pause
+
+if TYPE_CHECKING:
+    from hwbuild.checkpoint import Checkpoint
+    from hwbuild.observe import Recorder
 
 RESERVED_KEYS = frozenset({"problem", "doc", "measured", "target"})
 MATPLOTLIBRC = Path(__file__).resolve().parent / "matplotlibrc"
@@ -51,6 +59,9 @@ class ExperimentTask:
     device: str
     timeout: float
     solution: str  # the solution's path relative to the root, for messages
+    figure_font: dict[str, Any] | None = None  # FigureFont.setting(): the document's font
+    settings: str = ""  # digest of the experiment's settings, which its checkpoints must match
+    checkpoints: str = ""  # the folder of its checkpoints ("": none)
     shared: tuple[str, ...] = ()  # shared folders: reads there are inputs too
     student: str | None = None  # ctx.student (the seed is already derived from it)
 
@@ -75,6 +86,7 @@ class TaskResult:
     figures: dict[str, bytes] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
+    input_stats: dict[str, list[int]] = field(default_factory=dict)  # see observe.Recorder
     outputs: dict[str, str] = field(default_factory=dict)
     writers: dict[str, tuple[str, int]] = field(default_factory=dict)  # output -> file, line
     seconds: float = 0.0
@@ -186,8 +198,20 @@ def _seed_torch(torch: Any, seed: int, device: str) -> None:
         torch.use_deterministic_algorithms(deterministic)
 
 
-_SEEDERS = {"numpy": _seed_numpy, "torch": _seed_torch}
+def _style_matplotlib(matplotlib: Any, seed: int, device: str) -> None:
+    """hwbuild's settings and the document's font, whatever the process drew before."""
+    matplotlib.use("Agg", force=True)
+    matplotlib.rcdefaults()
+    matplotlib.rc_file(MATPLOTLIBRC)
+    apply_figure_font(_figure_font)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+_SEEDERS = {"numpy": _seed_numpy, "torch": _seed_torch, "matplotlib": _style_matplotlib}
 _seeding: tuple[int, str] | None = None  # (seed, device) of the experiment running here
+_figure_font: dict[str, Any] | None = None  # the font of the experiment running here
 
 
 class _SeededLoader(importlib.abc.Loader):
@@ -230,40 +254,38 @@ def _stop_seeding() -> None:
     _seeding = None
 
 
-def configure_imported(seed: int, device: str) -> None:
+def configure_imported(seed: int, device: str, figure_font: dict[str, Any] | None = None
+                       ) -> None:
     """Seed and configure whichever of random, numpy, torch and matplotlib are imported; the
-    others are seeded (numpy, torch) or configured (matplotlib, through MATPLOTLIBRC) when the
-    solution imports them, while an experiment runs.
+    others are seeded (numpy, torch) or configured (matplotlib: MATPLOTLIBRC, then
+    ``figure_font``) when the solution imports them, while an experiment runs.
 
-    Called before the solution is imported and again before ``run``: draws are the same
-    whichever executor runs the experiment and whatever ran in its process before.
+    Called before the solution is imported and again before ``run``: draws and figures are the
+    same whichever executor runs the experiment and whatever ran in its process before.
     """
-    global _seeding
-    _seeding = (seed, device)
+    global _seeding, _figure_font
+    _seeding, _figure_font = (seed, device), figure_font
     random.seed(seed)
     for name, seeder in _SEEDERS.items():
         module = sys.modules.get(name)
         if module is not None:
             seeder(module, seed, device)
-    if "matplotlib" in sys.modules:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        matplotlib.rcdefaults()
-        matplotlib.rc_file(MATPLOTLIBRC)
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            pyplot.close("all")
 
 
 def prepare_context(problem_id: str, project_root: Path, seed: int = 0,
                     device: str = "cpu") -> Context:
-    """A context prepared as a build prepares it: seeded, one thread, Agg backend.
+    """A context prepared as a build prepares it: seeded, one thread, Agg backend, the
+    project's figure font.
 
     For tests and notebooks that call a solution's ``run`` directly.
     """
+    from hwbuild.layout import CONFIG_NAME
+    from hwbuild.project import Project
+
     prepare_environment()
-    configure_imported(seed, device)
+    request = (Project(project_root).figure_font if (project_root / CONFIG_NAME).is_file()
+               else font_request("pdflatex", None, ""))  # no project: the default document's
+    configure_imported(seed, device, figure_font_setting(request))
     return Context(problem=problem_id, seed=seed, device=device, project_root=project_root)
 
 
@@ -329,11 +351,54 @@ def _used_libraries(before: set[str], named: set[str]) -> list[str]:
             if name in sys.modules and (name not in before or name in named)]
 
 
-def run_task(task: ExperimentTask) -> TaskResult:
-    """Run one experiment in this process. Never raises for errors in the solution: not even
-    for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a solution
-    running in the build's own process as a subclass of KeyboardInterrupt (see
-    :class:`hwbuild.executors.InProcessExecutor`), and stops the build."""
+@contextlib.contextmanager
+def _platform_start_method() -> Iterator[None]:
+    """The experiment starts processes the way a plain ``python`` would on this platform.
+
+    A spawned worker (local, Dask) inherits the start method "spawn", with which each of a
+    ``DataLoader``'s workers would import torch afresh (seconds each, every epoch).
+    """
+    import multiprocessing
+
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
+
+
+def _checkpoints(task: ExperimentTask, recorder: Recorder,
+                 emit: Emit | None) -> Callable[[str], Checkpoint] | None:
+    """What ``ctx.checkpoint(name)`` makes, in this experiment."""
+    from hwbuild.checkpoint import SUFFIX, Checkpoint
+    from hwbuild.stamp import FileHashes
+
+    if not task.checkpoints:
+        return None
+    hashes = FileHashes(Path(task.project_root))
+
+    def current(key: str) -> str | None:
+        with recorder.quiet():
+            return hashes(key)
+
+    def say(text: str) -> None:
+        if emit is not None:
+            emit({"kind": "line", "problem": task.problem_id, "text": text})
+
+    return lambda name: Checkpoint(Path(task.checkpoints) / f"{name}{SUFFIX}", name,
+                                   task.settings, recorder.snapshot, current, recorder.adopt,
+                                   say)
+
+
+def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
+    """Run one experiment in this process. Never raises for errors in the solution.
+
+    Not even for its ``sys.exit()`` or ``raise KeyboardInterrupt``. A real Ctrl-C reaches a
+    solution running in the build's own process as a subclass of KeyboardInterrupt (see
+    :class:`hwbuild.executors.InProcessExecutor`), and stops the build. ``emit`` receives its
+    events (:mod:`hwbuild.events`): what it prints and its progress.
+    """
     from hwbuild.fingerprint import imported_distributions
     from hwbuild.observe import recording
 
@@ -344,20 +409,25 @@ def run_task(task: ExperimentTask) -> TaskResult:
     before = set(sys.modules)
     try:
         device = resolve_device(task.device)
-        with _in_project(root, task.package), recording(root, task.shared) as recorder, \
-                _import_statements(lambda path: recorder.key(path) is not None) as named:
+        with _in_project(root, task.package), _platform_start_method(), \
+                recording(root, task.shared) as recorder, \
+                _import_statements(lambda path: recorder.key(path) is not None) as named, \
+                captured_output(emit, task.problem_id):
             pause("experiment-before-import")
-            configure_imported(task.seed, device)
+            configure_imported(task.seed, device, task.figure_font)
             module = importlib.import_module(task.module)
             pause("experiment-after-import")
             run = getattr(module, "run", None)
             if not callable(run):
                 raise AttributeError(f"{task.module} has no function run(ctx)")
-            configure_imported(task.seed, device)
+            configure_imported(task.seed, device, task.figure_font)
             context = Context(problem=task.problem_id, seed=task.seed, device=device,
-                              project_root=root, student=task.student)
+                              project_root=root, emit=emit,
+                              checkpoints=_checkpoints(task, recorder, emit),
+                              student=task.student)
             returned = run(context)
             inputs, outputs = recorder.inputs(), recorder.outputs()
+            input_stats = {key: recorder.stats[key] for key in inputs if key in recorder.stats}
             libraries = _used_libraries(before, named)
         versions = {"python": sys.version.split()[0],
                     **imported_distributions({name.partition(".")[0] for name in named})}
@@ -369,7 +439,7 @@ def run_task(task: ExperimentTask) -> TaskResult:
         values = normalize(returned)
         return TaskResult(
             problem_id=task.problem_id, ok=True, values=values, figures=dict(context.figures),
-            measurements=dict(context.measurements), inputs=inputs,
+            measurements=dict(context.measurements), inputs=inputs, input_stats=input_stats,
             outputs={k: v for k, v in outputs.items() if k not in context.figures},
             writers={k: v for k, v in recorder.writers.items() if k in outputs},
             seconds=time.perf_counter() - started, device=device, libraries=libraries,

@@ -31,7 +31,7 @@ NOT_SHAPING_ANY_STAGE = (
     "testing.py", "leaks.py", "students.py", "regions.py",
 )
 _EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py", "primer.py",
-                    "run.py", "writes.py", "matplotlibrc")
+                    "run.py", "writes.py", "matplotlibrc", "figurefont.py")
 _JINJA_SIDE = ("render.py", "filters.py", "compose.py", "templates/*", "solution_tags.py")
 _TEX_SIDE = ("tex/*", "typeset.py", "synctex.py", "publish.py")
 NOT_SHAPING: dict[str, tuple[str, ...]] = {

@@ -112,9 +112,10 @@ def build_manifest(project: Project, built: list[str] | None = None) -> dict[str
                                   "problems": [pid], "sources": made_by})
         results = layout.results(pid)
         if results.is_file():
+            # The device it ran on: a frozen result may come from another machine's GPU.
             artifacts.append({"path": layout.relative(results), "kind": "results",
                               "sha256": sha256_file(results), "problems": [pid],
-                              "sources": made_by})
+                              "device": entry.ran_on or entry.device, "sources": made_by})
     return {"format": MANIFEST_FORMAT, "commit": git_commit(project.root),
             "artifacts": artifacts}
 

@@ -142,6 +142,8 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
             published = stage("publish", publish, plan, experiments, compiled)
             report.targets.extend(published.targets)
             report.changed = published.changed
+            if plan.hashes.stats is not None:
+                plan.hashes.stats.save()  # what this build hashed, for the next one
         finally:
             executors.close()
     report.seconds = time.perf_counter() - started

@@ -14,11 +14,14 @@ import subprocess
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from hwbuild import cache
+from hwbuild import cache, freeze
 from hwbuild.cache import CacheEntry
+from hwbuild.filestats import STATS_FILE, StatCache
 from hwbuild.fingerprint import engine_hash, expected_device, library_versions
+from hwbuild.freeze import Frozen
 from hwbuild.fsutil import read_json
 from hwbuild.layout import GENERATED_DIRS, SOLUTIONS, Layout
 from hwbuild.project import Problem, Project, find_documents
@@ -40,6 +43,7 @@ class BuildOptions:
     experiment_timeout: float | None = None  # None: the config's (per problem, or [build])
     latex_timeout: float | None = None
     strict: bool = False  # warnings (undefined references, citations) fail the build
+    frozen: bool = False  # never run an experiment: use frozen results or fail
     variant: str = SOLUTIONS  # solutions, handout or rubric: each its own targets
 
 
@@ -64,6 +68,7 @@ class ProblemPlan:
     settings: dict[str, Any]
     entry: CacheEntry | None  # the recorded entry (reused when ``reasons`` is empty)
     reasons: list[str]
+    frozen: Frozen | None = None  # the frozen result the entry comes from, to install
 
     @property
     def reruns(self) -> bool:
@@ -115,8 +120,11 @@ class Plan:
                 lines.append(f"problem {item.problem.id}: reruns: {'; '.join(item.reasons)}")
             else:
                 count = len(item.entry.stamp.inputs) if item.entry else 0
-                lines.append(f"problem {item.problem.id}: cached "
-                             f"({count} recorded input(s) unchanged)")
+                source = "frozen" if item.frozen else "cached"
+                ran_on = f", ran on {item.entry.ran_on}" if item.entry and item.entry.ran_on \
+                    else ""
+                lines.append(f"problem {item.problem.id}: {source} "
+                             f"({count} recorded input(s) unchanged{ran_on})")
         for target in self.targets:
             if target.up_to_date:
                 inputs = len(target.stamp.inputs) if target.stamp else 0
@@ -223,6 +231,7 @@ def experiment_settings(problem: Problem, options: BuildOptions,
         "device": device,
         "libraries": library_versions(_recorded_libraries(recorded)),
         "hwbuild": engine_hash("experiment"),
+        "figure_font": problem.figure_font,
     }
     if student is not None:
         settings["student"] = student
@@ -237,7 +246,7 @@ def _recorded_libraries(recorded: CacheEntry | None) -> list[str]:
 
 
 def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,
-                 hashes: FileHashes) -> ProblemPlan:
+                 hashes: FileHashes, store: Path) -> ProblemPlan:
     entry = cache.load(layout, problem.id)
     settings = experiment_settings(problem, options, entry, layout.student)
     if entry is None:
@@ -247,6 +256,14 @@ def plan_problem(problem: Problem, layout: Layout, options: BuildOptions,
         reasons = why_outdated(entry.stamp, settings, hashes)
     if options.force:
         reasons = ["forced (--force)", *reasons]
+    elif reasons:
+        frozen = freeze.load(store, problem.id)
+        refused = freeze.reasons(frozen, settings, hashes)
+        if frozen is not None and not refused:
+            return ProblemPlan(problem, settings, freeze.installed(frozen, settings), [],
+                               frozen)
+        if options.frozen:
+            reasons = [f"its frozen result cannot be used: {'; '.join(refused)}"]
     return ProblemPlan(problem, settings, entry, reasons)
 
 
@@ -305,11 +322,12 @@ def load_target_stamp(layout: Layout, target: str) -> Stamp | None:
 def plan_build(project: Project, options: BuildOptions) -> Plan:
     """Decide what the build must do (reads and hashes files; writes nothing)."""
     layout = project.layout
-    hashes = FileHashes(project.root)
+    hashes = FileHashes(project.root, StatCache(layout.build_dir / STATS_FILE))
     targets = targets_for(project, options)
     needed = list({p.id: p for t in targets for p in t.problems}.values())
     epoch = source_date_epoch(project)
-    problems = [plan_problem(p, layout, options, hashes) for p in needed]
+    store = freeze.store(project.root, project.config.results.store)
+    problems = [plan_problem(p, layout, options, hashes, store) for p in needed]
     plan = Plan(project, options, epoch, document_variables(project, epoch), problems, [],
                 hashes)
     entries = {p.problem.id: p.entry for p in problems if not p.reruns and p.entry}

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, TextIO
 
+from hwbuild.events import progress_text
 from hwbuild.report import PlainReporter, Reporter
 
 
@@ -90,6 +91,25 @@ class LiveReporter(Reporter):
         outcome = "experiment done" if ok else "[red]experiment FAILED[/red]"
         self._finish(f"experiment:{problem_id}", f"problem {problem_id}: {outcome}")
 
+    def experiment_event(self, event: dict[str, Any]) -> None:
+        from rich.markup import escape
+        from rich.text import Text
+
+        problem, kind = event.get("problem"), event.get("kind")
+        if kind == "line":
+            # Above the live lines, whole: the display redraws itself below it.
+            self._display().console.print(Text(f"problem {problem}: {event.get('text', '')}"),
+                                          markup=False, highlight=False, soft_wrap=True)
+            return
+        task = self._tasks.get(f"experiment:{problem}")
+        if task is None:
+            return
+        text = progress_text(event) if kind == "progress" else str(event.get("text", ""))
+        total = event.get("total") if kind == "progress" else None
+        bar = (event.get("n", 0), total) if isinstance(total, int) and total > 0 else None
+        self._display().update(task, description=escape(f"problem {problem}: {text[:100]}"),
+                               bar=bar, refresh=True)
+
     def compiling(self, target: str) -> None:
         self._start(f"latex:{target}", f"{target}: latexmk")
 
@@ -111,7 +131,17 @@ class LiveReporter(Reporter):
 def _make_progress(stream: TextIO, transient: bool) -> Any:
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+    from rich.progress_bar import ProgressBar
     from rich.text import Text
+
+    class Bar(ProgressColumn):
+        """A bar for an experiment that reports its progress (``ctx.progress``); else nothing."""
+
+        def render(self, task: Task) -> Any:
+            bar = task.fields.get("bar")
+            if not bar:
+                return Text("")
+            return ProgressBar(total=bar[1], completed=bar[0], width=24)
 
     class Elapsed(ProgressColumn):
         """Seconds since the stage started, frozen when it ends."""
@@ -122,6 +152,6 @@ def _make_progress(stream: TextIO, transient: bool) -> Any:
 
     console = Console(file=stream, highlight=False)
     return Progress(SpinnerColumn(finished_text="[green]✓[/green]"),
-                    TextColumn("{task.description}"), Elapsed(),
+                    TextColumn("{task.description}"), Bar(), Elapsed(),
                     console=console, transient=transient, redirect_stdout=False,
                     redirect_stderr=False)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from hwbuild.config import Config, ProblemConfig, load_config
 from hwbuild.errors import ConfigError, Location, UsageError
+from hwbuild.figurefont import font_request
 from hwbuild.layout import CONFIG_NAME, GENERATED_DIRS, Layout
 
 # Folders never searched for documents (nor watched): tools' caches and environments.
@@ -30,6 +32,8 @@ class Problem:
     template: Path
     template_name: str
     module: str
+    # which font the figures use: figurefont.font_request() (looked up only to run experiments)
+    figure_font: dict[str, Any] | None = field(default=None, hash=False)
     points: int | None = None
     new_page: bool = False
 
@@ -64,6 +68,15 @@ class Project:
     def relative(self, path: Path | str) -> str:
         return Layout(self.root).relative(path)
 
+    @cached_property
+    def figure_font(self) -> dict[str, str | None]:
+        """The font the figures are drawn in (the document's, or ``[document] figure_font``),
+        as a :func:`~hwbuild.figurefont.font_request`."""
+        document = self.config.document
+        main = self.layout.main_template
+        text = main.read_text(encoding="utf-8", errors="replace") if main.is_file() else ""
+        return font_request(document.engine, document.figure_font, text)
+
     def _problem(self, entry: ProblemConfig) -> Problem:
         layout = self.layout
         return Problem(
@@ -73,6 +86,7 @@ class Project:
             timeout=self.config.timeout_for(entry.id),
             solution=layout.solution(entry.id), template=layout.template(entry.id),
             template_name=layout.template_name(entry.id), module=layout.module(entry.id),
+            figure_font=self.figure_font,
             points=entry.points, new_page=entry.new_page,
         )
 

@@ -7,10 +7,15 @@ event to the stream it is given (logs, CI, pipes); the CLI may choose a live ter
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+from hwbuild.events import progress_text
+
+PLAIN_INTERVAL = 10.0  # seconds between two plain progress lines of one problem
 
 
 class TargetStatus(StrEnum):
@@ -49,6 +54,9 @@ class Reporter:
 
     def experiment_finished(self, problem_id: str, ok: bool, seconds: float) -> None: ...
 
+    def experiment_event(self, event: dict[str, Any]) -> None:
+        """A line the experiment printed, or its progress (:mod:`hwbuild.events`)."""
+
     def compiling(self, target: str) -> None: ...
 
     def compiled(self, target: str, seconds: float) -> None: ...
@@ -61,6 +69,22 @@ class PlainReporter(Reporter):
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self._shown: dict[str, tuple[float, int]] = {}  # problem -> (time, tenth) last shown
+
+    def experiment_event(self, event: dict[str, Any]) -> None:
+        problem, kind = event.get("problem"), event.get("kind")
+        if kind == "line":
+            self.line(f"problem {problem}: {event.get('text', '')}")
+            return
+        # Progress: a line every 10 s, at each tenth of the total and at its end.
+        total, count = event.get("total"), event.get("n", 0)
+        tenth = 10 * count // total if kind == "progress" and total else -1
+        now = time.monotonic()
+        last_time, last_tenth = self._shown.get(str(problem), (-PLAIN_INTERVAL, -1))
+        if now - last_time >= PLAIN_INTERVAL or tenth > last_tenth:
+            self._shown[str(problem)] = (now, tenth)
+            text = progress_text(event) if kind == "progress" else event.get("text", "")
+            self.line(f"problem {problem}: {text}")
 
     def line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hwbuild import cache
+from hwbuild import cache, checkpoint
 from hwbuild.cache import CacheEntry
 from hwbuild.errors import BuildError, ExperimentError, Location, UsageError
+from hwbuild.figurefont import setting as figure_font_setting
+from hwbuild.fingerprint import digest as settings_digest
 from hwbuild.fingerprint import gpu_signature
 from hwbuild.fsutil import sha256_bytes, write_if_changed
 from hwbuild.plan import Plan, ProblemPlan
@@ -51,6 +53,11 @@ def make_task(plan: Plan, item: ProblemPlan) -> ExperimentTask:
         project_root=str(plan.project.root), seed=problem.seed, device=options.device,
         timeout=options.experiment_timeout or problem.timeout,
         solution=plan.layout.relative(problem.solution),
+        figure_font=figure_font_setting(problem.figure_font),
+        settings=settings_digest(item.settings),
+        # A student's checkpoints are their own (their settings differ).
+        checkpoints=str(checkpoint.folder(plan.layout.build_dir,
+                                          problem.id + plan.layout.student_suffix)),
         shared=tuple(map(str, plan.project.shared)), student=plan.project.student)
 
 
@@ -59,15 +66,25 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     """Reuse what is cached; run the rest on ``executor()`` (made only if something runs)."""
     layout = plan.layout
     outcome = Experiments()
-    hashes = FileHashes(plan.project.root)  # fresh: the plan's are from before the runs
+    # Fresh: the plan's are from before the runs (the stat cache is shared: it trusts a
+    # file's hash only while its stat is unchanged).
+    hashes = FileHashes(plan.project.root, plan.hashes.stats)
     for item in plan.problems:
         if not item.reruns and item.entry is not None:
+            if item.frozen is not None:
+                install_frozen(plan, item)
             outcome.entries[item.problem.id] = item.entry
             outcome.cached.append(item.problem.id)
             cache.write_results(layout, item.problem.id, item.entry.values)
     stale = plan.reruns
     if not stale:
         return outcome
+    if plan.options.frozen:
+        item = stale[0]
+        raise ExperimentError(
+            f"problem {item.problem.id}: --frozen, and {'; '.join(item.reasons)}",
+            hint="run `hwbuild freeze` on a machine that can run the experiment, and commit "
+                 "frozen/ (a build without --frozen runs it here)")
     by_id = {item.problem.id: item for item in stale}
     # Longest first (by the last run's time) keeps the workers evenly busy.
     def last_seconds(task: ExperimentTask) -> float:
@@ -79,7 +96,7 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     claims = _claims(plan)
     runner = executor()
     reporter.experiments_started([t.problem_id for t in tasks], runner.workers())
-    for result in runner.run(tasks):
+    for result in runner.run(tasks, reporter.experiment_event):
         reporter.experiment_finished(result.problem_id, result.ok, result.seconds)
         if result.ok:
             try:
@@ -95,6 +112,17 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
         first = next(item.problem.id for item in plan.problems if item.problem.id in failures)
         raise failures[first]
     return outcome
+
+
+def install_frozen(plan: Plan, item: ProblemPlan) -> None:
+    """A frozen result stands for the experiment: its figures into ``figures/``, its entry into
+    the cache (the next build reuses it without reading ``frozen/``)."""
+    assert item.frozen is not None and item.entry is not None
+    root = plan.project.root
+    for relative, data in item.frozen.figures.items():
+        write_if_changed(root / relative, data)
+    plan.hashes.forget(item.frozen.figures)
+    cache.store(plan.layout, item.problem.id, item.entry)
 
 
 def _claims(plan: Plan) -> Claims:
@@ -125,6 +153,7 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
             outcome.changed.append(key)
             continue
         hashes.forget([key])
+        hashes.vouch(key, result.input_stats.get(key), digest)
         outcome.touched.append(key)
         if hashes(key) != digest:
             outcome.changed.append(key)  # recorded as read: the next build reruns it
@@ -140,6 +169,7 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
         gpu_signature=gpu_signature() if plan.options.device == "auto" else "",
         libraries=result.libraries)
     cache.store(layout, item.problem.id, entry)
+    checkpoint.remove(layout.build_dir, item.problem.id)  # complete: nothing to resume
     outcome.entries[item.problem.id] = entry
     outcome.ran[item.problem.id] = result.seconds
 

@@ -80,10 +80,10 @@ def run(command: list[str], cwd: Path) -> float:
 
 def dump(workdir: Path, tex_name: str, engine: str = "pdflatex") -> FormatResult:
     key = format_key(split_preamble((workdir / tex_name).read_text())[0],  # type: ignore[index]
-                       engine=engine, jobname=Path(tex_name).stem, env=env(),
-                       installation=installation_fingerprint(engine))
+                     engine=engine, jobname=Path(tex_name).stem, env=env(),
+                     installation=installation_fingerprint(engine))
     return dump_format(workdir, tex_name, workdir.parent / f"{workdir.name}-fmt", engine=engine,
-                         env=env(), key=key, timeout=120)
+                       env=env(), key=key, timeout=120)
 
 
 def summary(values: list[float]) -> str:

@@ -51,7 +51,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     losses = []
     for _ in range(steps):
         y_hat = model(x)                               # 1. forward pass
-        loss = ((y_hat - y) ** 2).sum(dim=1).mean()    # 2. loss: mean of ||y_hat - y||^2
+        loss = ((y_hat - y) ** 2).sum(dim=1).mean()    # 2. loss: batch mean of squared error
         optimizer.zero_grad()                          # 3. zero the stored gradients
         loss.backward()                                # 4. backward pass: fill p.grad
         optimizer.step()                               # 5. update p <- p - lr * p.grad
@@ -208,13 +208,13 @@ def logistic_part(ctx: Context) -> dict:
     fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(6.0, 2.2))
     ax_l.semilogy(c.numpy(), loss.numpy(), color="C0")
     ax_l.set_xlabel(r"$c$")
-    ax_l.set_ylabel(r"$L(c\,\hat{w})$")
-    ax_d.plot(c.numpy(), formula.numpy(), color="C3", label="formula")
-    ax_d.plot(c.numpy()[::8], autograd.numpy()[::8], "o", ms=2.5, mfc="none", color="k",
-              label="autograd")
-    ax_d.axhline(0.0, color="gray", lw=0.6)
+    ax_l.set_ylabel(r"$L(c\,\hat{\mathbfit{w}})$")
+    # minus the derivative on a log axis: a curve drawn there at all is a derivative below zero
+    ax_d.semilogy(c.numpy(), -formula.numpy(), color="C3", label="formula")
+    ax_d.semilogy(c.numpy()[::8], -autograd.numpy()[::8], "o", ms=2.5, mfc="none", color="k",
+                  label="autograd")
     ax_d.set_xlabel(r"$c$")
-    ax_d.set_ylabel(r"$\mathrm{d}L(c\,\hat{w})/\mathrm{d}c$")
+    ax_d.set_ylabel(r"$-\mathrm{d}L(c\,\hat{\mathbfit{w}})/\mathrm{d}c$")
     ax_d.legend(frameon=False)
     fig.tight_layout()
 
@@ -256,7 +256,7 @@ def run(ctx: Context) -> dict:
     fig, ax = plt.subplots(figsize=(4.8, 2.6))
     ax.semilogy(range(1, STEPS + 1), losses, color="C0")
     ax.set_xlabel("SGD step")
-    ax.set_ylabel(r"batch loss $L(\theta_t)$")
+    ax.set_ylabel(r"batch loss $L(\mathbfit{\theta}_t)$")
     fig.tight_layout()
     train_figure = ctx.save_figure(fig, "training-loss")
 

@@ -26,7 +26,7 @@ NOISE = 0.3
 ETA = 0.002
 BATCH = 16
 STEPS = 600
-EVAL_EVERY = 5
+EVAL_EVERY = 1  # every step: the trainings' first steps apart are seen
 
 
 def sgd_step(params, xb, yb, rates: dict[str, float], scale: float) -> None:
@@ -66,9 +66,9 @@ def loss_figure(steps, losses, diffs):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 2.1))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 1.9))
     styles = [("C0", "-", 2.4, r"5ReLU, $\eta$"),
-              ("C1", "--", 1.2, r"ReLU, $\eta$ and $25\eta$ for $\mathbf{V}$"),
+              ("C1", "--", 1.2, r"ReLU, $\eta$ and $25\eta$ for $\mathbfit{V}$"),
               ("C2", "-", 1.0, r"ReLU, $\eta$ for all")]
     for curve, (colour, style, width, label) in zip(losses, styles, strict=True):
         left.plot(steps, curve, style, color=colour, linewidth=width, label=label)
@@ -79,8 +79,9 @@ def loss_figure(steps, losses, diffs):
     left.set_xlabel("SGD step")
     left.set_ylabel("training loss")
     left.legend(frameon=False)
-    right.semilogy(steps[1:], diffs[0][1:], color="C1", label="networks 1 and 2")
-    right.semilogy(steps[1:], diffs[1][1:], color="C2", label="networks 1 and 3")
+    right.semilogy(steps, diffs[0], color="C1", label="networks 1 and 2")
+    right.semilogy(steps, diffs[1], color="C2", label="networks 1 and 3")
+    right.set_xlim(left=0)
     right.set_xlabel("SGD step")
     right.set_ylabel(r"$\max_i |\hat y^{(1)}_i - \hat y^{(k)}_i|$")
     right.legend(frameon=False)
@@ -148,6 +149,9 @@ def run(ctx: Context) -> dict:
         "initial_diff": diffs[0][0],
         "max_diff_equivalent": max(diffs[0]),
         "max_diff_uniform": max(diffs[1]),
+        "first_step_diff_uniform": diffs[1][1],
+        "first_step_at_rounding": wording.at_rounding(diffs[1][1], output_scale),
+        "max_loss_diff_equivalent": max(abs(a - b) for a, b in zip(*losses[:2], strict=True)),
         "final_losses": [curve[-1] for curve in losses],
         "initial_loss": losses[0][0],
         "output_scale": output_scale,

@@ -29,14 +29,14 @@ def bound_figure(data: logistic.SeparableData, m: float, rows: list[dict]):
     c = torch.linspace(0.0, c_top, CURVE_POINTS, dtype=torch.float64)
     fig, ax = plt.subplots(figsize=(5.6, 2.5))
     ax.semilogy(c.numpy(), logistic.loss_along_ray(c, data).numpy(), color="C0",
-                label=r"$L(c\,\hat{w})$")
+                label=r"$L(c\,\hat{\mathbfit{w}})$")
     ax.semilogy(c.numpy(), n_points * torch.exp(-c * m).numpy(), "--", color="gray",
                 label=r"bound $N e^{-cm}$")
     ax.semilogy([r["c"] for r in rows], [r["epsilon"] for r in rows], "o", color="C3",
                 markersize=4, label=r"$(c(\varepsilon), \varepsilon)$")
     ax.semilogy([r["c"] for r in rows], [r["loss"] for r in rows], "s", color="C0",
                 markersize=3.5, markerfacecolor="none",
-                label=r"$(c(\varepsilon), L(c(\varepsilon)\hat{w}))$")
+                label=r"$(c(\varepsilon), L(c(\varepsilon)\,\hat{\mathbfit{w}}))$")
     ax.set_xlabel("$c$")
     ax.set_ylabel("loss")
     ax.set_xlim(0, c_top)

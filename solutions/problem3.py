@@ -24,6 +24,8 @@ D = 6
 K = 1
 GRID = 1001  # uniform grid points per side of the box
 LOCAL = 41  # extra grid values per axis around each crossing
+PRINTED_DIGITS = 6  # decimals of W1 and b1 in the text: enough to recompute the box from them
+NUDGE = 1e-3  # a change of one weight, for the sensitivity of the farthest crossing
 
 
 def region_bound(d: int) -> int:
@@ -39,6 +41,31 @@ def intersections(W1: np.ndarray, b1: np.ndarray) -> np.ndarray:
         if abs(np.linalg.det(M)) > 1e-12 * np.linalg.norm(M[0]) * np.linalg.norm(M[1]):
             points.append(np.linalg.solve(M, -b1[[i, j]]))
     return np.array(points).reshape(-1, 2)
+
+
+def farthest_crossing(W1: np.ndarray, b1: np.ndarray) -> float:
+    """The Euclidean distance from the origin of the farthest crossing."""
+    return float(np.linalg.norm(intersections(W1, b1), axis=1).max())
+
+
+def crossing_sensitivity(W1: np.ndarray, b1: np.ndarray) -> float:
+    """How far the farthest crossing's distance moves when one weight changes by ``NUDGE``:
+    the largest change over the entries of ``W1`` and ``b1``, each moved by ``+-NUDGE``."""
+    base, moves = farthest_crossing(W1, b1), []
+    for target in (W1, b1):
+        for index in np.ndindex(target.shape):
+            for step in (NUDGE, -NUDGE):
+                target[index] += step
+                moves.append(abs(farthest_crossing(W1, b1) - base))
+                target[index] -= step
+    return max(moves)
+
+
+def most_parallel_pair(W1: np.ndarray) -> tuple[int, int, float]:
+    """The two lines (numbered from 1) whose normals are closest to parallel, and ``det``."""
+    i, j = min(combinations(range(len(W1)), 2),
+               key=lambda p: abs(np.linalg.det(W1[list(p)])))
+    return i + 1, j + 1, float(np.linalg.det(W1[[i, j]]))
 
 
 def box_around(points: np.ndarray, margin: float = 0.25, minimum: float = 1.0) -> np.ndarray:
@@ -144,13 +171,34 @@ def zoom_box(crossings: np.ndarray) -> np.ndarray:
     return box_around(crossings[nearest], margin=0.3, minimum=0.5)
 
 
+def region_colours(labels: np.ndarray) -> list[tuple[float, float, float]]:
+    """One colour per region, all different, and each as far as the palette allows from the
+    colours of its neighbours (the regions whose pattern differs in one unit: across one line)."""
+    import matplotlib.pyplot as plt
+
+    palette = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Set3").colors,
+               *plt.get_cmap("Dark2").colors]
+    free, chosen = list(range(len(palette))), {}
+    for k, code in enumerate(labels):
+        neighbours = [chosen[j] for j, other in enumerate(labels[:k])
+                      if bin(int(code) ^ int(other)).count("1") == 1]
+
+        def distance(index: int, neighbours: list[int] = neighbours) -> float:
+            colour = np.array(palette[index])
+            return min((float(np.linalg.norm(colour - np.array(palette[n]))) for n in neighbours),
+                       default=0.0)
+
+        best = max(free, key=distance)  # ties: the earliest palette colour
+        chosen[k] = best
+        free.remove(best)
+    return [palette[chosen[k]] for k in range(len(labels))]
+
+
 def draw_regions(ax, W1, b1, labels, box, crossings, pixels, numbered):
     """One panel: ``box`` coloured by activation pattern, the lines, and the crossings."""
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    base = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
-    cmap = ListedColormap([base[(7 * k) % len(base)] for k in range(len(labels))])
+    cmap = ListedColormap(region_colours(labels))
     xs = np.linspace(box[0, 0], box[0, 1], pixels)
     ys = np.linspace(box[1, 0], box[1, 1], pixels)
     codes = pattern_codes(W1, b1, grid_points(xs, ys)).reshape(pixels, pixels)
@@ -180,7 +228,8 @@ def draw_regions(ax, W1, b1, labels, box, crossings, pixels, numbered):
     ax.set_xlabel("$x_1$")
 
 
-ZOOM_COLOUR = "red"
+ZOOM_COLOURS = ("red", "black")  # the frames of the first and the second close-up
+ZOOM_NAMES = ("red", "black")
 
 
 def in_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -189,36 +238,51 @@ def in_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
             & (points[:, 1] >= box[1, 0]) & (points[:, 1] <= box[1, 1]))
 
 
-def region_figure(W1, b1, labels, box, crossings):
-    """The whole box (left) and a close-up of the crowded crossings (right).
+def region_figure(W1, b1, labels, box, crossings, missed):
+    """The whole box, a close-up of the crowded crossings and, when the uniform grid misses a
+    region, a second close-up around it.
 
-    The close-up's square is outlined in red on the left panel, the right panel is framed in the
-    same red, and two red lines join the square to the frame, so the square can be found even
-    though it is small at the left panel's scale.
+    Each close-up's square is outlined on the panel before it, its own panel is framed in the same
+    colour (red, then black), and two lines join the square to the frame, so the square can be
+    found even though it is small at the scale of the panel that holds it.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import ConnectionPatch, Rectangle
 
-    close = zoom_box(crossings)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 3.3))
-    draw_regions(left, W1, b1, labels, box, crossings, 600, numbered=True)
-    draw_regions(right, W1, b1, labels, close, crossings, 600, numbered=True)
-    left.add_patch(Rectangle((close[0, 0], close[1, 0]), close[0, 1] - close[0, 0],
-                             close[1, 1] - close[1, 0], fill=False, ec=ZOOM_COLOUR, lw=1.6,
-                             zorder=5, gid="zoom-square"))
-    for spine in right.spines.values():
-        spine.set_edgecolor(ZOOM_COLOUR)
-        spine.set_linewidth(1.6)
-    # join the square's right-hand corners to the close-up's left-hand corners
-    for y_square, y_panel in ((close[1, 1], 1.0), (close[1, 0], 0.0)):
-        fig.add_artist(ConnectionPatch(
-            xyA=(close[0, 1], y_square), coordsA=left.transData,
-            xyB=(0.0, y_panel), coordsB=right.transAxes,
-            color=ZOOM_COLOUR, lw=0.8, zorder=6))
-    left.set_ylabel("$x_2$")
-    right.set_ylabel("$x_2$")
-    left.set_title("the whole box")
-    right.set_title("close-up (red square)")
+    squares = [zoom_box(crossings)]
+    if missed:
+        squares.append(box_around(missed[0], margin=0.6, minimum=1e-3))
+    fig, panels = plt.subplots(1, 1 + len(squares), figsize=(6.4, 3.3 if not missed else 2.5))
+    draw_regions(panels[0], W1, b1, labels, box, crossings, 600, numbered=True)
+    for k, (square, colour) in enumerate(zip(squares, ZOOM_COLOURS, strict=False)):
+        outer, inner = panels[k], panels[k + 1]
+        draw_regions(inner, W1, b1, labels, square, crossings, 600, numbered=k == 0)
+        outer.add_patch(Rectangle((square[0, 0], square[1, 0]), square[0, 1] - square[0, 0],
+                                  square[1, 1] - square[1, 0], fill=False, ec=colour, lw=1.6,
+                                  zorder=5, gid="zoom-square"))
+        for spine in inner.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(1.6)
+        # join the square's right-hand corners to the close-up's left-hand corners
+        for y_square, y_panel in ((square[1, 1], 1.0), (square[1, 0], 0.0)):
+            fig.add_artist(ConnectionPatch(
+                xyA=(square[0, 1], y_square), coordsA=outer.transData,
+                xyB=(0.0, y_panel), coordsB=inner.transAxes,
+                color=colour, lw=0.8, zorder=6))
+    for panel in panels:
+        panel.set_ylabel("$x_2$")
+    panels[0].set_title("the whole box")
+    panels[1].set_title(f"close-up ({ZOOM_NAMES[0]} square)")
+    if missed:
+        panels[2].set_title(f"its {ZOOM_NAMES[1]} square")
+        panels[2].annotate("missed by the\nuniform grid", xy=missed[0].mean(axis=0),
+                           xycoords="data", xytext=(0.5, 0.06), textcoords="axes fraction",
+                           ha="center", fontsize=7,
+                           bbox={"boxstyle": "round,pad=0.2", "fc": "white", "lw": 0.5},
+                           arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 0.8,
+                                       "shrinkA": 1, "shrinkB": 0})
+        for panel in panels[1:]:
+            panel.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
 
@@ -242,12 +306,19 @@ def run(ctx: Context) -> dict:
     codes = pattern_codes(W1, b1, points)
     labels, counts = np.unique(codes, return_counts=True)
 
-    figure = region_figure(W1, b1, labels, box, crossings)
+    # the grid points of the regions the uniform grid misses
+    missed = [points[codes == code]
+              for code in sorted(set(labels) - set(np.unique(uniform_codes)))]
+    figure = region_figure(W1, b1, labels, box, crossings, missed)
     zoom = zoom_box(crossings)
     affine = affine_error(params, points, codes)
     gap = continuity_gap(params, box)
     with torch.no_grad():
         output_scale = float(forward(params, torch.from_numpy(points)).abs().max())
+    # the box recomputed from the weights as printed, and how fast the farthest crossing moves
+    W1_printed, b1_printed = np.round(W1, PRINTED_DIGITS), np.round(b1, PRINTED_DIGITS)
+    printed_box = box_around(intersections(W1_printed, b1_printed))
+    first, second, det = most_parallel_pair(W1)
     return {
         "d": D,
         "K": K,
@@ -264,6 +335,13 @@ def run(ctx: Context) -> dict:
         "box_side": float(box[0, 1] - box[0, 0]),
         # the Euclidean distance from the origin of the farthest crossing
         "crossing_radius": float(np.linalg.norm(crossings, axis=1).max()),
+        "printed_digits": PRINTED_DIGITS,
+        "printed_box_side": float(printed_box[0, 1] - printed_box[0, 0]),
+        "printed_radius": farthest_crossing(W1_printed, b1_printed),
+        "parallel_pair": [first, second],
+        "parallel_det": det,
+        "nudge": NUDGE,
+        "radius_sensitivity": crossing_sensitivity(W1.copy(), b1.copy()),
         "zoom_side": float(zoom[0, 1] - zoom[0, 0]),
         "zoom_crossings": int(in_box(crossings, zoom).sum()),
         "affine_at_rounding": wording.at_rounding(affine, output_scale),

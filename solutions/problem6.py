@@ -155,7 +155,7 @@ def error_figure(runs: list[dict], eta_limit: float, pairs: list[list[int]]):
             label += r" $= \eta^\star$"
         ax.semilogy(run["errors"], label=label, **style)
     ax.set_xlabel("step $t$")
-    ax.set_ylabel(r"$\|\mathbf{w}_t - \mathbf{w}^\star\|$")
+    ax.set_ylabel(r"$\|\mathbfit{w}_t - \mathbfit{w}^\star\|$")
     ax.set_ylim(PLOT_FLOOR, 1e4)
     ax.set_xlim(0, len(runs[0]["errors"]) - 1)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

@@ -22,8 +22,11 @@ run's end point and at the minimum, against Problem 6's limit ``2 / eta``.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from itertools import pairwise
+from pathlib import Path
 
 import torch
 
@@ -51,6 +54,7 @@ FLOOR_RUNS = ((0.0025, 1), (0.005, 1), (0.01, 1), (0.005, 2), (0.01, 4), (0.005,
 FLOOR_STEPS = 8192  # steps of every floor run; the mean is taken over the second half
 FLOOR_REPLICAS = 3  # independent runs per (eta, B), averaged
 FLOOR_EVAL_EVERY = 32  # full-data loss every this many steps
+SHARED_DODGE = 1.08  # sideways factor between the floor markers of two batch sizes
 
 
 def sgd_step(params: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
@@ -210,11 +214,10 @@ def batched_full_loss(P: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tens
 
 def floor_runs(start: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                configs: tuple[tuple[float, int], ...], steps: int, replicas: int,
-               generator: torch.Generator) -> list[list[float]]:
+               generator: torch.Generator) -> list[list[list[float]]]:
     """Constant-step SGD from ``start`` for every ``(eta, B)`` of ``configs``, ``replicas`` times.
 
-    Returns, per config, the full-data loss (averaged over the replicas) every
-    ``FLOOR_EVAL_EVERY`` steps.
+    Returns, per config and replica, the full-data loss every ``FLOOR_EVAL_EVERY`` steps.
     """
     etas = torch.tensor([eta for eta, _ in configs for _ in range(replicas)], dtype=x.dtype,
                         device=x.device)
@@ -230,9 +233,8 @@ def floor_runs(start: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
             index = torch.randint(0, len(x), (len(etas), b_max), generator=generator).to(x.device)
             batched_sgd_step(P, x[index], y[index], weights, etas)
             if (step + 1) % FLOOR_EVAL_EVERY == 0:
-                losses.append(batched_full_loss(P, x, y).reshape(len(configs), replicas)
-                              .mean(dim=1))
-    return torch.stack(losses, dim=1).tolist()
+                losses.append(batched_full_loss(P, x, y).reshape(len(configs), replicas))
+    return torch.stack(losses, dim=2).tolist()
 
 
 def hessian_top(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
@@ -245,6 +247,31 @@ def hessian_top(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tenso
 
     H = torch.autograd.functional.hessian(loss_of, theta)
     return torch.linalg.eigvalsh((H + H.T) / 2)[-1].item()
+
+
+def example_curvature(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
+                      ) -> float:
+    """``max_i lambda_max(Hessian of l_i)`` at ``params``: the curvature one B = 1 step meets.
+
+    For K = 1, ``l_i = r_i^2`` with ``r_i = y_hat_i - y_i``, so the Hessian is
+    ``2 g_i g_i^T + 2 r_i M_i`` with ``g_i`` the output's gradient (``output_jacobian``) and
+    ``M_i`` the output's second derivatives: ``5 1[z_ij > 0] x_ik`` between ``W2_j`` and
+    ``W1_jk``, ``5 1[z_ij > 0]`` between ``W2_j`` and ``b1_j``, zero elsewhere (ReLU'' = 0, as
+    autograd has it).
+    """
+    J, r = output_jacobian(params, x), residuals(params, x, y)
+    n_examples, n_params = J.shape
+    d, n = params["W1"].shape
+    with torch.no_grad():
+        active = (x @ params["W1"].T + params["b1"] > 0).to(x.dtype)  # N x d
+    inputs = torch.cat([x, torch.ones(n_examples, 1, dtype=x.dtype, device=x.device)], dim=1)
+    M = torch.zeros(n_examples, n_params, n_params, dtype=x.dtype, device=x.device)
+    for j in range(d):
+        w2 = d * n + d + j  # W2_j after W1 (d x n) and b1 (d)
+        first = [j * n + k for k in range(n)] + [d * n + j]  # W1_j. and b1_j
+        M[:, w2, first] = M[:, first, w2] = 5 * active[:, j:j + 1] * inputs
+    H = 2 * J[:, :, None] * J[:, None, :] + 2 * r[:, None, None] * M
+    return torch.linalg.eigvalsh(H)[:, -1].max().item()
 
 
 def power_law_exponent(xs: list[float], ys: list[float]) -> float | None:
@@ -303,16 +330,35 @@ def floor_figure(floor_rows: list[dict], trace_sigma: float):
     fig, ax = plt.subplots(figsize=(5.6, 2.6))
     ax.loglog(xs.numpy(), (xs * trace_sigma / 4).numpy(), "--", color="gray",
               label=r"predicted $\eta\,\mathrm{tr}\,\Sigma/(4B)$")
-    for batch in sorted({r["batch"] for r in floor_rows}):
+    batches = sorted({r["batch"] for r in floor_rows})
+    shared = {r["eta_over_b"] for r in floor_rows
+              if sum(o["eta_over_b"] == r["eta_over_b"] for o in floor_rows) > 1}
+    for k, batch in enumerate(batches):
         chosen = [r for r in floor_rows if r["batch"] == batch]
-        ax.loglog([r["eta_over_b"] for r in chosen], [r["measured"] for r in chosen],
-                  markers.get(batch, "o"), markersize=6 - batch ** 0.5, markerfacecolor="none",
+        # markers sharing an abscissa are spread sideways (by a few per cent) so none hides another
+        dodge = SHARED_DODGE ** (k - (len(batches) - 1) / 2)
+        ax.loglog([r["eta_over_b"] * (dodge if r["eta_over_b"] in shared else 1) for r in chosen],
+                  [r["measured"] for r in chosen],
+                  markers.get(batch, "o"), markersize=4.5, markerfacecolor="none",
                   markeredgewidth=1.2, label=f"measured, $B = {batch}$")
     ax.set_xlabel(r"$\eta / B$")
     ax.set_ylabel(r"floor: mean $L - L^\star$")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def hardware(device: str) -> str:
+    """What the wall times were measured on, in words: the GPU's name, or the CPU's model."""
+    if device == "cuda":
+        return f"an {torch.cuda.get_device_name()} GPU"
+    model = "CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = re.sub(r"\s*\((R|TM)\)", "", line.split(":", 1)[1]).strip()
+                break
+    return f"one thread of an {model}" if model != "CPU" else "one CPU thread"
 
 
 def run(ctx: Context) -> dict:
@@ -350,6 +396,9 @@ def run(ctx: Context) -> dict:
             # late fine-grained losses that rose from one evaluation to the next
             "late_rises": sum(b > a for a, b in pairwise(late)),
             "late_evaluations": len(late),
+            # the two halves of that second half: still falling, or level
+            "late_first_half": sum(late[: len(late) // 2]) / (len(late) // 2),
+            "late_second_half": sum(late[len(late) // 2:]) / (len(late) - len(late) // 2),
         })
 
     optimum_params = polish(ends[1], x, y)
@@ -375,9 +424,12 @@ def run(ctx: Context) -> dict:
     sampler = torch.Generator().manual_seed(ctx.seed + 2)
     traces = floor_runs(optimum_params, x, y, FLOOR_RUNS, FLOOR_STEPS, FLOOR_REPLICAS, sampler)
     floor_rows = []
-    for (eta, batch), trace in zip(FLOOR_RUNS, traces, strict=True):
+    for (eta, batch), runs in zip(FLOOR_RUNS, traces, strict=True):
+        trace = [sum(values) / len(values) for values in zip(*runs, strict=True)]
         half, quarter = len(trace) // 2, len(trace) // 4
         excess = sum(trace[half:]) / (len(trace) - half) - optimum
+        # each replica's own floor: how much one run's estimate scatters
+        singles = [sum(run[half:]) / (len(run) - half) - optimum for run in runs]
         third = sum(trace[half:half + quarter]) / quarter - optimum
         fourth = sum(trace[half + quarter:]) / (len(trace) - half - quarter) - optimum
         predicted = eta * trace_sigma / (4 * batch)
@@ -389,6 +441,8 @@ def run(ctx: Context) -> dict:
             "measured": excess,
             "ratio": excess / predicted,
             "agreement": wording.agreement(excess / predicted),
+            "single_min": min(singles),
+            "single_max": max(singles),
             "third_quarter": third,
             "fourth_quarter": fourth,
         })
@@ -407,6 +461,11 @@ def run(ctx: Context) -> dict:
                  **{f"end_b{b}": hessian_top(ends[b], x, y) for b in BATCHES},
                  "optimum": hessian_top(optimum_params, x, y)}
     lambda_max = max(curvature.values())
+    # B = 1 steps on one example: the largest per-example curvature at the same points
+    example_lambda = max(example_curvature(p, x, y)
+                         for p in (params0, *ends.values(), optimum_params))
+    # the training run's B = 1 setting, measured again from the minimum (Table 7)
+    same = next(r for r in floor_rows if (r["eta"], r["batch"]) == (ETA, 1))
     n_params = sum(p.numel() for p in params0.values())
 
     return {
@@ -428,6 +487,17 @@ def run(ctx: Context) -> dict:
         "lambda_max": lambda_max,
         "eta_lambda_max": ETA * lambda_max,
         "stable": ETA * lambda_max < 2,
+        "lambda_max_at_optimum": curvature["optimum"] == lambda_max,
+        "example_lambda_max": example_lambda,
+        "eta_example_lambda_max": ETA * example_lambda,
+        "example_stable": ETA * example_lambda < 2,
+        "b1_fine_steps": EPOCHS * N // 2,
+        "same_floor": same["measured"],
+        "same_single_min": same["single_min"],
+        "same_single_max": same["single_max"],
+        "b1_drift": by_batch[1]["late_first_half"] - by_batch[1]["late_second_half"],
+        "hardware": hardware(ctx.device),
+        "same_inside_spread": same["single_min"] <= by_batch[1]["excess"] <= same["single_max"],
         "rows": rows,
         "curves": {str(b): c for b, c in curves.items()},
         "long_final": long_curve[-1],
@@ -473,5 +543,7 @@ def run(ctx: Context) -> dict:
         "floor_stationary": drift <= 0.25,
         "step_source": ctx.source(sgd_step),
         "floor_figure": ctx.save_figure(floor_figure(floor_rows, trace_sigma), "floors"),
-        "loss_figure": ctx.save_figure(loss_figure(curves, long_curve, optimum, floors), "loss"),
+        # only B = 1's floor line: B = 16's lies too close to L* to be told apart from it
+        "loss_figure": ctx.save_figure(loss_figure(curves, long_curve, optimum, {1: floors[1]}),
+                                       "loss"),
     }

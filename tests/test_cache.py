@@ -260,8 +260,8 @@ def test_a_deleted_entry_is_never_run(make_project) -> None:
 @pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
 def test_every_ill_shaped_entry_reruns_the_experiment_through_build(make_project,
                                                                     force: bool) -> None:
-    """Issue 11, item 4: a cache entry of the wrong shape made the build crash (with --force
-    too). Now each one is a miss: the experiment reruns and the build succeeds."""
+    """A cache entry of the wrong shape is a miss (with --force too): the experiment reruns and
+    the build succeeds, it does not crash."""
     root = make_project({"1": (RUN.format(pid="1"), "Value << value >>.\n")})
     project = Project(root)
     first = build(project, INPROCESS, Reporter())
@@ -467,3 +467,66 @@ def test_a_warm_worker_records_the_libraries_a_cold_one_does(make_project) -> No
         text=True, check=True, timeout=120).stdout) for mode in ("cold", "warm")]
     assert versions[0] == versions[1]
     assert {"python", "matplotlib", "numpy", "pillow"} <= set(versions[0])
+
+
+# -- frozen results (hwbuild/freeze.py) ---------------------------------------------------------
+
+
+def test_a_frozen_result_from_a_gpu_machine_is_used_on_a_cpu_one(make_project) -> None:
+    """Recorded with device "cuda" and CUDA library builds: a CPU machine whose files have the
+    recorded hashes uses it, runs nothing, and says where it ran; an edit refuses it."""
+    from hwbuild import freeze
+
+    root = make_project({"1": ("def run(ctx):\n    return {'x': 1}\n", "<< x >>\n")},
+                        extra={"data/w.txt": "1\n"})
+    project = Project(root)
+    options = BuildOptions(device="cpu")
+    settings = plan_build(project, options).problems[0].settings
+    inputs = {key: sha256_bytes((root / key).read_bytes())
+              for key in ("solutions/problem1.py", "data/w.txt")}
+    gpu = {**settings, "device": "cuda", "libraries": {"torch": "2.13.0+cu121"}}
+    entry = CacheEntry(stamp=Stamp(gpu, inputs, {}), values={"x": 42}, seconds=3600.0)
+    freeze.write(root / "frozen", "1", entry, root)
+
+    plan = plan_build(project, options)
+    item = plan.problems[0]
+    assert item.frozen is not None and not item.reruns
+    assert "problem 1: frozen (2 recorded input(s) unchanged, ran on cuda)" in plan.explain()
+
+    def no_executor() -> Any:
+        raise AssertionError("an experiment ran")
+
+    outcome = run_experiments(plan, no_executor, Reporter())
+    assert outcome.cached == ["1"]
+    assert json.loads((root / "build/results/problem1.json").read_text()) == {"x": 42}
+    # Installed as the cache entry: the next plan reuses it without reading frozen/.
+    again = plan_build(project, options).problems[0]
+    assert not again.reruns and again.frozen is None and again.entry is not None
+    assert again.entry.ran_on == "cuda"
+    from hwbuild.manifest import build_manifest
+
+    results = [a for a in build_manifest(project)["artifacts"] if a["kind"] == "results"]
+    assert [a["device"] for a in results] == ["cuda"]
+
+    (root / "data/w.txt").write_text("2\n")
+    refused = plan_build(project, BuildOptions(device="cpu", frozen=True)).problems[0]
+    assert refused.reasons == ["its frozen result cannot be used: data/w.txt changed"]
+
+
+def test_results_can_live_in_a_store_outside_the_project_and_a_big_one_is_named(
+        make_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwbuild import freeze
+
+    shared = tmp_path / "shared"
+    root = make_project({"1": ("def run(ctx):\n    return {'x': 1}\n", "<< x >>\n")},
+                        config=f'[results]\nstore = "{shared}"\n')
+    project = Project(root)
+    options = BuildOptions(executor="inprocess", device="cpu")
+    build(project, options, Reporter(), executor=InProcessExecutor())
+    monkeypatch.setattr(freeze, "LARGE", 10)
+    lines = freeze.freeze_project(project)
+    assert lines[0] == "problem 1: froze (ran on cpu)"
+    assert "holds 0 MB" in lines[1] and "[results] store" in lines[1]
+    assert (shared / "problem1.json").is_file() and not (root / "frozen").exists()
+    (root / "build" / "cache" / "problem1.json").unlink()
+    assert plan_build(project, options).problems[0].frozen is not None

@@ -108,3 +108,16 @@ def test_after_clean_every_experiment_runs_again(make_project) -> None:
     assert plan_build(Project(root), options).explain()[:2] == [
         "problem 1: reruns: never run", "problem 2: reruns: never run"]
     assert stale() == ["1", "2"]
+
+
+def test_clean_checkpoints_removes_the_checkpoints_only(make_project) -> None:
+    root = make_project({"1": (RUN, "x\n")})
+    _generated(root)
+    (root / "build" / "checkpoints" / "problem1").mkdir(parents=True)
+    (root / "build" / "checkpoints" / "problem1" / "train.ckpt").write_bytes(b"state")
+    result = CliRunner().invoke(main, ["--project", str(root), "clean", "--checkpoints"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "removed build/checkpoints\n"
+    assert not (root / "build" / "checkpoints").exists()
+    assert (root / "build" / "homework.pdf").exists()
+    assert (root / "figures" / "problem1-loss.pdf").exists()

@@ -1,4 +1,4 @@
-"""Every failure is one message: the error paths of issue 11, each with real files and processes.
+"""Every failure is one message: the error paths, each with real files and processes.
 
 Each case starts from a project with a good build, breaks one thing, and checks the one message
 (category, ``file:line`` where there is one, what to do), the exit code, that the last good PDF is
@@ -77,7 +77,7 @@ def _recovers(root: Path, *args: str) -> None:
     assert again.returncode == 0, again.output
 
 
-# -- 1: an experiment process that dies -------------------------------------------------------
+# -- an experiment process that dies -------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -101,7 +101,7 @@ def test_an_experiment_process_that_dies_is_named(built: Path, body: str, how: s
     assert "Problem value 1.750." in pdf_text(built / "build" / "homework.pdf")
 
 
-# -- 2: build/ that cannot be written -----------------------------------------------------------
+# -- build/ that cannot be written -----------------------------------------------------------
 
 
 NAMESPACE_SCRIPT = """\
@@ -235,7 +235,7 @@ def test_material_too_big_for_tex_is_located_at_the_line_that_printed_it(make_pr
     assert "MaxMatrixCols" in done.stderr
 
 
-# -- 3: sources that are not UTF-8 ------------------------------------------------------------
+# -- sources that are not UTF-8 ------------------------------------------------------------
 
 
 def test_a_template_or_config_that_is_not_utf8_names_the_byte(built: Path) -> None:
@@ -256,7 +256,7 @@ def test_a_template_or_config_that_is_not_utf8_names_the_byte(built: Path) -> No
     _recovers(built)
 
 
-# -- 5, 13: LaTeX errors in files TeX read, and reading outside the project ------------------------
+# -- LaTeX errors in files TeX read, and reading outside the project ------------------------
 
 
 def test_latex_errors_in_other_files_name_their_real_path(built: Path) -> None:
@@ -296,7 +296,7 @@ def test_reading_outside_the_project_is_refused(built: Path, path: str) -> None:
     _recovers(built)
 
 
-# -- 6, 7, 8: templates, returned values, a problem with no files -------------------------------
+# -- templates, returned values, a problem with no files -------------------------------
 
 
 def test_an_unclosed_block_is_reported_where_it_opened(built: Path) -> None:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -132,8 +132,9 @@ def _task(root: Path, body: str, *, timeout: float = 60, name: str = "1") -> Exp
                           timeout=timeout, solution=f"solutions/problem{name}.py")
 
 
-def _run(executor: object, tasks: list[ExperimentTask]) -> dict[str, object]:
-    results = {r.problem_id: r for r in executor.run(tasks)}  # type: ignore[attr-defined]
+def _run(executor: object, tasks: list[ExperimentTask],
+         on_event: Callable[[dict], None] | None = None) -> dict[str, object]:
+    results = {r.problem_id: r for r in executor.run(tasks, on_event)}  # type: ignore[attr-defined]
     executor.close()  # type: ignore[attr-defined]
     return results  # type: ignore[return-value]
 
@@ -241,3 +242,88 @@ def test_the_fork_server_prints_nothing_while_it_primes(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+# -- experiments that start processes ------------------------------------------------------
+
+LOADER = '''import multiprocessing
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class Files(Dataset):
+    def __init__(self):
+        self.names = sorted(os.listdir("data"))
+
+    def __len__(self):
+        return len(self.names)
+
+    def __getitem__(self, i):
+        with open(os.path.join("data", self.names[i])) as handle:
+            return torch.tensor([float(x) for x in handle.read().split()])
+
+
+def run(ctx):
+    total = torch.zeros(2)
+    for batch in ctx.progress(DataLoader(Files(), batch_size=4, num_workers=WORKERS), desc="E"):
+        total += batch.sum(0)
+    print("summed", total.tolist())
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        size = len(pool.apply(Path("extra.txt").read_text))
+    return {"total": total.tolist(), "size": size}
+'''
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda address: InProcessExecutor(), id="inprocess"),
+    pytest.param(lambda address: LocalExecutor(jobs=2), id="local"),
+    pytest.param(lambda address: LocalExecutor(jobs=2, warm=True), id="local-warm"),
+    pytest.param(lambda address: DaskExecutor(scheduler=address, jobs=2), id="dask"),
+])
+def test_an_experiment_may_start_processes_whose_reads_are_recorded(
+        tmp_path: Path, scheduler: str, make: object) -> None:
+    """A DataLoader with two workers (forked) and a spawned Pool: the values equal those of
+    num_workers=0, and the files only the children read are recorded inputs. What it prints and
+    its progress reach this process as events."""
+    (tmp_path / "data").mkdir()
+    for i in range(10):
+        (tmp_path / "data" / f"f{i}.txt").write_text(f"{i} {i * i}\n")
+    (tmp_path / "extra.txt").write_text("read by a spawned child only\n")
+    executor = make(scheduler)  # type: ignore[operator]
+    # num_workers=0 in this process only: elsewhere each task would import torch once more.
+    runs = (("1", 2), ("2", 0)) if isinstance(executor, InProcessExecutor) else (("1", 2),)
+    tasks = []
+    for name, workers in runs:
+        task = _task(tmp_path, "pass", name=name, timeout=180)
+        (tmp_path / task.solution).write_text(LOADER.replace("WORKERS", str(workers)))
+        tasks.append(task)
+    events: list[dict] = []
+    results = _run(executor, tasks, events.append)
+    parallel = results["1"]
+    assert parallel.ok, parallel.error  # type: ignore[attr-defined]
+    # What num_workers=0 gives (the serial run, where it ran, must agree).
+    assert parallel.values == {"total": [45.0, 285.0], "size": 29}  # type: ignore[attr-defined]
+    if "2" in results:
+        assert results["2"].values == parallel.values  # type: ignore[attr-defined]
+    expected = {f"data/f{i}.txt" for i in range(10)} | {"extra.txt", "data/"}
+    assert expected <= set(parallel.inputs)  # type: ignore[attr-defined]
+    assert "" not in parallel.inputs.values()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30  # Dask's events may trail its results
+    while not any(e["kind"] == "line" and e["problem"] == "1" for e in events) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = {(e["problem"], e["text"]) for e in events if e["kind"] == "line"}
+    assert lines == {(t.problem_id, "summed [45.0, 285.0]") for t in tasks}
+    ends = [e for e in events if e["kind"] == "progress" and e["n"] == e["total"] == 3]
+    assert sorted(e["problem"] for e in ends) == sorted(t.problem_id for t in tasks)
+
+
+def test_an_experiment_that_keeps_printing_still_meets_its_time_limit(tmp_path: Path) -> None:
+    body = "import time\n    while True:\n        print('still here'); time.sleep(0.01)"
+    events: list[dict] = []
+    results = _run(LocalExecutor(jobs=1), [_task(tmp_path, body, timeout=1.5)], events.append)
+    assert results["1"].error["kind"] == "timeout"  # type: ignore[attr-defined]
+    assert {"kind": "line", "problem": "1", "text": "still here"} in events

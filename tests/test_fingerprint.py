@@ -207,7 +207,8 @@ def test_experiment_settings_change_with_each_input(make_project,
     # The engine's own code is a setting (under whatever name the engine gives it).
     code = next(name for name, value in base.items() if value == engine_hash("experiment"))
     assert base == {"problem": "1", "module": "solutions.problem1", "seed": 0, "device": "cpu",
-                    "libraries": library_versions(), code: engine_hash("experiment")}
+                    "libraries": library_versions(), code: engine_hash("experiment"),
+                    "figure_font": one.figure_font}
     # The libraries to compare are those the last run imported, at the versions installed now.
     ran = Stamp(settings={**base, "libraries": {"python": "3.0", "numpy": "1.0"}})
     assert experiment_settings(one, options, CacheEntry(ran, {}))["libraries"] == \

@@ -269,7 +269,7 @@ def test_dump_writes_only_into_its_folder(tmp_path: Path, tex_env: dict[str, str
     env = {**tex_env, "HOME": str(home)}
     before = snapshot(tmp_path, fmtdir)
     result = dump_format(work, "homework.tex", fmtdir, engine="pdflatex", env=env,
-                           key=key_of(work, env), timeout=120)
+                         key=key_of(work, env), timeout=120)
     assert snapshot(tmp_path, fmtdir) == before
     assert result.fmt.parent == fmtdir.resolve()
     assert sorted(path.name for path in fmtdir.iterdir()) == sorted([
@@ -289,7 +289,7 @@ def test_preamble_error_is_where_a_plain_compile_stops(tmp_path: Path, tex_env: 
     tex = write_document(work, preamble_extra=extra)
     with pytest.raises(PreambleError) as caught:
         dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
-                      key="k", timeout=120)
+                    key="k", timeout=120)
     assert not (tmp_path / "fmt" / "homework.fmt").exists()
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                     "homework.tex"], cwd=work, env=tex_env, capture_output=True, check=False)
@@ -309,7 +309,7 @@ def test_preamble_without_end_is_an_error_not_a_format(tmp_path: Path,
     (work / "homework.tex").write_text("\\documentclass{article}\n\\newcommand\\x{\n")
     with pytest.raises(PreambleError):
         dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
-                      key="k", timeout=120)
+                    key="k", timeout=120)
     assert not (tmp_path / "fmt" / "homework.fmt").exists()
 
 
@@ -326,7 +326,7 @@ def test_what_a_format_cannot_keep_is_refused(tmp_path: Path, tex_env: dict[str,
     write_document(work, preamble_extra=extra)
     with pytest.raises(PreambleUnsupported, match=re.escape(reason)):
         dump_format(work, "homework.tex", tmp_path / "fmt", engine="pdflatex", env=tex_env,
-                      key="k", timeout=120)
+                    key="k", timeout=120)
     assert not (tmp_path / "fmt" / "homework.fmt").exists()
 
 
@@ -339,11 +339,11 @@ def test_verify_catches_what_the_driver_cannot_see(tmp_path: Path,
     work = tmp_path / "build" / "homework"
     write_document(work, preamble_extra=extra)
     result = dump_format(work, "homework.tex", tmp_path / "build" / "fmt", engine="pdflatex",
-                           env=tex_env, key="k", timeout=120)
+                         env=tex_env, key="k", timeout=120)
     reference = latexmk(work, tex_env)
     before = snapshot(work, tmp_path / "none")
     assert not verify_format(result, work, "homework.tex", reference, env=tex_env,
-                               timeout=120)
+                             timeout=120)
     assert snapshot(work, tmp_path / "none") == before
 
 

@@ -185,3 +185,67 @@ def test_waiting_for_the_lock_is_one_plain_line_either_way() -> None:
         reporter.waiting_for_lock()
         reporter.close()
         assert stream.getvalue() == "waiting for another build of this project to finish...\n"
+
+
+# -- what an experiment prints, and its progress ----------------------------------------------
+
+
+def _events() -> tuple[list[dict], object]:
+    seen: list[dict] = []
+    return seen, seen.append
+
+
+def test_an_experiments_prints_become_whole_lines_and_a_redrawn_line_a_bar() -> None:
+    from hwbuild.events import LineWriter
+
+    seen, emit = _events()
+    writer = LineWriter(emit, "1", io.StringIO())  # type: ignore[arg-type]
+    writer.write("epoch 1 ")
+    writer.write("loss 0.5\nepoch 2")
+    writer.write("\r 10%|#   |\r 20%|##  |")  # what tqdm writes
+    writer.write("\r100%|####|\n")
+    writer.write("unfinished")
+    writer.finish()
+    lines = [e["text"] for e in seen if e["kind"] == "line"]
+    assert lines == ["epoch 1 loss 0.5", "100%|####|", "unfinished"]
+    assert [e["text"] for e in seen if e["kind"] == "bar"] == [" 20%|##  |"]
+    assert all(e["problem"] == "1" for e in seen)
+
+
+def test_progress_yields_every_item_and_reports_the_end() -> None:
+    from hwbuild.events import progress_events, progress_text
+
+    seen, emit = _events()
+    assert list(progress_events(iter(range(7)), emit, "2", 7, "train")) == list(range(7))
+    assert seen[0]["n"] == 0 and seen[-1]["n"] == 7 and seen[-1]["total"] == 7
+    assert progress_text({**seen[-1], "elapsed": 2.0}) == "train 7/7 (100 %), 3.5 it/s"
+    assert progress_text({"desc": "", "n": 5, "total": 20, "elapsed": 1.0}) == (
+        "progress 5/20 (25 %), 5 it/s, 3 s left")
+
+
+def test_plain_progress_is_a_line_per_tenth_not_per_event() -> None:
+    stream = io.StringIO()
+    reporter = PlainReporter(stream)
+    reporter.experiment_event({"kind": "line", "problem": "1", "text": "epoch 1 [done]"})
+    for n in range(0, 101):
+        reporter.experiment_event({"kind": "progress", "problem": "1", "desc": "train",
+                                   "n": n, "total": 100, "elapsed": 1.0})
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "problem 1: epoch 1 [done]"
+    assert len(lines) == 12  # 0 %, each tenth, 100 %
+    assert lines[-1] == "problem 1: train 100/100 (100 %), 100 it/s"
+
+
+def test_live_display_prints_an_experiments_lines_whole_above_it() -> None:
+    stream = FakeTerminal()
+    reporter = LiveReporter(stream)
+    reporter.experiments_started(["1"], jobs=1)
+    reporter.experiment_event({"kind": "progress", "problem": "1", "desc": "train", "n": 3,
+                               "total": 10, "elapsed": 1.0})
+    reporter.experiment_event({"kind": "line", "problem": "1", "text": "loss [0.25]"})
+    reporter.experiment_finished("1", True, 1.0)
+    reporter.close()
+    shown = ANSI.sub("", stream.getvalue()).replace("\r", "\n")
+    assert "problem 1: loss [0.25]\n" in shown  # a line of its own, brackets as printed
+    assert "train 3/10 (30 %), 3 it/s, 2 s left" in shown
+    assert "━" in shown  # the bar, drawn only for a problem that reports its progress

@@ -610,3 +610,46 @@ def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(make_project)
     assert "problem1.tex:3: Interruption" in log  # TeX's own word for where it was
     assert result.survivors == [] and group_members(build.pid) == []
     assert trusted(snapshot(root)) == trusted(before)
+
+
+CHILDREN = """\
+import multiprocessing
+import os
+import time
+
+
+def nap(seconds):
+    time.sleep(seconds)
+
+
+def run(ctx):
+    pool = multiprocessing.get_context("fork").Pool(2)
+    pool.map_async(nap, [600, 600])
+    spawned = multiprocessing.get_context("spawn").Process(target=nap, args=(600,))
+    spawned.start()
+    open(os.environ["HWBUILD_TEST_READY"], "w").close()
+    while True:
+        time.sleep(0.1)
+"""
+
+
+@pytest.mark.parametrize("how", ["time limit", "ctrl-c", "coordinator killed"])
+def test_the_processes_an_experiment_started_end_with_it(make_project, how: str) -> None:
+    """A forked Pool and a spawned process inside an experiment: a time limit, Ctrl-C (SIGINT to
+    the terminal's group), or even SIGKILL of the build's main process leaves none behind."""
+    root = make_project({"1": (CHILDREN, "One.\n")})
+    ready = root.parent / "ready"
+    args = ("--timeout", "5") if how == "time limit" else ()
+    build = start_killable(root, "--executor", "local", *args,
+                           env={"HWBUILD_TEST_READY": str(ready)})
+    if how != "time limit":
+        wait_for(ready.exists, build, what="the experiment's children")
+        if how == "ctrl-c":
+            build.signal(signal.SIGINT)
+        else:
+            build.signal(signal.SIGKILL, whole_group=False)
+    result = build.finish(timeout=60)
+    assert ready.exists()
+    assert result.returncode == {"time limit": 5, "ctrl-c": 130,
+                                 "coordinator killed": -signal.SIGKILL}[how], result.output
+    assert result.survivors == [], f"left running: {result.survivors}"

@@ -306,3 +306,89 @@ def test_a_stamp_read_back_owns_its_maps() -> None:
     assert stamp is not None
     raw["inputs"]["a"] = "2"
     assert stamp.inputs == {"a": "1"}
+
+
+# -- hashing again only what changed (hwbuild/filestats.py) ----------------------------------
+
+
+def _hashed_bytes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the size of everything FileHashes hashes from now on."""
+    import hwbuild.stamp
+
+    sizes: list[int] = []
+    original = hwbuild.stamp.sha256_bytes
+
+    def counting(data: bytes) -> str:
+        sizes.append(len(data))
+        return original(data)
+
+    monkeypatch.setattr(hwbuild.stamp, "sha256_bytes", counting)
+    return sizes
+
+
+def _clock_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FileHashes sees a clock 3 s ahead: the fixture's files (and their ctime, which no
+    test can set back) are past the racy window."""
+    import types
+
+    import hwbuild.stamp
+
+    ahead = types.SimpleNamespace(time_ns=lambda: time.time_ns() + 3 * 10**9)
+    monkeypatch.setattr(hwbuild.stamp, "time", ahead)
+
+
+def test_a_file_whose_stat_is_unchanged_is_not_hashed_again(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwbuild.filestats import StatCache
+
+    store = root / "build" / "stats.json"
+    _clock_ahead(monkeypatch)
+    first = FileHashes(root, StatCache(store))
+    digest = first("data/a.txt")
+    assert first.stats is not None
+    first.stats.save()  # the next build's cache, from the file it wrote
+    hashed = _hashed_bytes(monkeypatch)
+    again = FileHashes(root, StatCache(store))
+    assert again("data/a.txt") == digest == sha("a\n")
+    assert hashed == []
+    # A same-size edit that even puts the old mtime back still changes the ctime.
+    mtime = (root / "data" / "a.txt").stat().st_mtime_ns
+    (root / "data" / "a.txt").write_text("z\n")
+    os.utime(root / "data" / "a.txt", ns=(mtime, mtime))
+    assert FileHashes(root, StatCache(store))("data/a.txt") == sha("z\n")
+    assert hashed == [2]
+
+
+def test_a_file_modified_just_before_it_was_hashed_is_hashed_again(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git's racy case: a same-size edit within the timestamp's granularity could keep the
+    whole stat, so a stat taken that close to the file's mtime vouches for nothing."""
+    from hwbuild.filestats import StatCache, signature, trusted
+
+    store = root / "build" / "stats.json"
+    first = FileHashes(root, StatCache(store))
+    first("data/b.txt")  # written by the fixture a moment ago: racy
+    assert first.stats is not None
+    first.stats.save()
+    sig = signature((root / "data" / "b.txt").stat())
+    assert not trusted(sig, time.time_ns())
+    assert trusted(sig, time.time_ns() + 3 * 10**9)
+    hashed = _hashed_bytes(monkeypatch)
+    assert FileHashes(root, StatCache(store))("data/b.txt") == sha("b\n")
+    assert hashed == [2]
+
+
+def test_a_hash_a_worker_took_is_trusted_while_the_stat_holds(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwbuild.filestats import StatCache, signature
+
+    path = root / "data" / "a.txt"
+    hashes = FileHashes(root, StatCache(root / "build" / "stats.json"))
+    hashed = _hashed_bytes(monkeypatch)
+    taken = time.time_ns() + 3 * 10**9  # as if the worker read it 3 s after it was written
+    hashes.vouch("data/a.txt", [*signature(path.stat()), taken], "as-the-worker-read")
+    assert hashes("data/a.txt") == "as-the-worker-read"
+    assert hashed == []
+    path.write_text("edited\n")
+    hashes.forget(["data/a.txt"])
+    assert hashes("data/a.txt") == sha("edited\n")
