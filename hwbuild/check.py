@@ -382,11 +382,13 @@ def check_figures(project: Project, problems: list[Problem],
 
 def check_new_pages(project: Project, pages: list[str], problems: list[Problem],
                     headings: dict[str, tuple[int, int]], pdf: Path) -> list[Finding]:
-    """Each problem's heading must be the first thing on its page (after its section's
-    heading and introduction, for the first problem of a section); the document's first problem
-    follows the title block on page 1."""
+    """Each problem's heading must be in the PDF; where ``new_page`` asks for it (the document's
+    or the problem's), it must be the first thing on its page (after its section's heading and
+    introduction, for the first problem of a section; the document's first problem may follow
+    the title block on page 1)."""
     findings = []
     sections = project.config.sections
+    every_page = project.config.document.new_page
     previous_section: str | None = None
     for index, problem in enumerate(problems):
         first_in_section = problem.section is not None and problem.section != previous_section
@@ -397,6 +399,8 @@ def check_new_pages(project: Project, pages: list[str], problems: list[Problem],
             findings.append(Finding(ERROR, "new-page",
                                     f"the heading 'Problem {problem.id}: ...' is not in the PDF "
                                     "text", location, project.relative(pdf)))
+            continue
+        if not (every_page or problem.new_page):
             continue
         page, line_index = headings[problem.id]
         before = _normal("\n".join(pages[page - 1].splitlines()[:line_index]))

@@ -93,7 +93,8 @@ def test_two_problems_on_one_page_share_it() -> None:
 @pytest.fixture
 def bad_project(make_project) -> Path:
     return make_project(
-        {"1": (FIGURE_RUN, BAD_TEMPLATE), "2": (RUN, PROBLEM_TWO)})
+        {"1": (FIGURE_RUN, BAD_TEMPLATE), "2": (RUN, PROBLEM_TWO)},
+        problem_config={"2": "new_page = true"})
 
 
 def page_of(pdf: Path, text: str) -> int:
@@ -161,7 +162,8 @@ def test_findings_in_an_included_part_name_the_part(make_project) -> None:
 @pytest.mark.tex
 def test_a_clean_build_passes_and_maps_its_pages(make_project) -> None:
     root = make_project({"1": (RUN, "One << value >>.\n"), "2": (RUN, "Two.\n"),
-                         "3": (RUN, "Three.\\clearpage More of three.\n")})
+                         "3": (RUN, "Three.\\clearpage More of three.\n")},
+                        main_template=None)  # the shipped document: a new page per problem
     result = CliRunner().invoke(main, ["--project", str(root), *INPROCESS, "check"])
     assert result.exit_code == 0, result.output
     pdf = root / "build" / "homework.pdf"

@@ -850,7 +850,8 @@ def _compile_document(body: str, directory: Path, engine: str) -> str:
         '<% extends "hwbuild/document.tex.j2" %>\n'
         "<% block front_matter %>\n<< body >>\n<% endblock %>\n", encoding="utf-8")
     doc = {"title": "T", "author": "A", "course": "", "date": "1 January 2026",
-           "keywords": [], "engine": engine, "unicode": engine != "pdflatex"}
+           "keywords": [], "engine": engine, "unicode": engine != "pdflatex", "new_page": False,
+           "grade_table": False}
     layout = (r"\raggedright\hyphenpenalty=10000\exhyphenpenalty=10000" "\n")
     text = render(make_environment(templates, unicode=doc["unicode"]), "main.tex.j2",
                   {"doc": doc, "parts": [], "target": {"name": "homework", "whole": True},

@@ -131,7 +131,8 @@ def render_main(problems: list[str], *, title: str = "Homework") -> str:
               "in_section": False, "tex": f"problem{pid}.tex", "results": f"results{pid}.json"}
              for pid in problems]
     doc = {"title": title, "course": "Deep Learning", "author": "A. Student",
-           "date": "1 January 2026", "keywords": [], "engine": "pdflatex", "unicode": False}
+           "date": "1 January 2026", "keywords": [], "engine": "pdflatex", "unicode": False,
+           "new_page": False, "grade_table": False}
     return render(environment, "main.tex.j2",
                   {"doc": doc, "target": {"name": "homework", "whole": True},
                    "parts": parts}).text
