@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hwbuild.events import Emit, progress_events
-from hwbuild.layout import Layout
+from hwbuild.experiments.events import Emit, progress_events
+from hwbuild.project.layout import Layout
 
 if TYPE_CHECKING:
-    from hwbuild.checkpoint import Checkpoint
+    from hwbuild.experiments.checkpoint import Checkpoint
 
 T = TypeVar("T")
 
@@ -126,7 +126,7 @@ class Context:
             raise ValueError(
                 f"checkpoint name {name!r} must be lowercase letters, digits and single dashes")
         if self.checkpoints is None:  # run outside a build: nothing to resume from
-            from hwbuild.checkpoint import Checkpoint
+            from hwbuild.experiments.checkpoint import Checkpoint
 
             return Checkpoint(None, name, "", dict, lambda key: None, lambda inputs: None,
                               lambda text: None)

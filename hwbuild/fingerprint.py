@@ -25,15 +25,16 @@ STAGES = ("experiment", "render", "compile")
 # matplotlibrc...), less the files matched here (package-relative globs) that are known not to
 # shape that stage's outputs. A file added to the package is hashed until it is listed here.
 NOT_SHAPING_ANY_STAGE = (
-    "__init__.py", "__main__.py", "cli.py", "progress.py", "report.py", "errors.py", "pause.py",
-    "watch.py", "check.py", "ci.py", "clean.py", "export.py", "scaffold.py", "starter.py",
-    "starter/*", "tex/install.py", "latexlog.py", "manifest.py", "docs/*", "provenance.py",
-    "testing.py", "leaks.py", "students.py", "regions.py",
+    "__init__.py", "__main__.py", "errors.py", "pause.py", "provenance.py", "testing.py",
+    "cli/*", "tools/*", "docs/*", "starter/*", "tex/install.py", "tex/log.py",
+    "project/scaffold.py", "project/starter.py", "project/students.py",
+    "stages/report.py", "stages/check.py", "stages/manifest.py", "stages/leaks.py",
+    "stages/regions.py",
 )
-_EXPERIMENT_SIDE = ("experiments.py", "context.py", "observe.py", "executors.py", "primer.py",
-                    "run.py", "writes.py", "matplotlibrc", "figurefont.py")
-_JINJA_SIDE = ("render.py", "filters.py", "compose.py", "templates/*", "solution_tags.py")
-_TEX_SIDE = ("tex/*", "typeset.py", "synctex.py", "publish.py")
+_EXPERIMENT_SIDE = ("experiments/*", "context.py", "stages/run.py", "stages/writes.py",
+                    "matplotlibrc", "project/figurefont.py")
+_JINJA_SIDE = ("jinja/*", "stages/render.py", "templates/*")
+_TEX_SIDE = ("tex/*", "stages/compile.py", "stages/publish.py")
 NOT_SHAPING: dict[str, tuple[str, ...]] = {
     "experiment": (*_JINJA_SIDE, *_TEX_SIDE, "origins.py"),
     "render": (*_EXPERIMENT_SIDE, *_TEX_SIDE),

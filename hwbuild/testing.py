@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hwbuild.experiments import normalize, prepare_context
-from hwbuild.project import Project
+from hwbuild.experiments.task import normalize, prepare_context
+from hwbuild.project.document import Project
 
 
 def run_problem(root: Path, problem_id: str, seed: int = 0) -> dict[str, Any]:
@@ -48,8 +48,8 @@ def all_finite(values: Any) -> bool:
 def render_problem(root: Path, problem_id: str, values: dict[str, Any]) -> str:
     """Problem ``problem_id``'s template rendered with ``values``, as the build renders it
     (``problem``, ``doc`` and ``measured`` too); a TemplateError says what it could not print."""
-    from hwbuild.plan import document_variables
-    from hwbuild.render import make_environment, render
+    from hwbuild.jinja.environment import make_environment, render
+    from hwbuild.stages.plan import document_variables
 
     project = Project(root.resolve())
     problem = project.select([problem_id])[0]

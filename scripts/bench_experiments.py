@@ -116,7 +116,7 @@ if mode == "plain":
     started = time.perf_counter()
     read_all(epochs)
 else:
-    from hwbuild.experiments import ExperimentTask, run_task
+    from hwbuild.experiments.task import ExperimentTask, run_task
     task = ExperimentTask(problem_id="1", module="solutions.problem1", package="solutions",
                           project_root={root!r}, seed=0, device="cpu", timeout=600,
                           solution="solutions/problem1.py")

@@ -91,8 +91,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from hwbuild.plan import source_date_epoch
-    from hwbuild.project import Project
+    from hwbuild.project.document import Project
+    from hwbuild.stages.plan import source_date_epoch
 
     epoch = source_date_epoch(Project(REPO))
     workspace = Path(tempfile.mkdtemp(prefix="hwbuild-repro-"))

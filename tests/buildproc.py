@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from hwbuild.cache import CacheEntry
+from hwbuild.stages.cache import CacheEntry
 from hwbuild.stamp import FileHashes, Stamp
 
 REPO = Path(__file__).resolve().parents[1]

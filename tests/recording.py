@@ -75,7 +75,7 @@ class RecordedRun:
     @cached_property
     def results(self) -> dict[str, Any]:
         """The results as the engine writes them (plain numbers and lists)."""
-        from hwbuild.experiments import normalize
+        from hwbuild.experiments.task import normalize
 
         return normalize(self.raw)
 
@@ -83,7 +83,7 @@ class RecordedRun:
 def record(problem_id: str, project_root: Path) -> RecordedRun:
     """Run ``solutions.problem<ID>`` as a build of the project at ``project_root`` prepares it
     (seed 0, Agg, one thread). The experiment returns its figures; it writes nothing."""
-    from hwbuild.experiments import prepare_context
+    from hwbuild.experiments.task import prepare_context
 
     module = importlib.import_module(f"solutions.problem{problem_id}")
     ctx = RecordingContext(**asdict(prepare_context(problem_id, project_root, 0)))

@@ -108,7 +108,7 @@ def r_values(seeds: list[int], tmp_path: Path) -> list[str]:
 
 
 def python_values(problem1: ModuleType, seed: int) -> str:
-    from hwbuild.filters import _fixed
+    from hwbuild.jinja.filters import _fixed
 
     values = problem1.forward(seed)
     return (f"{' '.join(_fixed(z, 3) for z in values['z1'])} | "

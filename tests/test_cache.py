@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from hwbuild import cache
-from hwbuild.cache import CacheEntry
-from hwbuild.executors import InProcessExecutor
+from hwbuild.experiments.executors import InProcessExecutor
 from hwbuild.fsutil import sha256_bytes
-from hwbuild.layout import Layout
-from hwbuild.pipeline import build
-from hwbuild.plan import BuildOptions, plan_build
-from hwbuild.project import Project
-from hwbuild.report import Reporter
-from hwbuild.run import Experiments, run_experiments
+from hwbuild.project.document import Project
+from hwbuild.project.layout import Layout
+from hwbuild.stages import cache
+from hwbuild.stages.cache import CacheEntry
+from hwbuild.stages.pipeline import build
+from hwbuild.stages.plan import BuildOptions, plan_build
+from hwbuild.stages.report import Reporter
+from hwbuild.stages.run import ExperimentResults, run_experiments
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
 
 INPROCESS = BuildOptions(executor="inprocess", device="cpu")
@@ -52,7 +52,7 @@ def _ran(root: Path) -> list[str]:
     return ran
 
 
-def _experiments(root: Path, **options: Any) -> tuple[list[str], Experiments]:
+def _experiments(root: Path, **options: Any) -> tuple[list[str], ExperimentResults]:
     """Plan and run the experiments stage alone, in this process (no TeX)."""
     project = Project(root)
     plan = plan_build(project, BuildOptions(**{"executor": "inprocess", "device": "cpu",
@@ -364,7 +364,7 @@ def run(ctx):
 """
 LAZY_PROBE = """\
 import hashlib, sys
-from hwbuild.experiments import ExperimentTask, run_task
+from hwbuild.experiments.task import ExperimentTask, run_task
 task = ExperimentTask("1", "solutions.problem1", "solutions", sys.argv[1], 0, "cpu", 60,
                       "solutions/problem1.py")
 for _ in range(2):
@@ -388,7 +388,7 @@ def test_a_figure_is_the_same_whether_matplotlib_is_imported_inside_run_or_not(
 LIBRARIES_PROBE = """\
 import sys
 import numpy  # imported by an earlier experiment of this worker, or by the build itself
-from hwbuild.experiments import ExperimentTask, run_task
+from hwbuild.experiments.task import ExperimentTask, run_task
 task = ExperimentTask("1", "solutions.problem1", "solutions", sys.argv[1], 0, "cpu", 60,
                       "solutions/problem1.py")
 result = run_task(task)
@@ -449,7 +449,7 @@ def test_an_upgraded_library_the_experiment_imported_reruns_it(make_project,
 
 VERSIONS_PROBE = """\
 import json, sys
-from hwbuild.experiments import ExperimentTask, preload, run_task
+from hwbuild.experiments.task import ExperimentTask, preload, run_task
 if sys.argv[2] == "warm":
     preload(["numpy", "matplotlib.pyplot"])  # as a warm worker's fork server does
 task = ExperimentTask("1", "solutions.problem1", "solutions", sys.argv[1], 0, "cpu", 60,
@@ -469,13 +469,13 @@ def test_a_warm_worker_records_the_libraries_a_cold_one_does(make_project) -> No
     assert {"python", "matplotlib", "numpy", "pillow"} <= set(versions[0])
 
 
-# -- frozen results (hwbuild/freeze.py) ---------------------------------------------------------
+# -- frozen results (hwbuild/stages/freeze.py) ------------------------------------------
 
 
 def test_a_frozen_result_from_a_gpu_machine_is_used_on_a_cpu_one(make_project) -> None:
     """Recorded with device "cuda" and CUDA library builds: a CPU machine whose files have the
     recorded hashes uses it, runs nothing, and says where it ran; an edit refuses it."""
-    from hwbuild import freeze
+    from hwbuild.stages import freeze
 
     root = make_project({"1": ("def run(ctx):\n    return {'x': 1}\n", "<< x >>\n")},
                         extra={"data/w.txt": "1\n"})
@@ -503,7 +503,7 @@ def test_a_frozen_result_from_a_gpu_machine_is_used_on_a_cpu_one(make_project) -
     again = plan_build(project, options).problems[0]
     assert not again.reruns and again.frozen is None and again.entry is not None
     assert again.entry.ran_on == "cuda"
-    from hwbuild.manifest import build_manifest
+    from hwbuild.stages.manifest import build_manifest
 
     results = [a for a in build_manifest(project)["artifacts"] if a["kind"] == "results"]
     assert [a["device"] for a in results] == ["cuda"]
@@ -515,7 +515,7 @@ def test_a_frozen_result_from_a_gpu_machine_is_used_on_a_cpu_one(make_project) -
 
 def test_results_can_live_in_a_store_outside_the_project_and_a_big_one_is_named(
         make_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hwbuild import freeze
+    from hwbuild.stages import freeze
 
     shared = tmp_path / "shared"
     root = make_project({"1": ("def run(ctx):\n    return {'x': 1}\n", "<< x >>\n")},

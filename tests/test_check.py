@@ -16,16 +16,16 @@ import pytest
 from buildproc import pdf_pages
 from click.testing import CliRunner
 
-from hwbuild.check import (
+from hwbuild.cli.commands import main
+from hwbuild.errors import EXIT_CHECK, EXIT_USAGE
+from hwbuild.project.document import Problem, Project
+from hwbuild.stages.check import (
     ERROR,
     WARNING,
     check_project,
     find_headings,
     page_map,
 )
-from hwbuild.cli import main
-from hwbuild.errors import EXIT_CHECK, EXIT_USAGE
-from hwbuild.project import Problem, Project
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "def run(ctx):\n    return {'value': 1.5}\n"

@@ -17,7 +17,7 @@ import yaml
 from buildproc import default_sigint
 from click.testing import CliRunner
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_CHECK, EXIT_TEMPLATE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,15 +8,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hwbuild.clean import clean
-from hwbuild.cli import main
-from hwbuild.executors import InProcessExecutor
+from hwbuild.cli.commands import main
+from hwbuild.experiments.executors import InProcessExecutor
 from hwbuild.fsutil import build_lock
-from hwbuild.layout import Layout
-from hwbuild.plan import BuildOptions, plan_build
-from hwbuild.project import Project
-from hwbuild.report import Reporter
-from hwbuild.run import run_experiments
+from hwbuild.project.document import Project
+from hwbuild.project.layout import Layout
+from hwbuild.stages.plan import BuildOptions, plan_build
+from hwbuild.stages.report import Reporter
+from hwbuild.stages.run import run_experiments
+from hwbuild.tools.clean import clean
 
 RUN = "def run(ctx):\n    return {}\n"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hwbuild.config import BuildConfig, load_config, parse_config
 from hwbuild.errors import ConfigError
+from hwbuild.project.config import BuildConfig, load_config, parse_config
 
 GOOD = """\
 [document]

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hwbuild import experiments, fingerprint, plan, run
-from hwbuild.cache import load
-from hwbuild.cli import main
+from hwbuild import fingerprint
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_USAGE, UsageError
-from hwbuild.executors import InProcessExecutor
-from hwbuild.experiments import resolve_device
-from hwbuild.plan import BuildOptions, plan_build
-from hwbuild.project import Project
-from hwbuild.report import Reporter
-from hwbuild.run import run_experiments
+from hwbuild.experiments import task as experiments
+from hwbuild.experiments.executors import InProcessExecutor
+from hwbuild.experiments.task import resolve_device
+from hwbuild.project.document import Project
+from hwbuild.stages import plan, run
+from hwbuild.stages.cache import load
+from hwbuild.stages.plan import BuildOptions, plan_build
+from hwbuild.stages.report import Reporter
+from hwbuild.stages.run import run_experiments
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE_RUN = "def run(ctx):\n    return {'device': ctx.device}\n"
@@ -77,7 +79,7 @@ def test_unknown_device_is_a_usage_error() -> None:
 
 PROBE = """\
 import sys
-from hwbuild.experiments import resolve_device
+from hwbuild.experiments.task import resolve_device
 from hwbuild.fingerprint import gpu_signature
 assert not gpu_signature()
 print(resolve_device("cpu"), resolve_device("auto"), "torch" in sys.modules)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import LatexError, Location, TemplateError
-from hwbuild.report import BuildReport, TargetReport
-from hwbuild.watch import WatchResult, describe
+from hwbuild.stages.report import BuildReport, TargetReport
+from hwbuild.tools.watch import WatchResult, describe
 
 EDITORS = Path(__file__).resolve().parents[1] / "docs" / "editors"
 

@@ -15,8 +15,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from hwbuild import errors, render
-from hwbuild.cli import main
+from hwbuild import errors
+from hwbuild.cli.commands import main
+from hwbuild.jinja import environment as render
 
 OK_SOLUTION = "def run(ctx):\n    return {'alpha': 0.5, 'beta': [1.0, 2.0]}\n"
 OK_TEMPLATE = "Alpha is << alpha | fixed(2) >>.\n"
@@ -327,7 +328,7 @@ def test_latex_error_in_the_document_template_block_names_its_line(make_project)
 def test_latex_error_in_the_shipped_document_is_shown_at_its_path(make_project) -> None:
     """A line of hwbuild's own document template (outside the project) is named by its real
     path: here \\maketitle, broken by a project's preamble block."""
-    shipped = Path(render.__file__).parent / "templates" / "document.tex.j2"
+    shipped = Path(render.__file__).parents[1] / "templates" / "document.tex.j2"
     line = shipped.read_text().splitlines().index("\\maketitle") + 1
     main_template = ('<% extends "hwbuild/document.tex.j2" %>\n'
                      "<% block preamble %>\n"

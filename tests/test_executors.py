@@ -23,8 +23,8 @@ from buildproc import run_build, start_build, wait_for
 from conftest import HomeworkBuilds
 
 from hwbuild.errors import EXIT_EXECUTOR
-from hwbuild.executors import DaskExecutor, InProcessExecutor, LocalExecutor
-from hwbuild.experiments import ExperimentTask
+from hwbuild.experiments.executors import DaskExecutor, InProcessExecutor, LocalExecutor
+from hwbuild.experiments.task import ExperimentTask
 from hwbuild.pause import FOLDER_VARIABLE, POINTS_VARIABLE
 
 pytestmark = [pytest.mark.slow]
@@ -216,7 +216,7 @@ def test_a_scheduler_lost_mid_build_is_one_message(make_project, tmp_path: Path)
 
 
 def test_a_warm_worker_draws_the_same_figure_bytes_as_a_cold_one(tmp_path: Path) -> None:
-    """The fork server draws a figure of its own first (hwbuild.primer): caches only."""
+    """The fork server draws a figure of its own first (hwbuild.experiments.primer): caches only."""
     body = ("import matplotlib.pyplot as plt\n"
             "    fig, ax = plt.subplots()\n"
             "    ax.plot([0, 1, 2], [1, 0, 2], label=r'$\\eta_k \\lambda_{\\max}$')\n"
@@ -238,7 +238,8 @@ def test_the_fork_server_prints_nothing_while_it_primes(tmp_path: Path) -> None:
     Computer Modern text) must not print fontTools' warnings about the fonts' timestamps."""
     env = {**os.environ, "MPLBACKEND": "Agg",
            "MATPLOTLIBRC": str(Path(__file__).parents[1] / "hwbuild" / "matplotlibrc")}
-    done = subprocess.run([sys.executable, "-c", "import matplotlib.pyplot; import hwbuild.primer"],
+    done = subprocess.run([sys.executable, "-c",
+                           "import matplotlib.pyplot; import hwbuild.experiments.primer"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

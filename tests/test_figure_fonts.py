@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from hwbuild.errors import ConfigError
-from hwbuild.figurefont import figure_font, main_font, setting
-from hwbuild.plan import BuildOptions, experiment_settings
-from hwbuild.project import Project
+from hwbuild.project.document import Project
+from hwbuild.project.figurefont import figure_font, main_font, setting
+from hwbuild.stages.plan import BuildOptions, experiment_settings
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
 
 RUN = "def run(ctx):\n    return {}\n"
@@ -79,7 +79,7 @@ def pdf_tool(tool: str, pdf: Path) -> str:
 ])
 def test_a_saved_figure_is_in_the_document_font_with_unicode_text(
         make_project, tmp_path: Path, engine: str, main: str, font: str) -> None:
-    from hwbuild.experiments import ExperimentTask, run_task
+    from hwbuild.experiments.task import ExperimentTask, run_task
 
     root = make_project({"1": (FIGURE, "x\n")},
                         main_template=f'<% extends "hwbuild/document.tex.j2" %>\n'

@@ -1,4 +1,4 @@
-"""Tests for hwbuild.filters: unit tests, plus real pdflatex round trips (marked ``tex``)."""
+"""Tests for hwbuild.jinja.filters: unit tests, plus real pdflatex round trips (marked ``tex``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from hwbuild.filters import (
+from hwbuild.jinja.environment import SYNTAX
+from hwbuild.jinja.filters import (
     FILTERS,
     LINE_WIDTH,
     LISTING_LITERATE,
@@ -38,7 +39,6 @@ from hwbuild.filters import (
     tex,
     unicode_text,
 )
-from hwbuild.render import SYNTAX
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT_TEMPLATE = ROOT / "hwbuild" / "templates" / "document.tex.j2"
@@ -842,7 +842,7 @@ UNICODE_ENGINES = ["xelatex", "lualatex"]
 def _compile_document(body: str, directory: Path, engine: str) -> str:
     """Compile ``body`` inside the shipped document (hwbuild/templates/document.tex.j2, its
     preamble for ``engine``) and return the PDF's text."""
-    from hwbuild.render import make_environment, render
+    from hwbuild.jinja.environment import make_environment, render
 
     templates = directory / "templates"
     templates.mkdir()

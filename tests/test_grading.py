@@ -28,9 +28,9 @@ import torch
 from conftest import REPO, HomeworkBuilds, ProblemRuns, built_results
 from recording import legend_crossings
 
-from hwbuild.filters import sci as sci_filter
-from hwbuild.filters import sig as sig_filter
-from hwbuild.render import make_environment, render
+from hwbuild.jinja.environment import make_environment, render
+from hwbuild.jinja.filters import sci as sci_filter
+from hwbuild.jinja.filters import sig as sig_filter
 from solutions import problem1, problem2, problem3, problem6, problem7, problem10, wording
 
 PROBLEMS = {"1": problem1, "2": problem2, "3": problem3, "6": problem6, "7": problem7,

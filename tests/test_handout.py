@@ -19,10 +19,10 @@ import pytest
 from buildproc import pdf_text
 from click.testing import CliRunner, Result
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_CHECK
-from hwbuild.leaks import find_leaks, secrets_in, solution_secrets
-from hwbuild.project import Project
+from hwbuild.project.document import Project
+from hwbuild.stages.leaks import find_leaks, secrets_in, solution_secrets
 
 pytestmark = pytest.mark.tex
 
@@ -143,7 +143,7 @@ def test_the_handout_passes_the_leak_check_and_maps_its_answer_regions(built: Bu
 
 def test_the_export_bundle_and_the_gathered_dist_of_the_handout_leak_nothing(
         built: Built) -> None:
-    from hwbuild.ci import gather
+    from hwbuild.tools.ci import gather
 
     try:
         result = built.cli("--variant", "handout", "export")

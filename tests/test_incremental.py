@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 from hwbuild.errors import ExperimentError, Location
-from hwbuild.executors import InProcessExecutor
+from hwbuild.experiments.executors import InProcessExecutor
 from hwbuild.fsutil import build_lock
-from hwbuild.layout import Layout
-from hwbuild.pipeline import build
-from hwbuild.plan import BuildOptions, Plan, plan_build
-from hwbuild.project import Project
-from hwbuild.report import BuildReport, Reporter
-from hwbuild.run import Experiments, run_experiments
+from hwbuild.project.document import Project
+from hwbuild.project.layout import Layout
+from hwbuild.stages.pipeline import build
+from hwbuild.stages.plan import BuildOptions, Plan, plan_build
+from hwbuild.stages.report import BuildReport, Reporter
+from hwbuild.stages.run import ExperimentResults, run_experiments
 from hwbuild.tex import process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def _options(**options: Any) -> BuildOptions:
     return BuildOptions(**{"executor": "inprocess", "jobs": 2, **options})
 
 
-def _experiments(project: Project, **options: Any) -> tuple[Plan, Experiments]:
+def _experiments(project: Project, **options: Any) -> tuple[Plan, ExperimentResults]:
     """The plan and the experiments stage alone (no TeX), in this process, under the build
     lock as a build runs them."""
     with build_lock(project.layout.lock):
@@ -529,7 +529,7 @@ def test_explain_says_why_each_problem_reruns_and_each_pdf_rebuilds(make_project
 def test_explain_and_dry_run_on_the_command_line(project: Project) -> None:
     from click.testing import CliRunner
 
-    from hwbuild.cli import main
+    from hwbuild.cli.commands import main
 
     runner = CliRunner()
     args = ["--project", str(project.root), "--executor", "inprocess"]
@@ -611,7 +611,7 @@ def test_an_included_part_at_depth_two_is_a_template_input(make_project) -> None
 @pytest.mark.tex
 def test_template_edit_renders_that_template_alone(project: Project,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from hwbuild import render as render_module
+    from hwbuild.jinja import environment as render_module
 
     _build(project)
     calls: list[str] = []
@@ -663,7 +663,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
 
 NOOP_PROBE = """\
 import sys
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 try:
     main(["--project", sys.argv[1], "-q"], standalone_mode=False)
 finally:
@@ -689,12 +689,12 @@ def test_noop_build_imports_no_heavy_library(data_project: Project) -> None:
 CACHED_PROBE = """\
 import sys
 from pathlib import Path
-from hwbuild.executors import InProcessExecutor
+from hwbuild.experiments.executors import InProcessExecutor
 from hwbuild.fsutil import build_lock
-from hwbuild.plan import BuildOptions, plan_build
-from hwbuild.project import Project
-from hwbuild.report import Reporter
-from hwbuild.run import run_experiments
+from hwbuild.stages.plan import BuildOptions, plan_build
+from hwbuild.project.document import Project
+from hwbuild.stages.report import Reporter
+from hwbuild.stages.run import run_experiments
 plan = plan_build(Project(Path(sys.argv[1])), BuildOptions())
 outcome = run_experiments(plan, InProcessExecutor, Reporter())
 assert not outcome.ran, outcome.ran

@@ -12,13 +12,14 @@ import yaml
 from click.testing import CliRunner
 
 import hwbuild
-from hwbuild import ci, provenance
-from hwbuild.cli import main
-from hwbuild.project import Project
+from hwbuild import provenance
+from hwbuild.cli.commands import main
+from hwbuild.project.document import Project
+from hwbuild.project.starter import create_project
 from hwbuild.provenance import Provenance, provenance_from, running_provenance
-from hwbuild.starter import create_project
 from hwbuild.tex import install
 from hwbuild.tex.install import documents_at
+from hwbuild.tools import ci
 
 ROOT_WORKFLOW = Path(".github") / "workflows" / "build.yml"
 

@@ -17,9 +17,9 @@ import pytest
 from buildproc import default_sigint
 from click.testing import CliRunner
 
-from hwbuild import starter
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_INTERRUPTED, EXIT_USAGE
+from hwbuild.project import starter
 
 CTRL_C_AT_IMPORT = """\
 import os, signal, sys
@@ -52,10 +52,10 @@ def _init_interrupted_at(tmp_path: Path, module: str,
 @pytest.mark.parametrize(("module", "args", "says", "created"), [
     pytest.param("click", ("--no-build",), "interrupted: nothing was done", False,
                  id="while-click-loads"),
-    pytest.param("hwbuild.starter", ("--no-build",),
+    pytest.param("hwbuild.project.starter", ("--no-build",),
                  "interrupted: nothing was created in hw2; run the same `hwbuild init` again",
                  False, id="before-the-files"),
-    pytest.param("hwbuild.pipeline", (),
+    pytest.param("hwbuild.stages.pipeline", (),
                  "interrupted: the project is created in hw2, its first PDF is not built; "
                  "build it with `cd hw2 && hwbuild`", True, id="during-the-first-build"),
 ])

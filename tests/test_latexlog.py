@@ -1,4 +1,4 @@
-"""Tests for hwbuild.latexlog on real logs: pdflatex logs of hwbuild's runner (tests/data/logs,
+"""Tests for hwbuild.tex.log on real logs: pdflatex logs of hwbuild's runner (tests/data/logs,
 see regenerate.sh there) and a corpus of pdflatex, xelatex and lualatex logs in hwbuild's and a
 plain user set-up with their expected diagnostics (tests/data/logs/corpus, see make_corpus.py)."""
 
@@ -14,7 +14,7 @@ from conftest import load_module
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hwbuild.latexlog import Diagnostic, first_error, locate_runaway, log_lines, parse_log
+from hwbuild.tex.log import Diagnostic, first_error, locate_runaway, log_lines, parse_log
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
 score = load_module("logs_score", LOGS / "score.py")
@@ -1095,7 +1095,7 @@ def test_lua_error_printed_right_after_a_file_name() -> None:
 def test_score_counts_disagreements() -> None:
     """tests/data/logs/score.py, which prints the agreement on the corpus, sees a log the
     parser reads right and one it reads wrongly."""
-    import hwbuild.latexlog as latexlog
+    import hwbuild.tex.log as latexlog
 
     assert score.differences(latexlog, "warnings.pdflatex.plain") == []
     hits, expected, found = score.diagnostic_counts(latexlog, "warnings.pdflatex.plain")

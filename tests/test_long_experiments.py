@@ -12,7 +12,7 @@ import pytest
 from buildproc import run_build
 from cnnproject import make_cnn_project
 
-from hwbuild.experiments import ExperimentTask, run_task
+from hwbuild.experiments.task import ExperimentTask, run_task
 
 pytestmark = [pytest.mark.slow]
 

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 import hwbuild
-from hwbuild import cache
-from hwbuild.cache import CacheEntry
 from hwbuild.fsutil import dump_json
-from hwbuild.layout import DOCUMENT_TEMPLATE
-from hwbuild.manifest import MANIFEST_FORMAT, build_manifest, git_commit, write_manifest
-from hwbuild.pipeline import build
-from hwbuild.plan import BuildOptions
-from hwbuild.project import Project
-from hwbuild.report import Reporter
+from hwbuild.project.document import Project
+from hwbuild.project.layout import DOCUMENT_TEMPLATE
+from hwbuild.stages import cache
+from hwbuild.stages.cache import CacheEntry
+from hwbuild.stages.manifest import MANIFEST_FORMAT, build_manifest, git_commit, write_manifest
+from hwbuild.stages.pipeline import build
+from hwbuild.stages.plan import BuildOptions
+from hwbuild.stages.report import Reporter
 from hwbuild.stamp import CHANGED_WHILE_READ, Stamp
 
 RUN = "def run(ctx):\n    return {'value': 1.5}\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hwbuild.errors import PreambleError, PreambleUnsupported
-from hwbuild.render import make_environment, render
+from hwbuild.jinja.environment import make_environment, render
 from hwbuild.tex.latexmk import latex_environment, latexmk_command
 from hwbuild.tex.preamble.dump import (
     DRIVER_NAME,
@@ -284,7 +284,7 @@ def test_dump_writes_only_into_its_folder(tmp_path: Path, tex_env: dict[str, str
 ])
 def test_preamble_error_is_where_a_plain_compile_stops(tmp_path: Path, tex_env: dict[str, str],
                                                        extra: str, message: str) -> None:
-    from hwbuild.latexlog import first_error
+    from hwbuild.tex.log import first_error
 
     work = tmp_path / "homework"
     tex = write_document(work, preamble_extra=extra)

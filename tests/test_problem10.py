@@ -13,7 +13,7 @@ import torch
 from conftest import ProblemRuns
 
 from hwbuild.context import Context
-from hwbuild.experiments import normalize, prepare_context
+from hwbuild.experiments.task import normalize, prepare_context
 from solutions import problem10
 from solutions.network import init_params
 

@@ -16,7 +16,7 @@ import torch
 from conftest import ProblemRuns
 
 from hwbuild.context import Context
-from hwbuild.experiments import prepare_context
+from hwbuild.experiments.task import prepare_context
 from solutions import logistic, problem1, problem2
 
 EPSILONS = [1e-1, 1e-3, 1e-6, 1e-9]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hwbuild.progress import LiveReporter, make_progress_reporter, make_watch_reporter
-from hwbuild.report import BuildReport, PlainReporter, Reporter, TargetReport, summary
+from hwbuild.stages.report import BuildReport, PlainReporter, Reporter, TargetReport, summary
+from hwbuild.tools.progress import LiveReporter, make_progress_reporter, make_watch_reporter
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("rich", "torch", "numpy", "matplotlib")
@@ -90,7 +90,7 @@ def test_live_reporter_marks_a_stage_cut_short() -> None:
 def test_live_reporter_imports_rich_only_when_a_stage_runs() -> None:
     code = textwrap.dedent("""
         import sys, io
-        from hwbuild.progress import LiveReporter
+        from hwbuild.tools.progress import LiveReporter
         class Tty(io.StringIO):
             def isatty(self): return True
         reporter = LiveReporter(Tty())
@@ -109,9 +109,9 @@ def test_live_reporter_imports_rich_only_when_a_stage_runs() -> None:
 # modules the run imported. Guarded by __main__: experiment workers re-import the main module.
 DRIVER = """
 import json, sys
-import hwbuild.progress
-hwbuild.progress.is_live_terminal = lambda stream: True
-from hwbuild.cli import main
+import hwbuild.tools.progress
+hwbuild.tools.progress.is_live_terminal = lambda stream: True
+from hwbuild.cli.commands import main
 
 if __name__ == "__main__":
     try:
@@ -196,7 +196,7 @@ def _events() -> tuple[list[dict], object]:
 
 
 def test_an_experiments_prints_become_whole_lines_and_a_redrawn_line_a_bar() -> None:
-    from hwbuild.events import LineWriter
+    from hwbuild.experiments.events import LineWriter
 
     seen, emit = _events()
     writer = LineWriter(emit, "1", io.StringIO())  # type: ignore[arg-type]
@@ -213,7 +213,7 @@ def test_an_experiments_prints_become_whole_lines_and_a_redrawn_line_a_bar() -> 
 
 
 def test_progress_yields_every_item_and_reports_the_end() -> None:
-    from hwbuild.events import progress_events, progress_text
+    from hwbuild.experiments.events import progress_events, progress_text
 
     seen, emit = _events()
     assert list(progress_events(iter(range(7)), emit, "2", 7, "train")) == list(range(7))

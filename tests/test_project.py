@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from hwbuild.errors import ConfigError, UsageError
-from hwbuild.experiments import ExperimentTask, run_task
-from hwbuild.layout import GENERATED_DIRS, Layout
-from hwbuild.project import Project, find_documents, find_project
+from hwbuild.experiments.task import ExperimentTask, run_task
+from hwbuild.project.document import Project, find_documents, find_project
+from hwbuild.project.layout import GENERATED_DIRS, Layout
 
 RUN = "def run(ctx):\n    return {}\n"
 

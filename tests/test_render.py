@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from hwbuild.errors import TemplateError
-from hwbuild.render import Rendered, make_environment, render
+from hwbuild.jinja.environment import Rendered, make_environment, render
 
 MARK = r"\undefinedmacro{MARK}"
 

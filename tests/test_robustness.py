@@ -49,10 +49,10 @@ from buildproc import (
     wait_for,
 )
 
-from hwbuild import cache
-from hwbuild.plan import BuildOptions, load_target_stamp, plan_build
-from hwbuild.project import Project
-from hwbuild.run import make_task
+from hwbuild.project.document import Project
+from hwbuild.stages import cache
+from hwbuild.stages.plan import BuildOptions, load_target_stamp, plan_build
+from hwbuild.stages.run import make_task
 from hwbuild.stamp import FileHashes, why_outdated
 
 pytestmark = [pytest.mark.tex, pytest.mark.slow]
@@ -132,7 +132,7 @@ def pausing_write(path, data, *, mtime=None):
 
 if __name__ == "__main__":  # experiment workers import this module too (spawn)
     fsutil.atomic_write_bytes = pausing_write
-    from hwbuild.cli import main
+    from hwbuild.cli.commands import main
 
     main(prog_name="build.py")
 """
@@ -447,7 +447,7 @@ LEFTOVERS_DRIVER = """\
 import json, os, sys
 from pathlib import Path
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 
 
 def leftovers():

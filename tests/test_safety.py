@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from buildproc import run_build
 
-from hwbuild.config import parse_config
 from hwbuild.context import Context
 from hwbuild.errors import ConfigError
+from hwbuild.project.config import parse_config
 
 RUN = "def run(ctx):\n    return {'value': 1}\n"
 # The builds here need no worker processes: their experiments run in the build's own process.

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hwbuild.cli import main
-from hwbuild.config import parse_config
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_CHECK, EXIT_USAGE, UsageError
-from hwbuild.scaffold import insert_problem_entry, scaffold
+from hwbuild.project.config import parse_config
+from hwbuild.project.scaffold import insert_problem_entry, scaffold
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "def run(ctx):\n    return {'value': 1}\n"

@@ -14,11 +14,11 @@ import pytest
 from buildproc import pdf_text
 from click.testing import CliRunner
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_CONFIG, EXIT_LATEX
-from hwbuild.plan import BuildOptions, plan_build
-from hwbuild.project import Project
-from hwbuild.watch import Sources, Watcher, recorded_sources
+from hwbuild.project.document import Project
+from hwbuild.stages.plan import BuildOptions, plan_build
+from hwbuild.tools.watch import Sources, Watcher, recorded_sources
 
 SOLUTION = """\
 from pathlib import Path

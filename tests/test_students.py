@@ -11,11 +11,11 @@ import pytest
 from buildproc import pdf_text
 from click.testing import CliRunner
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import EXIT_CONFIG, EXIT_USAGE
-from hwbuild.layout import Layout
-from hwbuild.project import Project, student_seed
-from hwbuild.students import student_ids
+from hwbuild.project.document import Project, student_seed
+from hwbuild.project.layout import Layout
+from hwbuild.project.students import student_ids
 
 SOLUTION = """\
 import random

@@ -1,4 +1,4 @@
-"""Tests for hwbuild.synctex: SyncTeX files rewritten to point at the templates.
+"""Tests for hwbuild.tex.synctex: SyncTeX files rewritten to point at the templates.
 
 The end-to-end tests compile a small document with real TeX (pdflatex, and xelatex once to show
 its files are alike), rewrite its SyncTeX file and query it with TeX Live's ``synctex`` tool: a
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from hwbuild.origins import Origins
-from hwbuild.synctex import RewriteResult, SynctexError, rewrite_synctex
+from hwbuild.tex.synctex import RewriteResult, SynctexError, rewrite_synctex
 from tests.synctexcli import (
     find_word,
     find_words,

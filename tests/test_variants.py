@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hwbuild.cli import main
-from hwbuild.compose import check_part_points
-from hwbuild.config import parse_config
+from hwbuild.cli.commands import main
 from hwbuild.errors import ConfigError, TemplateError
-from hwbuild.layout import Layout
-from hwbuild.project import Problem
-from hwbuild.render import make_environment, render
-from hwbuild.variants import Part
+from hwbuild.jinja.environment import make_environment, render
+from hwbuild.project.config import parse_config
+from hwbuild.project.document import Problem
+from hwbuild.project.layout import Layout
+from hwbuild.project.variants import Part
+from hwbuild.stages.render import check_part_points
 
 SOURCE = """Find << x >>.
 <% part "a", points=4 %>Explain.

@@ -16,13 +16,13 @@ import pytest
 from buildproc import default_sigint, sigint_ignored, wait_no_survivors
 from click.testing import CliRunner
 
-from hwbuild.cli import main
+from hwbuild.cli.commands import main
 from hwbuild.errors import TemplateError
-from hwbuild.pipeline import build
-from hwbuild.plan import BuildOptions
-from hwbuild.project import Project
-from hwbuild.report import BuildReport, Reporter, TargetReport
-from hwbuild.watch import (
+from hwbuild.project.document import Project
+from hwbuild.stages.pipeline import build
+from hwbuild.stages.plan import BuildOptions
+from hwbuild.stages.report import BuildReport, Reporter, TargetReport
+from hwbuild.tools.watch import (
     Sources,
     Watcher,
     WatchResult,

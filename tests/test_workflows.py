@@ -15,8 +15,8 @@ import yaml
 from conftest import REPO, HomeworkBuilds
 from workflowrun import require_user, run_workflow, runner_folder, snapshot
 
+from hwbuild.project.starter import create_project
 from hwbuild.provenance import Provenance
-from hwbuild.starter import create_project
 
 WORKFLOWS = REPO / ".github" / "workflows"
 

@@ -40,7 +40,7 @@ _CONTEXT_LINE = re.compile(r"l\.\d+ (.*)")
 def failure(workdir: Path, stem: str, proc: subprocess.CompletedProcess[str],
              sources: Mapping[str, Origins], root: Path, shown: Callable[[Path], str],
              timeout: float, timed_out: bool, old_logs: Collection[str] = ()) -> BuildError:
-    from hwbuild.latexlog import first_error
+    from hwbuild.tex.log import first_error
 
     log = workdir / f"{stem}.log"
     try:
@@ -140,7 +140,7 @@ def map_diagnostic(diagnostic: object, workdir: Path, sources: Mapping[str, Orig
                    root: Path, shown: Callable[[Path], str], log_text: str = "") -> LatexError:
     """Turn a TeX error at ``problem1.tex:42`` into one at ``templates/problem1.tex.j2:17``;
     an error in any other file is reported at that file's real path."""
-    from hwbuild.latexlog import Diagnostic, locate_runaway
+    from hwbuild.tex.log import Diagnostic, locate_runaway
 
     assert isinstance(diagnostic, Diagnostic)
     file = absolute(diagnostic.file, workdir) if diagnostic.file else None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from hwbuild.errors import ToolMissingError
 
 if TYPE_CHECKING:
-    from hwbuild.project import Project
+    from hwbuild.project.document import Project
 
 ALL_ENGINES = ("pdflatex", "xelatex", "lualatex")
 BASE_PACKAGES = (
@@ -81,7 +81,7 @@ def missing_packages(engines: tuple[str, ...], biber: bool) -> list[str]:
 def documents_at(start: Path) -> list[Project]:
     """The project holding ``start``; at the root of a repository of documents, every one."""
     from hwbuild.errors import ConfigError
-    from hwbuild.project import find_documents, find_project
+    from hwbuild.project.document import find_documents, find_project
 
     try:
         return [find_project(start)]

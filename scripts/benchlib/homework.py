@@ -19,7 +19,7 @@ from benchlib.measure import (
     measure,
     median,
 )
-from hwbuild.layout import WHOLE
+from hwbuild.project.layout import WHOLE
 from hwbuild.tex.latexmk import (
     STALE_AFTER_FAILURE,
 )
@@ -66,9 +66,9 @@ import importlib, sys
 from pathlib import Path
 root = Path(sys.argv[1])
 sys.path.insert(0, str(root))
-from hwbuild.cache import results_text
-from hwbuild.experiments import normalize, prepare_context, resolve_device
-from hwbuild.layout import Layout
+from hwbuild.stages.cache import results_text
+from hwbuild.experiments.task import normalize, prepare_context, resolve_device
+from hwbuild.project.layout import Layout
 layout = Layout(root)
 device = resolve_device("auto")
 for pid, seed in (arg.split(":") for arg in sys.argv[2:]):
@@ -91,8 +91,8 @@ import sys
 from pathlib import Path
 root, pid, seed = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 sys.path.insert(0, str(root))
-from hwbuild.experiments import ExperimentTask, run_task
-from hwbuild.layout import Layout
+from hwbuild.experiments.task import ExperimentTask, run_task
+from hwbuild.project.layout import Layout
 layout = Layout(root)
 task = ExperimentTask(problem_id=pid, module=layout.module(pid), package=layout.package,
                       project_root=str(root), seed=seed, device="auto", timeout=600,

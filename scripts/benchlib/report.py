@@ -162,7 +162,7 @@ def test_table(commands: list[TestCommand]) -> list[str]:
 
 def watch_debounce() -> str:
     try:
-        from hwbuild.watch import DEBOUNCE
+        from hwbuild.tools.watch import DEBOUNCE
     except ImportError:
         return "unknown"
     return f"{DEBOUNCE * 1000:.0f} ms"
@@ -234,7 +234,8 @@ def render_report(bench: Bench | None, outcome: Outcome) -> str:
               "is the wall time less TeX and the experiments. Under `watch`: each `→` is the "
               "time from the previous moment to this one, from the lines `watch -v` prints "
               "(timestamped as they arrive) and the files' mtimes; the first one includes the "
-              f"file event and watch's debounce (`hwbuild.watch.DEBOUNCE`, {watch_debounce()}). "
+              "file event and watch's debounce "
+              f"(`hwbuild.tools.watch.DEBOUNCE`, {watch_debounce()}). "
               "*TeX ran*: how each timed build compiled (latexmk or one pass; with the "
               "precompiled preamble's format or plainly).", ""]
     if outcome.tests:
@@ -286,7 +287,7 @@ def render_report(bench: Bench | None, outcome: Outcome) -> str:
               "untimed save first: the first experiment of a session starts the warm workers' "
               "fork server, which imports the libraries the experiments used last time.",
               "- An experiment run directly is a fresh `python -c` process that prepares its "
-              "context with `hwbuild.experiments.prepare_context` (the workers' settings: Agg "
+              "context with `hwbuild.experiments.task.prepare_context` (the workers' settings: Agg "
               "backend and figure rcParams, one torch thread, the same seeds, before the "
               "import and again before `run`), imports `solutions.problemN`, calls `run(ctx)` "
               "and saves its figures and results (the checks confirm it makes hwbuild's figures "

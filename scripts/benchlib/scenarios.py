@@ -45,8 +45,8 @@ from benchlib.measure import (
     median,
 )
 from benchlib.watching import WatchScenarios
-from hwbuild.layout import CONFIG_NAME, WHOLE
-from hwbuild.project import Project
+from hwbuild.project.document import Project
+from hwbuild.project.layout import CONFIG_NAME, WHOLE
 from hwbuild.tex.latexmk import (
     latex_environment,
     latexmk_command,

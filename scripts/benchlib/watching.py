@@ -34,7 +34,7 @@ from benchlib.measure import (
     median,
     tree_memory,
 )
-from hwbuild.layout import WHOLE
+from hwbuild.project.layout import WHOLE
 
 if TYPE_CHECKING:
     from benchlib.scenarios import Bench

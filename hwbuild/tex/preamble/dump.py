@@ -161,7 +161,7 @@ def _raise_dump_error(log_text: str, proc: subprocess.CompletedProcess[str], log
         found = log_text.split(UNSUPPORTED_MARK, 1)[1].split("\n", 1)[0].strip().rstrip(".")
         reason = " ".join(dict.fromkeys(found.split()))
         raise PreambleUnsupported(f"the preamble uses {reason}, which a format does not keep")
-    from hwbuild.latexlog import first_error
+    from hwbuild.tex.log import first_error
 
     diagnostic = first_error(log_text) if log_text else None
     if diagnostic is None:

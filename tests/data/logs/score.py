@@ -115,7 +115,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--show", metavar="SPLIT",
                         help="list the disagreeing logs of this split (or of all)")
-    parser.add_argument("--parser", type=Path, default=REPO / "hwbuild" / "latexlog.py")
+    parser.add_argument("--parser", type=Path, default=REPO / "hwbuild" / "tex/log.py")
     args = parser.parse_args()
     module = load_parser(args.parser)
     splits: dict[str, list[str]] = {}

@@ -1,0 +1,1 @@
+"""The command line: click commands, options read once into settings, the one error boundary."""

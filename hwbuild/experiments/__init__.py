@@ -1,0 +1,3 @@
+"""Running experiments: tasks, executors, what an experiment reads and writes, the context it
+receives.
+"""

@@ -1,0 +1,1 @@
+"""Templates: the Jinja environment with its line origins, and the filters."""

@@ -1,0 +1,1 @@
+"""Commands around the build: watch, export, ci, clean, and the progress they draw."""
