@@ -94,7 +94,7 @@ def test_two_problems_on_one_page_share_it() -> None:
 def bad_project(make_project) -> Path:
     return make_project(
         {"1": (FIGURE_RUN, BAD_TEMPLATE), "2": (RUN, PROBLEM_TWO)},
-        problem_config={"2": "new_page = true"})
+        problem_config={"2": "new_page = true"}, main_template=None)
 
 
 def page_of(pdf: Path, text: str) -> int:

@@ -128,7 +128,8 @@ def render_main(problems: list[str], *, title: str = "Homework") -> str:
     environment = make_environment(REPO / "templates")
     parts = [{"id": pid, "title": f"Title {pid}", "heading": f"Problem {pid}: Title {pid}",
               "section": None, "section_heading": None, "section_intro": "",
-              "in_section": False, "tex": f"problem{pid}.tex", "results": f"results{pid}.json"}
+              "in_section": False, "tex": f"problem{pid}.tex", "results": f"results{pid}.json",
+              "new_page": False}
              for pid in problems]
     doc = {"title": title, "course": "Deep Learning", "author": "A. Student",
            "date": "1 January 2026", "keywords": [], "engine": "pdflatex", "unicode": False,
