@@ -312,8 +312,6 @@ def watch_command(ctx: click.Context) -> None:
 
     students = _settings(ctx).students()
     if len(students) > 1:
-        from hwbuild.errors import UsageError
-
         raise UsageError("watch follows one student at a time",
                          hint="give one --student ID (not all, nor several)")
     settings = students[0]

@@ -447,6 +447,7 @@ def run_task(task: ExperimentTask, emit: Emit | None = None) -> TaskResult:
             versions=versions)
     except UsageError as exc:
         return TaskResult(problem_id=task.problem_id, ok=False,
+                          seconds=time.perf_counter() - started,
                           error={"kind": ErrorKind.USAGE, "message": exc.message,
                                  "hint": exc.hint})
     except (Exception, SystemExit, KeyboardInterrupt) as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 from hwbuild.errors import ConfigError, Location, UsageError
 from hwbuild.project.config import Config, ProblemConfig, load_config
-from hwbuild.project.figurefont import font_request
+from hwbuild.project.figurefont import FONT_FILE, font_request
 from hwbuild.project.layout import CONFIG_NAME, GENERATED_DIRS, Layout
 
 # Folders never searched for documents (nor watched): tools' caches and environments.
@@ -75,7 +75,10 @@ class Project:
         document = self.config.document
         main = self.layout.main_template
         text = main.read_text(encoding="utf-8", errors="replace") if main.is_file() else ""
-        return font_request(document.engine, document.figure_font, text)
+        named = document.figure_font
+        if named is not None and FONT_FILE.search(named) and not Path(named).is_absolute():
+            named = str(self.root / named)  # a font file of the project, wherever hwbuild runs
+        return font_request(document.engine, named, text)
 
     def _problem(self, entry: ProblemConfig) -> Problem:
         layout = self.layout

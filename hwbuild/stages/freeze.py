@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwbuild.errors import UsageError
 from hwbuild.fsutil import dump_json, read_json, write_if_changed
 from hwbuild.stages import cache
-from hwbuild.stages.cache import FIGURE_PATH, CacheEntry
+from hwbuild.stages.cache import CacheEntry
 from hwbuild.stamp import FileHashes, Stamp, why_outdated
 
 FOLDER = "frozen"
@@ -84,8 +85,7 @@ def installed(frozen: Frozen, settings: dict[str, Any]) -> CacheEntry:
     """The cache entry a build keeps for a frozen result: today's settings (so that the next
     build reuses it), the inputs and outputs it recorded, and the device it ran on."""
     entry = frozen.entry
-    stamp = Stamp({**settings, "device": settings["device"]}, entry.stamp.inputs,
-                  entry.stamp.outputs)
+    stamp = Stamp(dict(settings), entry.stamp.inputs, entry.stamp.outputs)
     return CacheEntry(stamp=stamp, values=entry.values, measurements=entry.measurements,
                       figures=entry.figures, seconds=entry.seconds,
                       gpu_signature=entry.gpu_signature, libraries=entry.libraries,
@@ -96,8 +96,13 @@ def write(folder: Path, problem_id: str, entry: CacheEntry, root: Path) -> bool:
     """Freeze one cache entry (and its figures, read from the project); True if a file changed."""
     changed = False
     for relative in entry.figures:
-        if FIGURE_PATH.match(relative):
-            changed |= write_if_changed(folder / relative, (root / relative).read_bytes())
+        try:
+            data = (root / relative).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {relative}, a figure of problem {problem_id}: "
+                             f"{exc.strerror or exc}",
+                             hint="build again (`hwbuild`), then freeze") from None
+        changed |= write_if_changed(folder / relative, data)
     body = {"format": FORMAT, "entry": entry.to_json()}
     return write_if_changed(entry_path(folder, problem_id), dump_json(body)) or changed
 

@@ -121,8 +121,8 @@ def solution_secrets(project: Project, problems: list[Problem], shown: str = "")
         if problem.id not in texts:
             continue
         template = project.relative(problem.template)
-        for shown in (SOLUTIONS, RUBRIC):
-            found += secrets_in(texts[problem.id][shown], handout, problem.id, template)
+        for variant in (SOLUTIONS, RUBRIC):
+            found += secrets_in(texts[problem.id][variant], handout, problem.id, template)
     unique = {(s.kind, s.text): s for s in found}
     return list(unique.values())
 

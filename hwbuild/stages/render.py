@@ -3,8 +3,9 @@
 A target whose stamp still holds (same settings, values, templates and TeX inputs) is up to date
 and renders nothing. Otherwise each of its files is rendered unless its own memo says that its
 variables and every template it loaded are unchanged and the file on disk is the one written:
-after one template edit, Jinja renders that template alone. Nothing is written into the project;
-the rendered texts, each line's template origin and every template loaded come back as data.
+after one template edit, Jinja renders that template alone. Nothing is written outside
+``build/`` (the render memo); the rendered texts, each line's template origin and every
+template loaded come back as data.
 """
 
 from __future__ import annotations

@@ -170,7 +170,8 @@ def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: Experimen
         gpu_signature=gpu_signature() if plan.options.device == "auto" else "",
         libraries=result.libraries)
     cache.store(layout, item.problem.id, entry)
-    checkpoint.remove(layout.build_dir, item.problem.id)  # complete: nothing to resume
+    # Complete: nothing to resume (a student's checkpoints are their own, as in make_task).
+    checkpoint.remove(layout.build_dir, item.problem.id + layout.student_suffix)
     outcome.entries[item.problem.id] = entry
     outcome.ran[item.problem.id] = result.seconds
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hwbuild.errors import BuildError, CheckFailed, ConfigError, ToolMissingError
+from hwbuild.fsutil import atomic_copy
 from hwbuild.project.document import Project, find_documents
 from hwbuild.project.layout import SOLUTIONS, Layout
 from hwbuild.project.variants import HANDOUT
@@ -60,7 +61,7 @@ def gather(project: Project, dest: Path, variant: str = SOLUTIONS) -> list[str]:
             if Layout.variant_of_target(p.stem) == variant]
     for path in [*pdfs, page_map, layout.manifest]:
         if path.is_file():
-            shutil.copy2(path, dest / path.name)
+            atomic_copy(path, dest / path.name)
             copied.append(path.name)
     if variant == HANDOUT:
         return copied  # a handout ships no results: they are the solutions' values
@@ -68,7 +69,7 @@ def gather(project: Project, dest: Path, variant: str = SOLUTIONS) -> list[str]:
     for pid in project.config.problem_ids:
         results = layout.results(pid)
         if results.is_file():
-            shutil.copy2(results, dest / "results" / results.name)
+            atomic_copy(results, dest / "results" / results.name)
             copied.append(f"results/{results.name}")
     return copied
 

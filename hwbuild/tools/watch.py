@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from hwbuild.errors import BuildError
+from hwbuild.fsutil import TEMP_PREFIX
 from hwbuild.project.layout import CONFIG_NAME, GENERATED_DIRS, Layout
 from hwbuild.stages import cache
 from hwbuild.stages.plan import BuildOptions, load_target_stamp
@@ -39,7 +40,7 @@ IGNORED_DIRS = frozenset({*GENERATED_DIRS, "__pycache__", ".git", ".venv", ".myp
 # Editors' swap, backup, lock and autosave files, and our own atomic-write temporaries.
 TEMP_SUFFIXES = (".swp", ".swo", ".swx", ".swpx", ".tmp", ".temp", ".bak", ".orig", "~",
                  ".kate-swp", ".crswap")
-TEMP_PREFIXES = (".#", "#", ".~", "~$", ".hwbuild-tmp-", ".goutputstream-")
+TEMP_PREFIXES = (".#", "#", ".~", "~$", TEMP_PREFIX, ".goutputstream-")
 TEMP_NAMES = frozenset({"4913", ".DS_Store"})  # vim writes 4913 to test a folder
 
 # Bursts: a change is reported once no event has arrived for DEBOUNCE seconds (at most

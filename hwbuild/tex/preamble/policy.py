@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hwbuild.errors import PreambleError, PreambleUnsupported
+from hwbuild.fsutil import atomic_write_text
 from hwbuild.tex.preamble.dump import FormatResult
 from hwbuild.tex.preamble.store import FormatCache
 from hwbuild.tex.preamble.verify import verify_format
@@ -74,7 +75,7 @@ def note_plain_compile(cache: FormatCache, key: str) -> int:
     except (OSError, ValueError):
         count = 1
     cache.root.mkdir(parents=True, exist_ok=True)
-    counter.write_text(str(count), encoding="utf-8")
+    atomic_write_text(counter, str(count))
     return count
 
 

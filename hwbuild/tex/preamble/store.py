@@ -59,7 +59,7 @@ class FormatCache:
 
     def refuse(self, key: str, reason: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / f"{key}.refused").write_text(reason, encoding="utf-8")
+        atomic_write_text(self.root / f"{key}.refused", reason)
 
     def dump(self, workdir: Path, tex_name: str, *, engine: str, env: Mapping[str, str],
              key: str, timeout: float) -> FormatResult:
