@@ -2,8 +2,8 @@
 
 Every sentence of the homework that judges a number ("agree to within 10%", "at rounding level",
 "far above") takes its wording from one of these functions, applied to the number the sentence
-prints. The thresholds live here, once, and ``tests/test_grading.py`` checks each function on both
-sides of every threshold and checks the built PDF against them.
+prints. The thresholds live here, once, and ``tests/test_what_a_grader_sees.py`` checks each
+function on both sides of every threshold and checks the built PDF against them.
 
 The phrases are plain text (the engine escapes them for LaTeX: ``%`` prints as a percent sign).
 """

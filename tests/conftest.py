@@ -46,14 +46,15 @@ def require_tex() -> None:
 # each experiment runs once in that worker's process.
 PROBLEM_MODULES = ("test_problem1.py", "test_problem2.py", "test_problem3.py",
                    "test_problem6.py", "test_problem7.py", "test_problem10.py")
-HOMEWORK_MODULES = frozenset({"test_end_to_end.py", "test_executors.py", "test_grading.py",
-                              "test_workflows.py",
+HOMEWORK_MODULES = frozenset({"test_homework_pdf.py", "test_where_experiments_run.py",
+                              "test_what_a_grader_sees.py", "test_workflows.py",
                               *PROBLEM_MODULES})
 # The slowest modules first, so that two workers finish together instead of one waiting.
-HEAVY_FIRST = ("test_end_to_end.py", "test_executors.py", "test_grading.py", *PROBLEM_MODULES,
-               "test_new_homework.py", "test_release.py", "test_robustness.py",
-               "test_error_paths.py", "test_reproducible.py", "test_incremental.py",
-               "test_filters.py", "test_races.py")
+HEAVY_FIRST = ("test_homework_pdf.py", "test_where_experiments_run.py",
+               "test_what_a_grader_sees.py", *PROBLEM_MODULES,
+               "test_new_homework.py", "test_release.py", "test_nothing_is_lost.py",
+               "test_failure_kinds.py", "test_reproducible.py", "test_rerun_rules.py",
+               "test_printing_values.py", "test_edits_during_a_build.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -47,12 +47,12 @@ def test_the_release_workflow_builds_checks_and_tests_up_to_the_upload(
         ran = run_workflow(RELEASE, clean_checkout, work,
                            env={"GITHUB_REF_NAME": f"v{version}"}, skip_jobs=("publish",),
                            substitutions={"python -m build\n": "python -m build --no-isolation\n",
-                                          unit: f"{unit} tests/test_errors.py"})
+                                          unit: f"{unit} tests/test_error_locations.py"})
         dist = ran.artifacts["dist"]
         assert dist.files == [f"hwbuild-{version}-py3-none-any.whl", f"hwbuild-{version}.tar.gz"]
         with tarfile.open(dist.path / f"hwbuild-{version}.tar.gz") as sdist:
             names = {name.split("/", 1)[-1] for name in sdist.getnames()}
-    assert {"tests/conftest.py", "tests/test_errors.py", "docs/cli.md", "README.md",
+    assert {"tests/conftest.py", "tests/test_error_locations.py", "docs/cli.md", "README.md",
             "hwbuild/docs/authoring.md", "hwbuild.toml", "solutions/problem1.py",
             ".github/workflows/build.yml"} <= names
     assert "PASSED" in ran.output  # twine check

@@ -3,7 +3,7 @@
 It saves one figure with mathtext as a PDF, so that every experiment forked from the server finds
 the PDF backend imported, the fonts loaded and the mathtext parser built (about 0.25 s that each
 first figure would pay again). Only caches are filled: the figures an experiment saves are the
-same bytes as from a cold worker (tests/test_executors.py checks it).
+same bytes as from a cold worker (tests/test_where_experiments_run.py checks it).
 """
 
 from __future__ import annotations

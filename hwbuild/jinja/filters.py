@@ -85,7 +85,7 @@ _UNICODE_LIGATURE = re.compile(
     r"|\\text(?:less|greater|quotesingle|asciigrave)\{\}(?=\\text(?:less|greater|quotesingle|asciigrave))")
 
 # Non-ASCII characters that inputenc's utf8 option maps to T1/TS1/OT1/OMS glyphs in LaTeX
-# 2022 (checked by compiling each one with lmodern; see tests/test_filters.py).
+# 2022 (checked by compiling each one with lmodern; see tests/test_printing_values.py).
 _TEXT_RANGES = (
     "00A0-00AC 00AE-0125 0128-0137 0139-013E 0141-0148 014A-0165 0168-017E 0192 01C4-01D4 "
     "01E2-01E3 01E6-01EB 01F0 01F4-01F5 0218-021B 0232-0233 0237 02C6-02C7 02D8-02D9 "

@@ -2494,8 +2494,8 @@ Real logs of pdflatex, xelatex and lualatex runs, each with the errors and warni
 reader finds in it (`<case>.<engine>.<setup>.log` and `<case>.<engine>.<setup>.expected.json`).
 They are made by `../make_corpus.py`, which holds the documents (written under
 `/tmp/hwlogcorpus/<engine>-<setup>/<case>`, absolute inputs under `/tmp/hwlogcorpus/abs`) and the
-expectations, written by reading the logs; `tests/test_latexlog.py` checks the parser against
-every one.
+expectations, written by reading the logs; `tests/test_reading_tex_logs.py` checks the parser
+against every one.
 
 Set-ups:
 

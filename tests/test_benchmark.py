@@ -110,12 +110,12 @@ def test_the_value_edit_adds_one_value_to_what_run_returns() -> None:
 def test_what_make_tests_commands_said() -> None:
     pytest_out = ("============ slowest 10 durations ============\n"
                   "31.20s call     tests/test_cold.py::test_cold_build\n"
-                  "2.05s setup    tests/test_watch.py::test_watch\n"
+                  "2.05s setup    tests/test_rebuilding_on_save.py::test_watch\n"
                   "===== 1270 passed, 1 skipped in 161.19s (0:02:41) =====\n")
     assert maketest.what_it_said(pytest_out) == "1270 passed, 1 skipped in 161.19s (0:02:41)"
     assert maketest.slowest_tests(pytest_out) == [
         (31.2, "tests/test_cold.py::test_cold_build (call)"),
-        (2.05, "tests/test_watch.py::test_watch (setup)")]
+        (2.05, "tests/test_rebuilding_on_save.py::test_watch (setup)")]
     assert maketest.what_it_said("Success: no issues found in 41 source files\n") == \
         "Success: no issues found in 41 source files"
     assert maketest.what_it_said("All checks passed!\n") == "All checks passed!"

@@ -1,6 +1,7 @@
 """The Jinja environment (delimiters, escaping, errors at template lines) and the exact origin
 of every rendered line: the template and line that printed it, through loops, conditionals,
-whitespace control, comments, multi-line filter output, includes, extends and macros.
+whitespace control, comments, multi-line filter output, includes, extends and macros; and the
+origins as one type, looked up by line and kept in the render memo.
 
 The origins replaced a heuristic source map (``sourcemap.py``, which guessed the template line
 of each output line after the fact); its tests are carried over here against the exact
@@ -20,6 +21,7 @@ from markupsafe import Markup
 
 from hwbuild.errors import TemplateError
 from hwbuild.jinja.environment import Rendered, make_environment, render
+from hwbuild.origins import Origins
 
 MARK = r"\undefinedmacro{MARK}"
 
@@ -632,3 +634,31 @@ def test_a_filter_block_maps_to_its_own_lines(tmp_path: Path) -> None:
     assert result.text == "ABC\nDEF\nlast\n"
     assert result.origins[2] == ("t.tex.j2", 5)
     assert all(name == "t.tex.j2" and 1 <= line <= 4 for name, line in result.origins[:2])
+
+
+# -- a rendered line's origin: looked up, kept in the render memo, read back ----------------------
+
+T, P = "templates/problem1.tex.j2", "templates/part.tex.j2"
+
+
+def test_a_line_is_looked_up_and_past_the_end_is_the_last_line() -> None:
+    origins = Origins.of([(T, 3), (P, 7), (T, 4)])
+    assert [origins.at(line) for line in (1, 2, 3, 4)] == [(T, 3), (P, 7), (T, 4), (T, 4)]
+    assert origins.at(0) is None
+    assert Origins().at(5) is None
+    assert origins.templates() == [T, P]
+
+
+def test_the_memo_keeps_runs_of_lines() -> None:
+    origins = Origins.of([(T, 1), (T, 2), (T, 3), (P, 5), (P, 5), (T, 9), (T, 7)])
+    assert origins.encode() == [[T, 1, 3, 1], [P, 5, 2, 0], [T, 9, 1, 1], [T, 7, 1, 1]]
+    assert Origins.decode(origins.encode()) == origins
+    assert Origins.decode([[T, "x", 1, 1]]) is None
+    assert Origins.decode(None) is None
+
+
+@given(st.lists(st.tuples(st.sampled_from([T, P, "/abs/base.tex.j2"]),
+                          st.integers(min_value=1, max_value=40)), max_size=60))
+def test_encode_then_decode_gives_the_origins_back(lines: list[tuple[str, int]]) -> None:
+    origins = Origins.of(lines)
+    assert Origins.decode(origins.encode()) == origins
