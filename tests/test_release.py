@@ -38,16 +38,22 @@ def test_the_version_is_in_one_place() -> None:
 def test_the_release_workflow_builds_checks_and_tests_up_to_the_upload(
         clean_checkout: Path) -> None:
     """The build job of a tag's release, step by step (the publish job needs PyPI). Stand-ins:
-    the build runs without isolation (no setuptools to download), and the sdist's unit tests
-    are one module of them (this suite runs them all)."""
+    the build runs without isolation (no setuptools to download); the two fresh environments
+    are made without a copy of pip (ensurepip takes seconds each, and is Python's, not ours):
+    their python finds pip where it finds the dependencies; and the sdist's unit tests are one
+    module of them (this suite runs them all)."""
     require_user()
     version = hwbuild.__version__
     unit = '-m "not tex and not slow" -p no:cacheprovider'
+    substitutions = {"python -m build\n": "python -m build --no-isolation\n",
+                     unit: f"{unit} tests/test_error_locations.py"}
+    for env in ("sdist-env", "wheel-env"):
+        substitutions[f'python -m venv "$RUNNER_TEMP/{env}"'] = \
+            f'python -m venv --without-pip "$RUNNER_TEMP/{env}"'
     with runner_folder() as work:
         ran = run_workflow(RELEASE, clean_checkout, work,
                            env={"GITHUB_REF_NAME": f"v{version}"}, skip_jobs=("publish",),
-                           substitutions={"python -m build\n": "python -m build --no-isolation\n",
-                                          unit: f"{unit} tests/test_error_locations.py"})
+                           substitutions=substitutions)
         dist = ran.artifacts["dist"]
         assert dist.files == [f"hwbuild-{version}-py3-none-any.whl", f"hwbuild-{version}.tar.gz"]
         with tarfile.open(dist.path / f"hwbuild-{version}.tar.gz") as sdist:
