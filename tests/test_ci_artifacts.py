@@ -62,7 +62,9 @@ def workflow_runs() -> list[str]:
 # A stand-in for the system Python: `-m venv DIR` writes DIR/bin/python (a stand-in for the
 # venv's interpreter, whose `-m pip` works once pip is in) and, when $PAUSE names a file, touches
 # it and waits there, before pip is installed: the first seconds of `python -m venv`, when a
-# terminal's Ctrl-C leaves a venv without pip. Every `-m pip install` is logged.
+# terminal's Ctrl-C leaves a venv without pip. Every `-m pip install` is logged. It waits by
+# exec: dash, sent SIGINT between two commands, may still start the next (a sleep that no Ctrl-C
+# reached, which the test would wait out).
 FAKE_PYTHON = """#!/bin/sh
 if [ "$1 $2" = "-m venv" ]; then
     mkdir -p "$3/bin"
@@ -77,7 +79,7 @@ esac
 exit 0
 VENV
     chmod +x "$3/bin/python"
-    if [ -n "$PAUSE" ]; then touch "$PAUSE"; sleep 60; fi
+    if [ -n "$PAUSE" ]; then touch "$PAUSE"; exec sleep 60; fi
     touch "$3/pip"
 fi
 """
