@@ -528,9 +528,11 @@ def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(project: Path
     assert trusted(snapshot(project)) == trusted(before)
 
 
+# The spawned process says it is ready once it would note a SIGTERM (beside the ready file).
 CHILDREN = """\
 import multiprocessing
 import os
+import signal
 import time
 
 
@@ -538,12 +540,22 @@ def nap(seconds):
     time.sleep(seconds)
 
 
+def nap_until_stopped(ready):
+    def stopped(signum, frame):
+        open(ready + ".terminated", "w").close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stopped)
+    open(ready, "w").close()
+    time.sleep(600)
+
+
 def run(ctx):
     pool = multiprocessing.get_context("fork").Pool(2)
     pool.map_async(nap, [600, 600])
-    spawned = multiprocessing.get_context("spawn").Process(target=nap, args=(600,))
+    spawned = multiprocessing.get_context("spawn").Process(
+        target=nap_until_stopped, args=(os.environ["HWBUILD_TEST_READY"],))
     spawned.start()
-    open(os.environ["HWBUILD_TEST_READY"], "w").close()
     while True:
         time.sleep(0.1)
 """
@@ -589,3 +601,6 @@ def test_the_processes_an_experiment_started_end_with_it(make_project, how: str)
     assert result.returncode == {"ctrl-c": 130,
                                  "coordinator killed": -signal.SIGKILL}[how], result.output
     assert result.survivors == [], f"left running: {result.survivors}"
+    if how == "ctrl-c":
+        # Stopped the way the worker is, with SIGTERM (a chance to clean up), not killed later.
+        assert (root.parent / "ready.terminated").exists()
