@@ -528,7 +528,7 @@ def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(project: Path
     assert trusted(snapshot(project)) == trusted(before)
 
 
-# The spawned process says it is ready once it would note a SIGTERM (beside the ready file).
+# Ready once the processes are started; the spawned one says when it would note a SIGTERM.
 CHILDREN = """\
 import multiprocessing
 import os
@@ -546,7 +546,7 @@ def nap_until_stopped(ready):
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stopped)
-    open(ready, "w").close()
+    open(ready + ".armed", "w").close()
     time.sleep(600)
 
 
@@ -556,6 +556,7 @@ def run(ctx):
     spawned = multiprocessing.get_context("spawn").Process(
         target=nap_until_stopped, args=(os.environ["HWBUILD_TEST_READY"],))
     spawned.start()
+    open(os.environ["HWBUILD_TEST_READY"], "w").close()
     while True:
         time.sleep(0.1)
 """
@@ -592,7 +593,8 @@ def test_the_processes_an_experiment_started_end_with_it(make_project, how: str)
     root = make_project({"1": (CHILDREN, "One.\n")})
     ready = root.parent / "ready"
     build = start_killable(root, "--executor", "local", env={"HWBUILD_TEST_READY": str(ready)})
-    wait_for(ready.exists, build, what="the experiment's children")
+    armed = root.parent / "ready.armed"
+    wait_for(lambda: ready.exists() and armed.exists(), build, what="the experiment's children")
     if how == "ctrl-c":
         build.signal(signal.SIGINT)
     else:
