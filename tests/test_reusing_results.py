@@ -551,8 +551,12 @@ def test_a_frozen_figure_installed_over_another_rebuilds_the_pdf_in_the_same_bui
     root = make_project({"1": (solution, template)}, extra={"data/color.txt": "red\n"})
     project = Project(root)
 
+    explained: list[str] = []
+
     def build_now() -> dict[str, TargetStatus]:
-        report = build(project, INPROCESS, Reporter(), executor=InProcessExecutor())
+        explained.clear()
+        report = build(project, INPROCESS, Reporter(), executor=InProcessExecutor(),
+                       explain=explained.extend)
         return {target.name: target.status for target in report.targets}
 
     build_now()
@@ -565,6 +569,8 @@ def test_a_frozen_figure_installed_over_another_rebuilds_the_pdf_in_the_same_bui
     plan = plan_build(project, INPROCESS)
     assert plan.problems[0].frozen is not None and not plan.problems[0].reruns
     assert build_now() == {"homework": TargetStatus.BUILT}
+    assert explained[-1] == ("homework: rebuilds after the experiments: "
+                             "figures/problem1-curve.pdf changed"), explained
     assert (root / "figures/problem1-curve.pdf").read_bytes() == red
     after = plan_build(project, INPROCESS)
     assert [target.reasons for target in after.targets] == [[]]

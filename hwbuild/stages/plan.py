@@ -134,6 +134,14 @@ class Plan:
                 lines.append(f"{target.target.name}: rebuilds: {'; '.join(target.reasons)}")
         return lines
 
+    def explain_replanned(self, targets: list[TargetPlan]) -> list[str]:
+        """The targets the plan found up to date that rebuild after all, once the experiments
+        ran or a frozen result was installed: why."""
+        before = {target.target.name: target for target in self.targets}
+        return [f"{target.target.name}: rebuilds after the experiments: "
+                f"{'; '.join(target.reasons)}" for target in targets
+                if target.reasons and before[target.target.name].up_to_date]
+
 
 # -- the document's clock and variables ----------------------------------------------------------
 
