@@ -599,10 +599,14 @@ def test_explain_and_dry_run_on_the_command_line(project: Project) -> None:
     first = runner.invoke(main, [*args, "--explain"])
     assert first.exit_code == 0, first.output
     assert "explain: problem 2: reruns: never run" in first.output
-    _edit(project.layout.solution("2"), "core.BASE", "core.BASE + 1")
+    assert _ran(project) == ["1", "2", "3"]
+    # An edit that gives the same value: the experiment reruns, the PDF needs no compile.
+    _edit(project.layout.solution("2"), "core.BASE", "core.BASE + 0")
     again = runner.invoke(main, [*args, "--explain"])
+    assert again.exit_code == 0, again.output
     assert "explain: problem 2: reruns: solutions/problem2.py changed" in again.output
     assert "explain: problem 1: cached (" in again.output
+    assert _ran(project) == ["2"]
 
 
 # -- templates ------------------------------------------------------------------------------------
