@@ -168,19 +168,9 @@ def test_values_errors_exits_and_time_limits_come_back_as_results(tmp_path: Path
         assert (error["file"], error["line"]) == (f"solutions/problem{name}.py", line)
 
 
-@pytest.mark.parametrize("body, how", [("import os; os._exit(3)", "exit 3"),
-                                       ("import ctypes; ctypes.string_at(0)", "signal SIGSEGV")])
-def test_a_local_worker_that_dies_is_named_and_the_others_finish(tmp_path: Path, body: str,
-                                                                 how: str) -> None:
-    tasks = [_task(tmp_path, body, name="1"), _task(tmp_path, "return {'x': 1}", name="2"),
-             _task(tmp_path, "return {'x': 2}", name="3")]
-    results = _run(LocalExecutor(jobs=2), tasks)
-    assert results["1"].error == {"kind": "died", "how": how,  # type: ignore[attr-defined]
-                                  "file": "solutions/problem1.py"}
-    assert results["2"].values == {"x": 1} and results["3"].values == {"x": 2}  # type: ignore[attr-defined]
-
-
 def test_a_dask_worker_that_dies_is_reported(tmp_path: Path, scheduler: str) -> None:
+    """(A local worker that dies, by an exit or a crash, is a real build's case:
+    tests/test_failure_kinds.py::test_an_experiment_process_that_dies_is_named_and_the_others_results_kept.)"""
     from distributed import Client
 
     results = _run(DaskExecutor(scheduler=scheduler, jobs=2),
