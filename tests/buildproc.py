@@ -27,8 +27,11 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+from hwbuild.project.document import Project
+from hwbuild.stages import cache
 from hwbuild.stages.cache import CacheEntry
-from hwbuild.stamp import FileHashes, Stamp
+from hwbuild.stages.plan import BuildOptions, load_target_stamp, plan_build
+from hwbuild.stamp import FileHashes, Stamp, why_outdated
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_PY = REPO / "build.py"
@@ -122,13 +125,16 @@ class RunningBuild:
         else:
             self.proc.send_signal(sig)
 
-    def finish(self, timeout: float = 120, survivors: bool = True) -> Finished:
+    def finish(self, timeout: float = 120, survivors: bool = True,
+               besides: RunningBuild | None = None) -> Finished:
         """Wait for the main process; note which processes outlived it (working in the project,
-        unless another build runs there too, or left in its process group), then kill what is
-        left of the build's group."""
+        or left in its process group; those of ``besides``, another build running there, are
+        not counted), then kill what is left of the build's group."""
         try:
             self.proc.wait(timeout=timeout)
-            left = wait_no_survivors(self.root, self.pid, timeout=5) if survivors else []
+            left = wait_no_survivors(self.root, self.pid, timeout=5,
+                                     besides=besides.pid if besides else None) \
+                if survivors else []
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -203,11 +209,12 @@ def process_table() -> list[Process]:
     return found
 
 
-def processes_under(root: Path) -> list[str]:
-    """Live processes whose working folder is inside ``root``."""
+def processes_under(root: Path, besides: int | None = None) -> list[str]:
+    """Live processes whose working folder is inside ``root``, but for process group
+    ``besides``."""
     resolved = root.resolve()
-    return [str(p) for p in process_table()
-            if p.state != "Z" and p.cwd is not None and p.cwd.is_relative_to(resolved)]
+    return [str(p) for p in process_table() if p.state != "Z" and p.pgid != besides
+            and p.cwd is not None and p.cwd.is_relative_to(resolved)]
 
 
 def group_members(pgid: int, *, zombies: bool = True) -> list[str]:
@@ -216,11 +223,12 @@ def group_members(pgid: int, *, zombies: bool = True) -> list[str]:
             if p.pgid == pgid and (zombies or p.state != "Z")]
 
 
-def wait_no_survivors(root: Path, pgid: int | None = None, timeout: float = 10) -> list[str]:
+def wait_no_survivors(root: Path, pgid: int | None = None, timeout: float = 10,
+                      besides: int | None = None) -> list[str]:
     """Wait (a little) for every live process working in ``root`` or left in process group
-    ``pgid`` to end; return the survivors."""
+    ``pgid`` to end, except those of process group ``besides``; return the survivors."""
     def left() -> list[str]:
-        found = processes_under(root)
+        found = processes_under(root, besides)
         if pgid is not None:
             found += [p for p in group_members(pgid, zombies=False) if p not in found]
         return found
@@ -319,3 +327,45 @@ def check_trusted_files(root: Path) -> None:
         for key in matching:
             if key.endswith(".pdf"):
                 assert pdf_is_complete(hashes.path(key)), f"{path} vouches for a broken {key}"
+
+
+def assert_consistent(root: Path, built: tuple[str, ...] = ("homework",)) -> None:
+    """After a good build of the targets ``built``: every cache entry and their stamps hold
+    (what each read and wrote still has the hashes it recorded: figures, PDF and SyncTeX are
+    the ones it vouches for), each results file holds its entry's values, and no temporary
+    file is left. (Another target's stamp may be outdated: that target was not built.)"""
+    check_trusted_files(root)
+    layout = Project(root).layout
+    hashes = FileHashes(root)
+    for path in layout.cache_dir.glob("problem*.json"):
+        pid = path.stem.removeprefix("problem")
+        entry = cache.load(layout, pid)
+        assert entry is not None, path
+        assert why_outdated(entry.stamp, entry.stamp.settings, hashes) == [], path
+        assert set(entry.figures) <= set(entry.stamp.outputs)
+        results = json.loads(layout.results(pid).read_text())
+        assert results == entry.values
+    for target in built:
+        stamp = load_target_stamp(layout, target)
+        assert stamp is not None, target
+        assert why_outdated(stamp, stamp.settings, hashes) == [], target
+        assert f"build/{target}.pdf" in stamp.outputs
+    leftovers = list(root.rglob(f"{TEMP_PREFIX}*"))
+    assert leftovers == [], f"temporary files left behind: {leftovers}"
+
+
+def assert_up_to_date(root: Path) -> None:
+    """A build of the project at ``root`` would do nothing: no experiment reruns and no PDF
+    rebuilds (decided in this process, by the plan a build makes first). For a project whose
+    build/ and figures/ were copied from one built with the same sources in this session
+    (by :func:`run_build`, whose clock it reads too)."""
+    clock = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = build_env()["SOURCE_DATE_EPOCH"]
+    try:
+        plan = plan_build(Project(root), BuildOptions(jobs=1))
+    finally:
+        if clock is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = clock
+    assert not plan.reruns and all(t.up_to_date for t in plan.targets), plan.explain()

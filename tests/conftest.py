@@ -148,6 +148,35 @@ def copy_repo_project(dest: Path) -> Path:
     return dest
 
 
+BuiltOnce = Callable[[Path, Callable[[Path], None]], Path]
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> BuiltOnce:
+    """A module's projects of the same sources, built once: ``built_once(root, build)`` runs
+    ``build(root)`` for the module's first project and keeps its build/ and figures/; every later
+    project (freshly written, the same sources) gets a copy of them instead (outputs hold only
+    project-relative paths), which a build would find up to date (checked in this process)."""
+    from buildproc import assert_up_to_date
+
+    kept: list[Path] = []
+
+    def reuse(root: Path, build: Callable[[Path], None]) -> Path:
+        if not kept:
+            build(root)
+            keep = tmp_path_factory.mktemp("built")
+            for folder in ("build", "figures"):
+                shutil.copytree(root / folder, keep / folder)
+            kept.append(keep)
+        else:
+            for folder in ("build", "figures"):
+                shutil.copytree(kept[0] / folder, root / folder, dirs_exist_ok=True)
+            assert_up_to_date(root)
+        return root
+
+    return reuse
+
+
 HomeworkBuilds = Callable[[str], Path]
 
 

@@ -23,12 +23,15 @@ SNIPPET = "Snippet SNIP-A.\n"
 
 
 @pytest.fixture
-def project(make_project) -> Path:
-    root = make_project({"2": (SOLUTION, TEMPLATE)},
-                        extra={"templates/snippet.tex": SNIPPET})
-    first = run_build(root, "--executor", "local", "-j", "1")
-    assert first.returncode == 0, first.output
-    return root
+def project(make_project, built_once) -> Path:
+    """A built project (built by the module's first test, copied for the others)."""
+
+    def build(root: Path) -> None:
+        first = run_build(root, "--executor", "local", "-j", "1")
+        assert first.returncode == 0, first.output
+
+    return built_once(make_project({"2": (SOLUTION, TEMPLATE)},
+                                   extra={"templates/snippet.tex": SNIPPET}), build)
 
 
 def _replace(path: Path, old: str, new: str) -> None:

@@ -14,7 +14,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildproc import Finished, build_env, pdf_text, run_build
+from buildproc import (
+    Finished,
+    assert_consistent,
+    assert_up_to_date,
+    build_env,
+    group_members,
+    pdf_text,
+    run_build,
+    start_build,
+)
 
 from hwbuild.errors import (
     EXIT_CONFIG,
@@ -23,6 +32,9 @@ from hwbuild.errors import (
     EXIT_OUTPUT,
     EXIT_TEMPLATE,
 )
+from hwbuild.experiments.task import ResultError, normalize
+from hwbuild.project.document import Project
+from hwbuild.stages import cache
 
 pytestmark = [pytest.mark.tex]
 
@@ -57,7 +69,7 @@ def built(prebuilt: Path, tmp_path: Path) -> Path:
     """A copy of the built project: stamps and cache entries name files relative to it."""
     root = tmp_path / "proj"
     shutil.copytree(prebuilt, root, symlinks=True)
-    assert run_build(root).output.count("up to date") == 1  # the copy is a good build
+    assert_up_to_date(root)  # the copy is a good build
     return root
 
 
@@ -81,24 +93,39 @@ def _recovers(root: Path, *args: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("body", "how"), [("import os; os._exit(3)", "exit 3"),
-                                           ("import ctypes; ctypes.string_at(0)",
-                                            "signal SIGSEGV")])
-def test_an_experiment_process_that_dies_is_named(built: Path, body: str, how: str) -> None:
+@pytest.mark.parametrize(("body", "how"), [
+    pytest.param("import os; os._exit(3)", "exit 3", id="exit-3"),
+    pytest.param("import ctypes; ctypes.string_at(0)", "signal SIGSEGV", id="SIGSEGV"),
+])
+def test_an_experiment_process_that_dies_is_named_and_the_others_results_kept(
+        built: Path, body: str, how: str) -> None:
+    """Problem 1's worker dies (an exit, a crash) while problem 2 reruns in another: one message
+    at the solution, nothing left running, the last good PDF and problem 1's last good entry
+    untouched, problem 2's new result kept (the build after the fix does not rerun it)."""
     before = _pdf(built)
+    layout = Project(built).layout
+    last_good = cache.load(layout, "1")
     (built / "solutions" / "problem1.py").write_text(f"def run(ctx):\n    {body}\n")
     (built / "solutions" / "problem2.py").write_text('def run(ctx):\n    return {"value": 7}\n')
-    done = _fails(built, EXIT_EXPERIMENT, "--executor", "local", "-j", "2")
+    build = start_build(built, "--executor", "local", "-j", "2")
+    done = build.finish()
+    assert done.returncode == EXIT_EXPERIMENT, done.output
+    assert "Traceback" not in done.output
     assert "Experiment failed" in done.stderr
     assert f"solutions/problem1.py: problem 1: the experiment process died ({how})" in done.stderr
+    assert done.survivors == [] and group_members(build.pid) == []
     assert _pdf(built) == before
-    # The other problem's result is kept: its entry is recorded, it does not run again.
+    assert cache.load(layout, "1") == last_good
+    kept = cache.load(layout, "2")
+    assert kept is not None and kept.values == {"value": 7}
     results = json.loads((built / "build" / "results" / "problem2.json").read_text())
     assert results == {"value": 7}
     (built / "solutions" / "problem1.py").write_text(GOOD.replace("1.5", "1.75"))
-    again = run_build(built, "--executor", "local")
-    assert again.returncode == 0 and "ran 1" in again.output and "cached 2" in again.output
+    again = run_build(built, "--executor", "local", "-j", "2")
+    assert again.returncode == 0, again.output
+    assert "ran 1" in again.output and "cached 2" in again.output
     assert "Problem value 1.750." in pdf_text(built / "build" / "homework.pdf")
+    assert_consistent(built)
 
 
 # -- build/ that cannot be written -----------------------------------------------------------
@@ -308,19 +335,26 @@ def test_an_unclosed_block_is_reported_where_it_opened(built: Path) -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ('float("nan")', "result['x'] is nan"),
-    ('float("inf")', "result['x'] is inf"),
-    ('[1, float("-inf")]', "result['x'][1] is -inf"),
-    ("{1, 2}", "result['x'] is a set"),
-    ("complex(1, 2)", "result['x'] is the complex number (1+2j)"),
+    (float("nan"), "result['x'] is nan"),
+    (float("inf"), "result['x'] is inf"),
+    ([1, float("-inf")], "result['x'][1] is -inf"),
+    ({1, 2}, "result['x'] is a set"),
+    (complex(1, 2), "result['x'] is the complex number (1+2j)"),
 ])
-def test_values_json_cannot_hold_name_the_key_and_the_solution(built: Path, value: str,
-                                                               message: str) -> None:
+def test_values_json_cannot_hold_are_named_by_their_key(value: object, message: str) -> None:
+    """What the experiment stage says of each kind of value (the test below shows one reaching
+    the user at the solution)."""
+    with pytest.raises(ResultError) as raised:
+        normalize({"value": 1, "x": value})
+    assert str(raised.value).startswith(message)
+
+
+def test_a_value_json_cannot_hold_is_an_error_at_the_solution(built: Path) -> None:
     before = _pdf(built)
     solution = built / "solutions" / "problem1.py"
-    solution.write_text(f"def run(ctx):\n    return {{'value': 1, 'x': {value}}}\n")
+    solution.write_text("def run(ctx):\n    return {'value': 1, 'x': [1, float('-inf')]}\n")
     done = _fails(built, EXIT_EXPERIMENT, "--executor", "inprocess")
-    assert f"solutions/problem1.py: problem 1: ResultError: {message}" in done.stderr
+    assert "solutions/problem1.py: problem 1: ResultError: result['x'][1] is -inf" in done.stderr
     assert _pdf(built) == before
     solution.write_text(GOOD)
     _recovers(built)

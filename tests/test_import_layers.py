@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hwbuild"
 RANK = {"cli": 0, "tools": 1, "stages": 2, "experiments": 3, "jinja": 3, "tex": 3,
         "project": 4, "base": 5}
 BASE = {"__init__", "__main__", "errors", "fsutil", "stamp", "origins", "fingerprint", "pause",
-        "provenance", "filestats"}
+        "provenance", "filestats", "programs"}
 # Public modules that projects import stay at the top of the package, in the layer they belong to.
 PUBLIC = {"context": "experiments", "testing": "tools"}
 

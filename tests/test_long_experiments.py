@@ -20,13 +20,20 @@ RESUMED = "problem 1: resumed from checkpoint 'train'"
 CHECKPOINT = "build/checkpoints/problem1/train.ckpt"
 
 
-@pytest.mark.tex
-def test_a_training_killed_mid_way_resumes_from_its_checkpoint_to_the_same_bytes(
-        tmp_path: Path) -> None:
-    straight = make_cnn_project(tmp_path / "straight")
-    done = run_build(straight)
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CNN project built once, never interrupted (the tests below only read it, or freeze
+    what it built)."""
+    root = make_cnn_project(tmp_path_factory.mktemp("straight") / "cnn")
+    done = run_build(root)
     assert done.returncode == 0, done.output
     assert "problem 1: epoch 4: loss" in done.output  # its prints, whole lines
+    return root
+
+
+@pytest.mark.tex
+def test_a_training_killed_mid_way_resumes_from_its_checkpoint_to_the_same_bytes(
+        straight: Path, tmp_path: Path) -> None:
     killed = make_cnn_project(tmp_path / "killed")
     first = run_build(killed, env={"CNN_KILL_AFTER": "2"})
     assert first.returncode == 5 and "died (signal SIGKILL)" in first.stderr, first.output
@@ -72,10 +79,12 @@ def test_a_checkpoint_belongs_to_the_inputs_it_was_made_with(
 
 
 @pytest.mark.tex
-def test_frozen_results_build_a_clone_without_running_anything(tmp_path: Path) -> None:
-    """Freeze, copy the sources and frozen/ into an empty folder (a fresh clone in CI), build
-    with --frozen: no experiment runs and the PDF is the same; an edited data file is refused."""
-    root = make_cnn_project(tmp_path / "cnn")
+def test_frozen_results_build_a_clone_without_running_anything(straight: Path,
+                                                              tmp_path: Path) -> None:
+    """Freeze what a build made, copy the sources and frozen/ into an empty folder (a fresh
+    clone in CI), build with --frozen: no experiment runs and the PDF is the same; an edited
+    data file is refused."""
+    root = straight
     frozen = run_build(root, "freeze")
     assert frozen.returncode == 0, frozen.output
     assert "problem 1: froze (ran on cpu)" in frozen.stdout

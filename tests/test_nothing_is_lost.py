@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from buildproc import (
     TEMP_PREFIX,
     Finished,
     RunningBuild,
+    assert_consistent,
     check_trusted_files,
     group_members,
     pdf_is_complete,
@@ -51,17 +51,14 @@ from buildproc import (
 
 from hwbuild.project.document import Project
 from hwbuild.stages import cache
-from hwbuild.stages.plan import BuildOptions, load_target_stamp, plan_build
+from hwbuild.stages.plan import BuildOptions, plan_build
 from hwbuild.stages.run import make_task
-from hwbuild.stamp import FileHashes, why_outdated
 
 pytestmark = [pytest.mark.tex, pytest.mark.slow]
 
 SOLUTION = """\
 import time
 from pathlib import Path
-
-import matplotlib.pyplot as plt
 
 VALUE = {value}
 
@@ -81,6 +78,8 @@ def run(ctx):
     if (Path(ctx.project_root) / "fail.flag").exists():
         raise RuntimeError("the experiment failed on purpose")
     pause(ctx, "before-figure")
+    import matplotlib.pyplot as plt  # only a run that gets this far pays for the import
+
     fig, ax = plt.subplots()
     ax.plot([0, 1, 2], [VALUE, 1, 0])
     curve = ctx.save_figure(fig, "curve")
@@ -149,36 +148,17 @@ def template(version: str = "one", extra: str = "") -> str:
     return TEMPLATE.replace("VERSION", version).replace("EXTRA", extra)
 
 
-@pytest.fixture(scope="module")
-def built_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Filled once per module: build/ and figures/ of the first project built."""
-    return {}
-
-
 @pytest.fixture
-def project(make_project, built_outputs: dict[str, Path],
-            tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A built project: homework.pdf and problem-1.pdf, cache, results, figures, stamps.
+def project(make_project, built_once) -> Path:
+    """A built project: homework.pdf and problem-1.pdf, cache, results, figures, stamps (built
+    by the module's first test, copied for the others)."""
 
-    The first test builds it; later tests copy those outputs into their own fresh project
-    (outputs hold only project-relative paths) and build it, which finds it up to date.
-    """
-    root = make_project({"1": (solution(), template())})
-    if "build" not in built_outputs:
+    def build(root: Path) -> None:
         for args in ((), ("--problem", "1")):
             result = run_build(root, "-j", "1", *args)
             assert result.returncode == 0, result.output
-        keep = tmp_path_factory.mktemp("built")
-        shutil.copytree(root / "build", keep / "build")
-        shutil.copytree(root / "figures", keep / "figures")
-        built_outputs["build"] = keep
-    else:
-        keep = built_outputs["build"]
-        shutil.copytree(keep / "build", root / "build")
-        shutil.copytree(keep / "figures", root / "figures", dirs_exist_ok=True)
-        # (Up to date, unless the engine's code changed since: then it is rebuilt.)
-        result = run_build(root, "-j", "1")
-        assert result.returncode == 0, result.output
+
+    root = built_once(make_project({"1": (solution(), template())}), build)
     assert pdf_is_complete(root / "build" / "homework.pdf")
     assert pdf_is_complete(root / "build" / "problem-1.pdf")
     return root
@@ -196,31 +176,6 @@ def trusted(files: dict[str, bytes]) -> dict[str, bytes]:
     """The outputs a killed or failed build must not touch: PDFs, stamps, cache entries."""
     return {name: data for name, data in files.items() if not name.startswith("figures/")
             and not name.startswith("build/results/")}
-
-
-def assert_consistent(root: Path, built: tuple[str, ...] = ("homework",)) -> None:
-    """After a good build of the targets ``built``: every cache entry and their stamps hold
-    (what each read and wrote still has the hashes it recorded: figures, PDF and SyncTeX are
-    the ones it vouches for), each results file holds its entry's values, and no temporary
-    file is left. (Another target's stamp may be outdated: that target was not built.)"""
-    check_trusted_files(root)
-    layout = Project(root).layout
-    hashes = FileHashes(root)
-    for path in layout.cache_dir.glob("problem*.json"):
-        pid = path.stem.removeprefix("problem")
-        entry = cache.load(layout, pid)
-        assert entry is not None, path
-        assert why_outdated(entry.stamp, entry.stamp.settings, hashes) == [], path
-        assert set(entry.figures) <= set(entry.stamp.outputs)
-        results = json.loads(layout.results(pid).read_text())
-        assert results == entry.values
-    for target in built:
-        stamp = load_target_stamp(layout, target)
-        assert stamp is not None, target
-        assert why_outdated(stamp, stamp.settings, hashes) == [], target
-        assert f"build/{target}.pdf" in stamp.outputs
-    leftovers = list(root.rglob(f"{TEMP_PREFIX}*"))
-    assert leftovers == [], f"temporary files left behind: {leftovers}"
 
 
 def start_killable(root: Path, *args: str, env: dict[str, str] | None = None,
@@ -340,9 +295,10 @@ def test_kill_during_experiment(project: Path, point: str, sig: int, whole_group
     assert_consistent(project)
 
 
+# SIGKILL of the whole group in pdflatex: see the test of a build killed with another waiting.
+# SIGTERM to the main process takes SIGHUP's path (one handler for both); the tests above and
+# below send it while the experiment runs and while the cache entry is written.
 @pytest.mark.parametrize(("sig", "whole_group", "tear"), [
-    pytest.param(signal.SIGKILL, True, False, id="SIGKILL-group"),
-    pytest.param(signal.SIGTERM, False, False, id="SIGTERM-main"),
     pytest.param(signal.SIGHUP, False, False, id="SIGHUP-main"),  # the terminal was closed
     pytest.param(signal.SIGINT, True, True, id="SIGINT-group-torn-work-files"),
 ])
@@ -418,24 +374,41 @@ def test_two_builds_at_once_both_succeed(make_project) -> None:
     assert_consistent(root)
 
 
-def test_lock_of_a_killed_build_is_released(project: Path) -> None:
-    """A build killed while holding the lock (in pdflatex) lets the waiting one go on, and that
-    one recompiles from scratch over the killed compile's work files."""
+def test_a_build_killed_in_pdflatex_lets_the_waiting_one_go_on(project: Path,
+                                                              tmp_path: Path) -> None:
+    """A build killed with SIGKILL (its whole group) in pdflatex while holding the lock: it
+    leaves nothing running and changes nothing a later build trusts; the build waiting for the
+    lock goes on, and recompiles from scratch over the killed compile's work files."""
+    before = snapshot(project)
     edit_template(project, "two")
     (project / "latex-pause.flag").touch()
     holder = start_killable(project, "-j", "1")
     wait_for((project / "build/homework/latex-reached.txt").exists, holder, what="pdflatex")
     (project / "latex-pause.flag").unlink()
-    waiter = start_build(project, "-j", "1")
+    # The waiting build stops again once it has the lock and has rendered the templates (it
+    # has written nothing a build trusts yet): what the killed build left can be checked.
+    held = tmp_path / "pause"
+    held.mkdir()
+    waiter = start_build(project, "-j", "1", env={"HWBUILD_PAUSE_AT": "rendered",
+                                                  "HWBUILD_PAUSE_DIR": str(held)})
     time.sleep(1.0)
-    assert waiter.running(), "the second build did not wait for the lock"
+    assert waiter.running() and not (held / "rendered.reached").exists(), \
+        "the second build did not wait for the lock"
     holder.signal(signal.SIGKILL)
-    holder.finish(survivors=False)
+    killed = holder.finish(timeout=60, besides=waiter)
+    assert killed.returncode == -signal.SIGKILL, killed.output
+    assert killed.survivors == [], f"processes of the killed build still run: {killed.survivors}"
+    wait_for((held / "rendered.reached").exists, waiter, what="the waiting build to render")
+    assert trusted(snapshot(project)) == trusted(before)
+    check_trusted_files(project)
+
+    (held / "rendered.release").touch()
     result = waiter.finish()
     assert result.returncode == 0, result.output
     assert result.survivors == []
     assert "waiting for another build" in result.stderr
-    assert "version two" in pdf_text(project / "build" / "homework.pdf")
+    text = pdf_text(project / "build" / "homework.pdf")
+    assert "version two" in text and "??" not in text
     assert_consistent(project)
 
 
@@ -513,43 +486,6 @@ def test_builds_get_sigint_back_when_the_suite_ignores_it(tmp_path: Path) -> Non
     assert restored.stdout.strip() == "default_int_handler", restored.output
 
 
-DIES = """\
-import os, signal
-
-def run(ctx):
-    {how}
-    return {{"value": 0}}
-"""
-
-
-@pytest.mark.parametrize(("how", "shown"), [
-    pytest.param("os._exit(3)", "exit 3", id="exit-3"),
-    pytest.param("os.kill(os.getpid(), signal.SIGSEGV)", "signal SIGSEGV", id="SIGSEGV"),
-])
-def test_a_worker_that_dies_keeps_the_other_problems_results(make_project, how: str,
-                                                             shown: str) -> None:
-    root = make_project({"1": (QUICK.format(value=1), "One << value >>.\n"),
-                         "2": (DIES.format(how=how), "Two << value >>.\n")})
-    build = start_build(root, "--executor", "local", "-j", "2")
-    result = build.finish()
-    assert result.returncode == 5, result.output
-    assert f"problem 2: the experiment process died ({shown})" in result.stderr
-    assert "solutions/problem2.py" in result.stderr
-    assert "Traceback" not in result.output
-    assert result.survivors == []
-    assert group_members(build.pid) == []
-    layout = Project(root).layout
-    kept = cache.load(layout, "1")
-    assert kept is not None and kept.values["value"] == 1
-    assert cache.load(layout, "2") is None and not (root / "build" / "homework.pdf").exists()
-
-    (root / "solutions" / "problem2.py").write_text(QUICK.format(value=2))
-    again = run_build(root, "--executor", "local", "-j", "2")
-    assert again.returncode == 0, again.output
-    assert "ran 2 (" in again.stdout and "cached 1" in again.stdout
-    assert_consistent(root)
-
-
 LOOPS = "def run(ctx):\n    while True:\n        pass\n"
 
 
@@ -571,50 +507,32 @@ def test_an_experiment_time_limit_comes_from_the_option_the_build_table_or_the_p
         assert limits["1"] == expected
 
 
-def test_an_experiment_past_its_time_limit_is_stopped(make_project) -> None:
-    """The looping worker is killed, the build exits 5 naming the limit and what to do, the
-    other problem's result is kept."""
-    root = make_project(
-        {"1": (QUICK.format(value=1), "One << value >>.\n"), "2": (LOOPS, "Two.\n")})
-    started = time.monotonic()
-    build = start_build(root, "--executor", "local", "-j", "2", "--timeout", "1.5")
-    result = build.finish(timeout=60)
-    assert result.returncode == 5, result.output
-    assert time.monotonic() - started < 30
-    assert ("solutions/problem2.py: problem 2: the experiment did not finish within 1.5 s"
-            in result.stderr)
-    assert "hint: look for an endless loop; or raise timeout = N" in result.stderr
-    assert result.survivors == []
-    assert group_members(build.pid) == []
-    assert cache.load(Project(root).layout, "1") is not None
-
-
-def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(make_project) -> None:
+def test_a_latex_past_its_time_limit_is_interrupted_where_it_loops(project: Path) -> None:
     r"""The LaTeX time limit (here from the config): TeX is interrupted (SIGINT), so that its log
     says where it looped; the error is at that template line, latexmk and TeX are gone, the old
     PDF is kept."""
-    root = make_project({"1": (QUICK.format(value=1), "Fine << value >>.\n")})
-    assert run_build(root, "--executor", "inprocess").returncode == 0
-    before = snapshot(root)
-    (root / "templates" / "problem1.tex.j2").write_text(
+    before = snapshot(project)
+    (project / "templates" / "problem1.tex.j2").write_text(
         "Fine << value >>.\n\\def\\spin{\\spin}\nNow \\spin forever.\n")
-    config = root / "hwbuild.toml"  # the limit from the config (the option is a unit test's)
-    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 4\n")
-    build = start_build(root, "--executor", "inprocess")
+    config = project / "hwbuild.toml"  # the limit from the config (the option is a unit test's)
+    config.write_text(config.read_text() + "\n[build]\nlatex_timeout = 2\n")
+    build = start_build(project, "-j", "1")
     result = build.finish(timeout=90)
     assert result.returncode == 7, result.output
-    assert "LaTeX did not finish within 4 s: interrupted here" in result.stderr
+    assert "LaTeX did not finish within 2 s: interrupted here" in result.stderr
     assert "templates/problem1.tex.j2:3" in result.stderr, result.stderr
     assert "| Now \\spin forever." in result.stderr
-    log = (root / "build" / "homework" / "homework.log").read_text(errors="replace")
+    log = (project / "build" / "homework" / "homework.log").read_text(errors="replace")
     assert "problem1.tex:3: Interruption" in log  # TeX's own word for where it was
     assert result.survivors == [] and group_members(build.pid) == []
-    assert trusted(snapshot(root)) == trusted(before)
+    assert trusted(snapshot(project)) == trusted(before)
 
 
+# Ready once the processes are started; the spawned one says when it would note a SIGTERM.
 CHILDREN = """\
 import multiprocessing
 import os
+import signal
 import time
 
 
@@ -622,10 +540,21 @@ def nap(seconds):
     time.sleep(seconds)
 
 
+def nap_until_stopped(ready):
+    def stopped(signum, frame):
+        open(ready + ".terminated", "w").close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stopped)
+    open(ready + ".armed", "w").close()
+    time.sleep(600)
+
+
 def run(ctx):
     pool = multiprocessing.get_context("fork").Pool(2)
     pool.map_async(nap, [600, 600])
-    spawned = multiprocessing.get_context("spawn").Process(target=nap, args=(600,))
+    spawned = multiprocessing.get_context("spawn").Process(
+        target=nap_until_stopped, args=(os.environ["HWBUILD_TEST_READY"],))
     spawned.start()
     open(os.environ["HWBUILD_TEST_READY"], "w").close()
     while True:
@@ -633,23 +562,47 @@ def run(ctx):
 """
 
 
-@pytest.mark.parametrize("how", ["time limit", "ctrl-c", "coordinator killed"])
+def test_an_experiment_past_its_time_limit_is_stopped_with_what_it_started(
+        make_project) -> None:
+    """Problem 2 starts a forked Pool and a spawned process, then never returns: at its time
+    limit its worker and every process it started are killed, the build exits 5 naming the limit
+    and what to do, and problem 1's result is kept."""
+    root = make_project({"1": (QUICK.format(value=1), "One << value >>.\n"),
+                         "2": (CHILDREN, "Two.\n")})
+    ready = root.parent / "ready"
+    started = time.monotonic()
+    build = start_build(root, "--executor", "local", "-j", "2", "--timeout", "3",
+                        env={"HWBUILD_TEST_READY": str(ready)})
+    result = build.finish(timeout=60)
+    assert result.returncode == 5, result.output
+    assert time.monotonic() - started < 30
+    assert ready.exists()  # the limit came once the experiment had started its processes
+    assert ("solutions/problem2.py: problem 2: the experiment did not finish within 3 s"
+            in result.stderr), result.stderr
+    assert "hint: look for an endless loop; or raise timeout = N" in result.stderr
+    assert result.survivors == [], f"left running: {result.survivors}"
+    assert group_members(build.pid) == []
+    assert cache.load(Project(root).layout, "1") is not None
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "coordinator killed"])
 def test_the_processes_an_experiment_started_end_with_it(make_project, how: str) -> None:
-    """A forked Pool and a spawned process inside an experiment: a time limit, Ctrl-C (SIGINT to
-    the terminal's group), or even SIGKILL of the build's main process leaves none behind."""
+    """A forked Pool and a spawned process inside an experiment: Ctrl-C (SIGINT to the
+    terminal's group), or even SIGKILL of the build's main process leaves none behind. (A time
+    limit: test_an_experiment_past_its_time_limit_is_stopped_with_what_it_started.)"""
     root = make_project({"1": (CHILDREN, "One.\n")})
     ready = root.parent / "ready"
-    args = ("--timeout", "5") if how == "time limit" else ()
-    build = start_killable(root, "--executor", "local", *args,
-                           env={"HWBUILD_TEST_READY": str(ready)})
-    if how != "time limit":
-        wait_for(ready.exists, build, what="the experiment's children")
-        if how == "ctrl-c":
-            build.signal(signal.SIGINT)
-        else:
-            build.signal(signal.SIGKILL, whole_group=False)
+    build = start_killable(root, "--executor", "local", env={"HWBUILD_TEST_READY": str(ready)})
+    armed = root.parent / "ready.armed"
+    wait_for(lambda: ready.exists() and armed.exists(), build, what="the experiment's children")
+    if how == "ctrl-c":
+        build.signal(signal.SIGINT)
+    else:
+        build.signal(signal.SIGKILL, whole_group=False)
     result = build.finish(timeout=60)
-    assert ready.exists()
-    assert result.returncode == {"time limit": 5, "ctrl-c": 130,
+    assert result.returncode == {"ctrl-c": 130,
                                  "coordinator killed": -signal.SIGKILL}[how], result.output
     assert result.survivors == [], f"left running: {result.survivors}"
+    if how == "ctrl-c":
+        # Stopped the way the worker is, with SIGTERM (a chance to clean up), not killed later.
+        assert (root.parent / "ready.terminated").exists()

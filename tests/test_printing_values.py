@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -883,40 +884,66 @@ UNICODE_TEXTS = [UNICODE_ALPHABET[i:i + 40] for i in range(0, len(UNICODE_ALPHAB
 ]
 
 
+LIGATURE_TEXTS = ["a--b", "c---d", "e,,f", "<<g>>", "h-–i"]
+ALL_CHARS = sorted(TEXT_CHARS | set(MATH_CHARS))
+# The samples a Unicode engine prints, in one document per engine (one run of each engine).
+SAMPLES = {"texts": UNICODE_TEXTS, "ligatures": LIGATURE_TEXTS}
+
+
+@pytest.fixture(scope="module")
+def unicode_printed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], str]:
+    """``printed(engine, sample)``: what the PDF reads for one sample of a document that holds
+    them all (the texts, the ligature pairs, every character pdflatex prints), compiled once
+    per engine with the shipped document's preamble."""
+    documents: dict[str, str] = {}
+
+    def printed(engine: str, sample: str) -> str:
+        if shutil.which(engine) is None:
+            pytest.skip(f"{engine} is not installed")
+        if engine not in documents:
+            with unicode_text():
+                parts = [f"SAMPLE{name.upper()}BEGIN\\par\n" + "\n".join(
+                    f"{i}:{escape_tex(text)}:{MARKER}\\par" for i, text in enumerate(texts))
+                    + f"\nSAMPLE{name.upper()}STOP\\par" for name, texts in SAMPLES.items()]
+                parts.append("SAMPLECHARSBEGIN\\par\n" + "\n".join(
+                    f"{ord(c):04X}:{escape_tex(c)}:{MARKER}\\par" for c in ALL_CHARS)
+                    + "\nSAMPLECHARSSTOP\\par")
+            documents[engine] = _compile_document("\n".join(parts),
+                                                  tmp_path_factory.mktemp(engine), engine)
+        text = documents[engine]
+        begin, stop = f"SAMPLE{sample.upper()}BEGIN", f"SAMPLE{sample.upper()}STOP"
+        assert text.count(begin) == 1 and text.count(stop) == 1, text
+        return text.split(begin, 1)[1].split(stop, 1)[0]
+
+    return printed
+
+
 @pytest.mark.tex
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", UNICODE_ENGINES)
-def test_unicode_escaped_text_reads_back_literally(require_tex: None, tmp_path: Path,
+def test_unicode_escaped_text_reads_back_literally(unicode_printed: Callable[[str, str], str],
                                                   engine: str) -> None:
-    if shutil.which(engine) is None:
-        pytest.skip(f"{engine} is not installed")
-    with unicode_text():
-        body = "\n".join(f"{i}:{escape_tex(t)}:{MARKER}\\par" for i, t in enumerate(UNICODE_TEXTS))
-    printed = _compile_document(body, tmp_path, engine)
     expected = " ".join(f"{i}:{t}:{MARKER}" for i, t in enumerate(UNICODE_TEXTS))
-    assert _lines_read(printed) == _visible(expected)
-
-
-LIGATURE_TEXTS = ["a--b", "c---d", "e,,f", "<<g>>", "h-–i"]
+    assert _lines_read(unicode_printed(engine, "texts")) == _visible(expected)
 
 
 @pytest.mark.tex
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", [
-    "xelatex",
-    "lualatex",
-])
-def test_ligature_pairs_in_data_stay_literal_under_a_unicode_engine(require_tex: None,
-                                                                    tmp_path: Path,
-                                                                    engine: str) -> None:
-    if shutil.which(engine) is None:
-        pytest.skip(f"{engine} is not installed")
-    with unicode_text():
-        body = "\n".join(f"{i}:{escape_tex(t)}:{MARKER}\\par"
-                         for i, t in enumerate(LIGATURE_TEXTS))
-    printed = _compile_document(body, tmp_path, engine)
+@pytest.mark.parametrize("engine", UNICODE_ENGINES)
+def test_ligature_pairs_in_data_stay_literal_under_a_unicode_engine(
+        unicode_printed: Callable[[str, str], str], engine: str) -> None:
     expected = " ".join(f"{i}:{t}:{MARKER}" for i, t in enumerate(LIGATURE_TEXTS))
-    assert _lines_read(printed) == _visible(expected)
+    assert _lines_read(unicode_printed(engine, "ligatures")) == _visible(expected)
+
+
+@pytest.mark.tex
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", UNICODE_ENGINES)
+def test_every_character_pdflatex_prints_also_prints_under_a_unicode_engine(
+        unicode_printed: Callable[[str, str], str], engine: str) -> None:
+    printed = _normalise(unicode_printed(engine, "chars"))
+    for char in ALL_CHARS:
+        assert f"{ord(char):04X}:" in printed
 
 
 @pytest.mark.tex
@@ -927,20 +954,5 @@ def test_every_supported_character_compiles_in_the_shipped_document(require_tex:
     chars = sorted(TEXT_CHARS | set(MATH_CHARS))
     body = "\n".join(f"{ord(c):04X}:{escape_tex(c)}:{MARKER}\\par" for c in chars)
     printed = _normalise(_compile_document(body, tmp_path, "pdflatex"))
-    for char in chars:
-        assert f"{ord(char):04X}:" in printed
-
-
-@pytest.mark.tex
-@pytest.mark.slow
-@pytest.mark.parametrize("engine", UNICODE_ENGINES)
-def test_every_character_pdflatex_prints_also_prints_under_a_unicode_engine(
-        require_tex: None, tmp_path: Path, engine: str) -> None:
-    if shutil.which(engine) is None:
-        pytest.skip(f"{engine} is not installed")
-    chars = sorted(TEXT_CHARS | set(MATH_CHARS))
-    with unicode_text():
-        body = "\n".join(f"{ord(c):04X}:{escape_tex(c)}:{MARKER}\\par" for c in chars)
-    printed = _normalise(_compile_document(body, tmp_path, engine))
     for char in chars:
         assert f"{ord(char):04X}:" in printed

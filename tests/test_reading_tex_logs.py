@@ -14,7 +14,8 @@ from conftest import load_module
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hwbuild.tex.log import Diagnostic, first_error, locate_runaway, log_lines, parse_log
+from hwbuild.tex.log import Diagnostic, first_error, locate_runaway, parse_log
+from hwbuild.tex.logwrap import log_lines
 
 LOGS = Path(__file__).resolve().parent / "data" / "logs"
 score = load_module("logs_score", LOGS / "score.py")

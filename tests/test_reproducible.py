@@ -108,9 +108,13 @@ def test_two_clean_builds_are_byte_identical(source: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_a_new_epoch_gives_the_pdf_a_clean_build_would(source: Path, tmp_path: Path) -> None:
+def test_a_new_epoch_gives_the_pdf_a_clean_build_would(make_project, tmp_path: Path) -> None:
     """An incremental build after a new commit (same sources, new date) is not left with the
-    old date: latexmk cannot see the epoch, so the engine writes it into the document."""
+    old date: latexmk cannot see the epoch, so the engine writes it into the document. (The
+    document's date is the point: a plain experiment, no figure.)"""
+    source = make_project({"1": ("def run(ctx):\n    return {'w': [1.0, 2.0], 'mean': 0.5}\n",
+                                 "The weights are $<< w | bmatrix >>$, the mean << mean >>.\n")},
+                          name="dated")
     clean = tmp_path / "clean"
     shutil.copytree(source, clean)
     old = {"SOURCE_DATE_EPOCH": str(EPOCH)}

@@ -65,6 +65,21 @@ def project(make_project) -> Project:
     return Project(root)
 
 
+@pytest.fixture
+def built_project(project: Project, built_once, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """``project`` after a first build (made by the module's first test that asks, copied for
+    the others), on the clock of the builds ``built_once`` checks against."""
+    from buildproc import EPOCH
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)  # else the config's mtime: not the copy's
+    built_once(project.root, lambda root: _check_built(_build(Project(root))))
+    return project
+
+
+def _check_built(report: BuildReport) -> None:
+    assert report.targets[0].status == "built"
+
+
 def _ran(project: Project) -> list[str]:
     log = project.root.parent / "runs.log"
     ran = sorted(log.read_text().split()) if log.exists() else []
@@ -311,6 +326,19 @@ def test_listing_the_project_root_is_not_listing_the_file_system(make_project) -
     assert _ran_now(project) == []
 
 
+NOOP_PROBE = """\
+import sys
+from hwbuild.cli.commands import main
+try:
+    main(["--project", sys.argv[1], "-q"], standalone_mode=False)
+finally:
+    heavy = sorted(m for m in ("torch", "matplotlib", "numpy", "jinja2", "rich",
+                               "importlib.metadata")
+                   if m in sys.modules)
+    print("HEAVY=" + ",".join(heavy))
+"""
+
+
 @pytest.mark.tex
 def test_an_edited_data_file_reaches_the_pdf_then_a_noop(data_project: Project) -> None:
     project = data_project
@@ -334,6 +362,13 @@ def test_an_edited_data_file_reaches_the_pdf_then_a_noop(data_project: Project) 
     noop = _build(project)
     assert noop.ran == {} and noop.targets[0].status == "up to date"
     assert _ran(project) == ["2"]  # only the edit before ran it
+
+    # The numpy experiment ran; a no-op build in a fresh process imports none of torch, numpy,
+    # matplotlib, jinja2 or rich.
+    out = subprocess.run([sys.executable, "-c", NOOP_PROBE, str(project.root)],
+                         capture_output=True, text=True, check=True, cwd=REPO)
+    assert "HEAVY=\n" in out.stdout, out.stdout + out.stderr
+    assert _ran(project) == []
 
 
 def test_force_reruns_everything(project: Project) -> None:
@@ -490,19 +525,31 @@ def test_an_experiment_writing_a_file_tex_reads_is_an_error(make_project) -> Non
 
 @pytest.mark.tex
 def test_explain_says_why_each_problem_reruns_and_each_pdf_rebuilds(make_project) -> None:
+    """--explain's reasons, edit by edit; among them a part included at depth two, which is a
+    template input (and an unused part in its folder is not)."""
     root = make_project(
         {"1": (DATA_SOLUTION, "Data << value >>.\n"),
          "2": (_solution("2"), "Two << value >>.\n<% include \"problem2/part_a.tex.j2\" %>\n")},
         extra={"data/value.txt": "1\n",
                "templates/problem2/part_a.tex.j2": "Part A.\n"
                                                    "<% include \"problem2/part_b.tex.j2\" %>\n",
-               "templates/problem2/part_b.tex.j2": "Part B.\n"})
+               "templates/problem2/part_b.tex.j2": "Part B says << value >>.\n",
+               "templates/problem2/unused.tex.j2": "Never included.\n"})
     project = Project(root)
     cold = _build(project)
     assert cold.explain == ["problem 1: reruns: never run", "problem 2: reruns: never run",
                             "homework: rebuilds: never built; problem 1's experiment reruns; "
                             "problem 2's experiment reruns"]
+    assert "Part A. Part B says 1.500." in _pdf_text(project)
+    stamp = json.loads(project.layout.stamp("homework").read_text())
+    assert {"templates/problem2/part_a.tex.j2",
+            "templates/problem2/part_b.tex.j2"} <= set(stamp["inputs"])
+    assert "templates/problem2/unused.tex.j2" not in stamp["inputs"]
+    _ran(project)
+
+    (root / "templates" / "problem2" / "unused.tex.j2").write_text("Edited, still unused.\n")
     noop = _build(project)
+    assert noop.ran == {} and noop.targets[0].status == "up to date"
     assert noop.explain[0].startswith("problem 1: cached (")
     assert noop.explain[-1].startswith("homework: up to date (")
 
@@ -513,16 +560,28 @@ def test_explain_says_why_each_problem_reruns_and_each_pdf_rebuilds(make_project
 
     (root / "data" / "value.txt").write_text("2\n")
     assert _build(project).explain[0] == "problem 1: reruns: data/value.txt changed"
+    _ran(project)
 
-    (root / "templates" / "problem2" / "part_b.tex.j2").write_text("Part B, edited.\n")
-    assert _build(project).explain[-1] == (
-        "homework: rebuilds: templates/problem2/part_b.tex.j2 changed")
+    pdf = project.layout.pdf("homework")
+    before = pdf.read_bytes()
+    (root / "templates" / "problem2" / "part_b.tex.j2").write_text("Part B now says "
+                                                                   "<< value >>!\n")
+    edited = _build(project)
+    assert edited.explain[-1] == "homework: rebuilds: templates/problem2/part_b.tex.j2 changed"
+    assert edited.ran == {} and _ran(project) == []
+    assert edited.targets[0].status == "built"
+    assert edited.targets[0].reasons == ["templates/problem2/part_b.tex.j2 changed"]
+    assert edited.targets[0].rendered == ["templates/problem2.tex.j2"]  # problem 1's reused
+    assert pdf.read_bytes() != before
+    assert "Part B now says 2.500!" in _pdf_text(project)
 
     forced = _build(project, force=True)
     assert forced.explain[:2] == ["problem 1: reruns: forced (--force)",
                                   "problem 2: reruns: forced (--force)"]
     # The same values came back: the PDF is still up to date.
     assert forced.targets[0].status == "up to date"
+    noop = _build(project)
+    assert noop.ran == {} and noop.targets[0].status == "up to date"
 
 
 @pytest.mark.tex
@@ -540,19 +599,23 @@ def test_explain_and_dry_run_on_the_command_line(project: Project) -> None:
     first = runner.invoke(main, [*args, "--explain"])
     assert first.exit_code == 0, first.output
     assert "explain: problem 2: reruns: never run" in first.output
-    _edit(project.layout.solution("2"), "core.BASE", "core.BASE + 1")
+    assert _ran(project) == ["1", "2", "3"]
+    # An edit that gives the same value: the experiment reruns, the PDF needs no compile.
+    _edit(project.layout.solution("2"), "core.BASE", "core.BASE + 0")
     again = runner.invoke(main, [*args, "--explain"])
+    assert again.exit_code == 0, again.output
     assert "explain: problem 2: reruns: solutions/problem2.py changed" in again.output
     assert "explain: problem 1: cached (" in again.output
+    assert _ran(project) == ["2"]
 
 
 # -- templates ------------------------------------------------------------------------------------
 
 
 @pytest.mark.tex
-def test_template_edit_runs_no_experiment_and_noop_runs_nothing(project: Project) -> None:
-    first = _build(project)
-    assert first.targets[0].status == "built"
+def test_template_edit_runs_no_experiment_and_noop_runs_nothing(
+        built_project: Project) -> None:
+    project = built_project
     pdf = project.layout.pdf("homework")
     before = pdf.read_bytes()
     _ran(project)
@@ -572,48 +635,11 @@ def test_template_edit_runs_no_experiment_and_noop_runs_nothing(project: Project
 
 
 @pytest.mark.tex
-def test_an_included_part_at_depth_two_is_a_template_input(make_project) -> None:
-    root = make_project(
-        {"1": (_solution("1"), TEMPLATE),
-         "2": (_solution("2"), "Two << value >>.\n<% include \"problem2/part_a.tex.j2\" %>\n")},
-        extra={"templates/problem2/part_a.tex.j2": "Part A.\n"
-                                                   "<% include \"problem2/part_b.tex.j2\" %>\n",
-               "templates/problem2/part_b.tex.j2": "Part B says << value >>.\n",
-               "templates/problem2/unused.tex.j2": "Never included.\n"})
-    project = Project(root)
-    _build(project)
-    assert "Part A. Part B says 1.500." in _pdf_text(project)
-    stamp = json.loads(project.layout.stamp("homework").read_text())
-    assert {"templates/problem2/part_a.tex.j2",
-            "templates/problem2/part_b.tex.j2"} <= set(stamp["inputs"])
-    assert "templates/problem2/unused.tex.j2" not in stamp["inputs"]
-    _ran(project)
-
-    (root / "templates" / "problem2" / "unused.tex.j2").write_text("Edited, still unused.\n")
-    assert _build(project).targets[0].status == "up to date"
-
-    pdf = project.layout.pdf("homework")
-    before = pdf.read_bytes()
-    (root / "templates" / "problem2" / "part_b.tex.j2").write_text("Part B now says "
-                                                                   "<< value >>!\n")
-    edited = _build(project)
-    assert edited.ran == {} and _ran(project) == []
-    assert edited.targets[0].status == "built"
-    assert edited.targets[0].reasons == ["templates/problem2/part_b.tex.j2 changed"]
-    assert edited.targets[0].rendered == ["templates/problem2.tex.j2"]  # problem 1's reused
-    assert pdf.read_bytes() != before
-    assert "Part B now says 1.500!" in _pdf_text(project)
-
-    noop = _build(project)
-    assert noop.ran == {} and noop.targets[0].status == "up to date"
-
-
-@pytest.mark.tex
-def test_template_edit_renders_that_template_alone(project: Project,
+def test_template_edit_renders_that_template_alone(built_project: Project,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from hwbuild.jinja import environment as render_module
 
-    _build(project)
+    project = built_project
     calls: list[str] = []
     real = render_module.render
 
@@ -636,7 +662,7 @@ def test_template_edit_renders_that_template_alone(project: Project,
 
 @pytest.mark.tex
 def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+        built_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """latexmk trusts a file whose size and whole-second mtime match its records: an edit of
     the same length in the second of the last compile must still be compiled (hwbuild -g)."""
     original = process.run
@@ -650,7 +676,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
             os.utime(workdir / name, (int(mtime), int(mtime)))
         return original(command, workdir, env, *args)
 
-    _build(project)
+    project = built_project
     monkeypatch.setattr(process, "run", same_second)
     template = project.layout.templates_dir / "problem3.tex.j2"
     for word in ("Alpha", "Bravo"):
@@ -659,32 +685,7 @@ def test_same_length_edit_within_the_second_of_the_last_compile_reaches_the_pdf(
         assert f"{word} value 1.5" in _pdf_text(project)
 
 
-# -- what a no-op costs ----------------------------------------------------------------------------
-
-NOOP_PROBE = """\
-import sys
-from hwbuild.cli.commands import main
-try:
-    main(["--project", sys.argv[1], "-q"], standalone_mode=False)
-finally:
-    heavy = sorted(m for m in ("torch", "matplotlib", "numpy", "jinja2", "rich",
-                               "importlib.metadata")
-                   if m in sys.modules)
-    print("HEAVY=" + ",".join(heavy))
-"""
-
-
-@pytest.mark.tex
-def test_noop_build_imports_no_heavy_library(data_project: Project) -> None:
-    """The numpy experiment ran in the first build; the no-op build, a fresh process, imports
-    none of torch, numpy, matplotlib, jinja2 or rich."""
-    _build(data_project)
-    assert _ran(data_project) == ["1", "2", "3"]
-    out = subprocess.run([sys.executable, "-c", NOOP_PROBE, str(data_project.root)],
-                         capture_output=True, text=True, check=True, cwd=REPO)
-    assert "HEAVY=\n" in out.stdout, out.stdout + out.stderr
-    assert _ran(data_project) == []  # only the first build ran them
-
+# -- what a cached experiment costs ------------------------------------------------------------
 
 CACHED_PROBE = """\
 import sys

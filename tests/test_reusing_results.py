@@ -530,3 +530,47 @@ def test_results_can_live_in_a_store_outside_the_project_and_a_big_one_is_named(
     assert (shared / "problem1.json").is_file() and not (root / "frozen").exists()
     (root / "build" / "cache" / "problem1.json").unlink()
     assert plan_build(project, options).problems[0].frozen is not None
+
+
+@pytest.mark.tex
+def test_a_frozen_figure_installed_over_another_rebuilds_the_pdf_in_the_same_build(
+        make_project) -> None:
+    """The frozen result of the data as it is now replaces a cache entry made from other data:
+    same values, another figure. The PDF that showed the old figure rebuilds in that build,
+    never "up to date" over it."""
+    from hwbuild.stages import freeze
+    from hwbuild.stages.report import TargetStatus
+
+    solution = ("import matplotlib.pyplot as plt\n\n"
+                "def run(ctx):\n"
+                "    color = (ctx.project_root / 'data/color.txt').read_text().strip()\n"
+                "    fig, ax = plt.subplots()\n"
+                "    ax.plot([0, 1, 2], [2, 1, 0], color=color)\n"
+                "    return {'value': 2, 'curve': ctx.save_figure(fig, 'curve')}\n")
+    template = "Value << value >>.\n\n\\includegraphics[width=3cm]{<< curve >>}\n"
+    root = make_project({"1": (solution, template)}, extra={"data/color.txt": "red\n"})
+    project = Project(root)
+
+    explained: list[str] = []
+
+    def build_now() -> dict[str, TargetStatus]:
+        explained.clear()
+        report = build(project, INPROCESS, Reporter(), executor=InProcessExecutor(),
+                       explain=explained.extend)
+        return {target.name: target.status for target in report.targets}
+
+    build_now()
+    freeze.freeze_project(project)
+    red = (root / "figures/problem1-curve.pdf").read_bytes()
+    (root / "data/color.txt").write_text("blue\n")
+    build_now()  # the cache entry and the PDF now show blue
+    assert (root / "figures/problem1-curve.pdf").read_bytes() != red
+    (root / "data/color.txt").write_text("red\n")
+    plan = plan_build(project, INPROCESS)
+    assert plan.problems[0].frozen is not None and not plan.problems[0].reruns
+    assert build_now() == {"homework": TargetStatus.BUILT}
+    assert explained[-1] == ("homework: rebuilds after the experiments: "
+                             "figures/problem1-curve.pdf changed"), explained
+    assert (root / "figures/problem1-curve.pdf").read_bytes() == red
+    after = plan_build(project, INPROCESS)
+    assert [target.reasons for target in after.targets] == [[]]

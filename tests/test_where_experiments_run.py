@@ -1,9 +1,12 @@
 """Experiments on every executor: in this process, on local workers, on a Dask cluster.
 
-Homework 1 is built from clean with each (``--reproducible``), the Dask one against a real
-``dask scheduler`` and ``dask worker`` started on 127.0.0.1 by the test: the results, the figures
-and the PDF must be byte-identical. Then what each executor does with a task that fails, dies or
-hangs.
+Homework 1 is built from clean on local workers (the session's build) and on a Dask cluster, a
+real ``dask scheduler`` and ``dask worker`` started on 127.0.0.1 by the test: the results, the
+figures and the PDF must be byte-identical. (Run in this very process, as ``--executor
+inprocess`` runs them, its experiments give the local build's results and figure bytes too:
+tests/test_what_a_grader_sees.py::test_a_rerun_gives_the_build_s_results_and_figure_bytes; and
+tests/test_reproducible.py builds one project both ways.) Then what each executor does with a
+task that fails, dies or hangs, or that starts processes of its own.
 """
 
 from __future__ import annotations
@@ -88,8 +91,8 @@ def scheduler() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def homeworks(homework_builds: HomeworkBuilds, scheduler: str) -> dict[str, Path]:
-    """Homework 1 built from clean with each executor (the Dask one on the scheduler above)."""
-    return {"inprocess": homework_builds("inprocess"), "local": homework_builds("local"),
+    """Homework 1 built from clean on local workers and on the Dask cluster above."""
+    return {"local": homework_builds("local"),
             "dask": homework_builds("dask", "--scheduler", scheduler)}
 
 
@@ -102,15 +105,14 @@ def _outputs(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.tex
-@pytest.mark.parametrize("executor", ["local", "dask"])
-def test_every_executor_gives_the_same_bytes(homeworks: dict[str, Path], executor: str) -> None:
-    reference = _outputs(homeworks["inprocess"])
+def test_every_executor_gives_the_same_bytes(homeworks: dict[str, Path]) -> None:
+    reference = _outputs(homeworks["local"])
     assert len([k for k in reference if k.startswith("figures/")]) >= 5
     assert len([k for k in reference if k.startswith("build/results/")]) == 6
-    other = _outputs(homeworks[executor])
+    other = _outputs(homeworks["dask"])
     assert sorted(other) == sorted(reference)
     differing = [name for name in reference if other[name] != reference[name]]
-    assert differing == [], f"{executor} differs from inprocess in {differing}"
+    assert differing == [], f"dask differs from local in {differing}"
 
 
 @pytest.mark.tex
@@ -166,19 +168,9 @@ def test_values_errors_exits_and_time_limits_come_back_as_results(tmp_path: Path
         assert (error["file"], error["line"]) == (f"solutions/problem{name}.py", line)
 
 
-@pytest.mark.parametrize("body, how", [("import os; os._exit(3)", "exit 3"),
-                                       ("import ctypes; ctypes.string_at(0)", "signal SIGSEGV")])
-def test_a_local_worker_that_dies_is_named_and_the_others_finish(tmp_path: Path, body: str,
-                                                                 how: str) -> None:
-    tasks = [_task(tmp_path, body, name="1"), _task(tmp_path, "return {'x': 1}", name="2"),
-             _task(tmp_path, "return {'x': 2}", name="3")]
-    results = _run(LocalExecutor(jobs=2), tasks)
-    assert results["1"].error == {"kind": "died", "how": how,  # type: ignore[attr-defined]
-                                  "file": "solutions/problem1.py"}
-    assert results["2"].values == {"x": 1} and results["3"].values == {"x": 2}  # type: ignore[attr-defined]
-
-
 def test_a_dask_worker_that_dies_is_reported(tmp_path: Path, scheduler: str) -> None:
+    """(A local worker that dies, by an exit or a crash, is a real build's case:
+    tests/test_failure_kinds.py::test_an_experiment_process_that_dies_is_named_and_the_others_results_kept.)"""
     from distributed import Client
 
     results = _run(DaskExecutor(scheduler=scheduler, jobs=2),

@@ -276,7 +276,7 @@ def run_build(settings: Settings, problems: tuple[str, ...] | None = None) -> No
 
     reporter = make_reporter(settings.verbosity)
     try:
-        report = build(project, options, reporter, on_plan=explainer(
+        report = build(project, options, reporter, explain=explainer(
             settings.explain, lambda line: click.echo(line, err=True)))
     finally:
         reporter.close()

@@ -340,7 +340,12 @@ def _stop(worker: _Worker) -> None:
     with contextlib.suppress(OSError, ValueError):
         worker.conn.close()
     if worker.process.is_alive():
-        worker.process.terminate()
+        # SIGTERM to its whole group: processes it forked hold the pipe that says it has ended,
+        # and the join below would wait its whole timeout for them.
+        try:
+            os.killpg(worker.process.pid, signal.SIGTERM)
+        except OSError:
+            worker.process.terminate()
     worker.process.join(timeout=5)
     _kill(worker)  # the group outlives its leader: processes the experiment left running
     worker.process.join()

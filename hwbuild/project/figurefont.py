@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hwbuild.errors import ConfigError
+from hwbuild.programs import kpsewhich
 
 STYLES = ("regular", "italic", "bold", "bolditalic")
 # fontconfig patterns for the four styles, after the family name
@@ -117,24 +118,17 @@ def _required(name: str, where: str) -> FigureFont:
 def find_font(name: str) -> FigureFont | None:
     """The four styles of family ``name`` (or of the font file ``name``), or None."""
     if name == LATIN_MODERN:
-        paths = _kpsewhich(list(LATIN_MODERN_FILES.values()))
+        paths = kpsewhich(*LATIN_MODERN_FILES.values())
         if len(paths) == len(STYLES):
             return FigureFont(name, tuple(zip(STYLES, paths, strict=True)))
     if FONT_FILE.search(name):
-        path = name if Path(name).is_file() else next(iter(_kpsewhich([name])), None)
+        path = name if Path(name).is_file() else next(iter(kpsewhich(name)), None)
         return FigureFont(name, tuple((s, path) for s in STYLES)) if path else None
     files = {style: _fc_match(name, style) for style in STYLES}
     if files["regular"] is None:
         return None
     return FigureFont(name, tuple((style, files[style] or files["regular"] or "")
                                   for style in STYLES))
-
-
-def _kpsewhich(names: list[str]) -> list[str]:
-    if shutil.which("kpsewhich") is None:
-        return []
-    done = subprocess.run(["kpsewhich", *names], capture_output=True, text=True, check=False)
-    return [line for line in done.stdout.splitlines() if line.strip()]
 
 
 def _fc_match(family: str, style: str) -> str | None:

@@ -16,16 +16,15 @@ For the whole homework, :func:`page_map` says which pages each problem occupies.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from hwbuild.errors import Location, ToolMissingError, UsageError
+from hwbuild.errors import Location, UsageError
 from hwbuild.fsutil import absolute, dump_json, read_json, write_if_changed
 from hwbuild.origins import Origins
+from hwbuild.programs import run_tool
 from hwbuild.project.document import Problem, Project
 from hwbuild.project.layout import SOLUTIONS, Layout
 from hwbuild.project.variants import HANDOUT
@@ -117,12 +116,7 @@ class CheckResult:
 
 def pdf_pages(pdf: Path) -> list[str]:
     """The text of each page of ``pdf`` (``pdftotext``, reading order), first page first."""
-    tool = shutil.which("pdftotext")
-    if tool is None:
-        raise ToolMissingError("pdftotext is not installed (or not on PATH)",
-                               hint="install poppler-utils: apt-get install poppler-utils")
-    proc = subprocess.run([tool, "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
-                          check=False)
+    proc = run_tool("pdftotext", "-enc", "UTF-8", str(pdf), "-")
     if proc.returncode != 0:
         raise UsageError(f"pdftotext cannot read {pdf}: "
                          f"{proc.stderr.decode('utf-8', 'replace').strip()}",

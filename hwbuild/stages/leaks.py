@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
-import subprocess
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwbuild.programs import tool_output
 from hwbuild.project.document import Problem, Project
 from hwbuild.project.layout import SOLUTIONS
 from hwbuild.project.variants import HANDOUT, RUBRIC
@@ -130,22 +129,12 @@ def solution_secrets(project: Project, problems: list[Problem], shown: str = "")
 # -- the handout's artifacts, as text -------------------------------------------------------------
 
 
-def _run(*command: str) -> str:
-    tool = shutil.which(command[0])
-    if tool is None:
-        from hwbuild.errors import ToolMissingError
-
-        raise ToolMissingError(f"{command[0]} is not installed (or not on PATH)",
-                               hint="install poppler-utils: apt-get install poppler-utils")
-    done = subprocess.run([tool, *command[1:]], capture_output=True, check=False)
-    return done.stdout.decode("utf-8", "replace")
-
-
 def _pdf_texts(pdf: Path, shown: str) -> Iterator[tuple[str, str]]:
-    yield f"{shown} (text)", _run("pdftotext", "-enc", "UTF-8", str(pdf), "-")
-    yield f"{shown} (metadata)", _run("pdfinfo", "-meta", str(pdf)) + _run("pdfinfo", str(pdf))
+    yield f"{shown} (text)", tool_output("pdftotext", "-enc", "UTF-8", str(pdf), "-")
+    yield (f"{shown} (metadata)",
+           tool_output("pdfinfo", "-meta", str(pdf)) + tool_output("pdfinfo", str(pdf)))
     with tempfile.TemporaryDirectory() as folder:
-        _run("pdfdetach", "-saveall", "-o", folder, str(pdf))
+        tool_output("pdfdetach", "-saveall", "-o", folder, str(pdf))
         for attached in sorted(Path(folder).iterdir()):
             yield (f"{shown} (attached {attached.name})",
                    attached.read_bytes().decode("utf-8", "replace"))
@@ -208,7 +197,7 @@ def _figures_text(project: Project, problems: list[Problem]) -> str:
         stamp = load_target_stamp(layout, name)
         figures.update(project.root / key for key in (stamp.inputs if stamp else {})
                        if key.endswith(".pdf"))
-    return "\n".join(_run("pdftotext", "-enc", "UTF-8", str(path), "-")
+    return "\n".join(tool_output("pdftotext", "-enc", "UTF-8", str(path), "-")
                      for path in sorted(figures) if path.is_file())
 
 

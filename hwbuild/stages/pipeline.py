@@ -63,13 +63,14 @@ def build_executor(project: Project, options: BuildOptions, *, warm: bool = Fals
                          preload_libraries=preload_libraries)
 
 
-def explainer(enabled: bool, echo: Callable[[str], None]) -> Callable[[Plan], None] | None:
-    """What ``--explain`` does with each build's plan: one ``explain:`` line per decision."""
+def explainer(enabled: bool, echo: Callable[[str], None]
+              ) -> Callable[[list[str]], None] | None:
+    """What ``--explain`` does with each build's decisions: one ``explain:`` line each."""
     if not enabled:
         return None
 
-    def explain(plan: Plan) -> None:
-        for line in plan.explain():
+    def explain(lines: list[str]) -> None:
+        for line in lines:
             echo(f"explain: {line}")
 
     return explain
@@ -116,8 +117,10 @@ def undefined_references(plan: Plan) -> list[str]:
 
 def build(project: Project, options: BuildOptions, reporter: Reporter, *,
           executor: Executor | None = None,
-          on_plan: Callable[[Plan], None] | None = None) -> BuildReport:
-    """Build the targets ``options`` ask for; raise a BuildError on failure."""
+          explain: Callable[[list[str]], None] | None = None) -> BuildReport:
+    """Build the targets ``options`` ask for; raise a BuildError on failure. ``explain``
+    receives why each problem reruns and each PDF rebuilds: the plan's decisions, then those
+    the experiments' results changed."""
     started = time.perf_counter()
     report = BuildReport()
     stage = Stages(report)
@@ -129,12 +132,14 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
         try:
             plan = stage("plan", plan_build, project, options)
             report.explain = plan.explain()
-            if on_plan is not None:
-                on_plan(plan)
+            if explain is not None:
+                explain(report.explain)
             experiments = stage("experiments", run_experiments, plan, executors, reporter)
             report.ran, report.cached = experiments.ran, experiments.cached
             targets = stage("plan", replan, plan, experiments.entries, experiments.ran,
                             experiments.touched)
+            if explain is not None:
+                explain(plan.explain_replanned(targets))
             composed = stage("render", compose, plan, targets, experiments.entries)
             pause("rendered")
             compiled = stage("compile", typeset, plan, composed, reporter)

@@ -134,6 +134,14 @@ class Plan:
                 lines.append(f"{target.target.name}: rebuilds: {'; '.join(target.reasons)}")
         return lines
 
+    def explain_replanned(self, targets: list[TargetPlan]) -> list[str]:
+        """The targets the plan found up to date that rebuild after all, once the experiments
+        ran or a frozen result was installed: why."""
+        before = {target.target.name: target for target in self.targets}
+        return [f"{target.target.name}: rebuilds after the experiments: "
+                f"{'; '.join(target.reasons)}" for target in targets
+                if target.reasons and before[target.target.name].up_to_date]
+
 
 # -- the document's clock and variables ----------------------------------------------------------
 
@@ -352,15 +360,17 @@ def replan(plan: Plan, entries: dict[str, CacheEntry], ran: Collection[str],
 
     ``entries``: every needed problem's cache entry now; ``ran``: the problems whose experiment
     ran; ``touched``: the files the experiments stage wrote or read again, whose hashes the plan
-    forgets. A target with a rerun problem is decided again (its values may have come out the
-    same); the others keep the plan's decision.
+    forgets. A target with a rerun problem, or one that read a touched file (a frozen result's
+    figure, installed after the plan), is decided again; the others keep the plan's decision.
     """
+    touched = set(touched)
     plan.hashes.forget(touched)
     decided = []
     for target in plan.targets:
         settings = target_settings(plan, target.target, entries)
         reasons = target.reasons
-        if reasons or any(p.id in ran for p in target.target.problems):
+        if (reasons or any(p.id in ran for p in target.target.problems)
+                or (target.stamp is not None and not touched.isdisjoint(target.stamp.inputs))):
             reasons = why_outdated(target.stamp, settings, plan.hashes)
         decided.append(TargetPlan(target.target, target.stamp, reasons, settings))
     return decided

@@ -12,10 +12,11 @@ from __future__ import annotations
 import html
 import itertools
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from hwbuild.errors import ToolMissingError
+from hwbuild.programs import tool_output
 
 PAGE = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.S)
 WORD = re.compile(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">(.*?)</word>')
@@ -23,12 +24,10 @@ WORD = re.compile(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d
 
 def _pages(pdf: Path) -> list[tuple[float, list[tuple[float, float, str]]]]:
     """Per page: its height and its words as (top, bottom, text), in reading order."""
-    tool = shutil.which("pdftotext")
-    if tool is None:
+    try:
+        text = tool_output("pdftotext", "-bbox", "-enc", "UTF-8", str(pdf), "-")
+    except ToolMissingError:
         return []
-    done = subprocess.run([tool, "-bbox", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
-                          check=False)
-    text = done.stdout.decode("utf-8", "replace")
     return [(float(height), [(float(top), float(bottom), html.unescape(word))
                              for top, bottom, word in WORD.findall(body)])
             for _, height, body in PAGE.findall(text)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwbuild.errors import BuildError, ExperimentError, Location, UsageError
@@ -73,7 +74,7 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     for item in plan.problems:
         if not item.reruns and item.entry is not None:
             if item.frozen is not None:
-                install_frozen(plan, item)
+                install_frozen(plan, item, outcome)
             outcome.entries[item.problem.id] = item.entry
             outcome.cached.append(item.problem.id)
             cache.write_results(layout, item.problem.id, item.entry.values)
@@ -115,15 +116,25 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
     return outcome
 
 
-def install_frozen(plan: Plan, item: ProblemPlan) -> None:
+def install_frozen(plan: Plan, item: ProblemPlan, outcome: ExperimentResults) -> None:
     """A frozen result stands for the experiment: its figures into ``figures/``, its entry into
     the cache (the next build reuses it without reading ``frozen/``)."""
     assert item.frozen is not None and item.entry is not None
-    root = plan.project.root
-    for relative, data in item.frozen.figures.items():
-        write_if_changed(root / relative, data)
-    plan.hashes.forget(item.frozen.figures)
+    previous = cache.load(plan.layout, item.problem.id)
+    outcome.touched.extend(write_figures(plan.project.root, item.frozen.figures,
+                                         previous.figures if previous else []))
     cache.store(plan.layout, item.problem.id, item.entry)
+
+
+def write_figures(root: Path, figures: dict[str, bytes], previous: list[str]) -> list[str]:
+    """Write an experiment's figures, and delete those its previous result had and this one
+    has not: the files written or deleted."""
+    for relative, data in figures.items():
+        write_if_changed(root / relative, data)
+    gone = [relative for relative in previous if relative not in figures]
+    for relative in gone:
+        (root / relative).unlink(missing_ok=True)
+    return [*figures, *gone]
 
 
 def _claims(plan: Plan) -> Claims:
@@ -139,16 +150,12 @@ def _claims(plan: Plan) -> Claims:
 def record(plan: Plan, item: ProblemPlan, result: TaskResult, outcome: ExperimentResults,
            hashes: FileHashes) -> None:
     """Write one result into the project: figures, results file, then the cache entry."""
-    layout, root = plan.layout, plan.project.root
-    for relative, data in result.figures.items():
-        write_if_changed(root / relative, data)
-    previous = item.entry.figures if item.entry else []
-    for relative in previous:
-        if relative not in result.figures:
-            (root / relative).unlink(missing_ok=True)
+    layout = plan.layout
+    written = write_figures(plan.project.root, result.figures,
+                            item.entry.figures if item.entry else [])
     # Every file written, by the engine or by the experiment itself: a target whose stamp
     # recorded one (TeX read it) is decided on its hash now, not on the one the plan saw.
-    outcome.touched.extend([*result.figures, *previous, *result.outputs])
+    outcome.touched.extend([*written, *result.outputs])
     for key, digest in result.inputs.items():
         if digest == CHANGED_WHILE_READ:
             outcome.changed.append(key)

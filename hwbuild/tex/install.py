@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwbuild.errors import ToolMissingError
+from hwbuild.programs import kpsewhich
 
 if TYPE_CHECKING:
     from hwbuild.project.document import Project
@@ -49,13 +50,6 @@ def _has_font(name: str) -> bool:
     return bool(out.stdout.strip())
 
 
-def _kpsewhich(name: str) -> bool:
-    tool = shutil.which("kpsewhich")
-    if tool is None:
-        return False
-    return subprocess.run([tool, name], capture_output=True, check=False).returncode == 0
-
-
 def uses_biblatex(project: Project) -> bool:
     templates = project.layout.templates_dir
     return any("biblatex" in path.read_text("utf-8", errors="replace")
@@ -73,7 +67,7 @@ def missing_packages(engines: tuple[str, ...], biber: bool) -> list[str]:
             continue
         if shutil.which(engine) is None or not _has_font("CMU Serif"):
             wanted += ENGINE_PACKAGES[engine].split()
-    if biber and (shutil.which("biber") is None or not _kpsewhich("biblatex.sty")):
+    if biber and (shutil.which("biber") is None or not kpsewhich("biblatex.sty")):
         wanted += BIBER_PACKAGES.split()
     return list(dict.fromkeys(wanted))
 

@@ -390,7 +390,7 @@ def run_watch(project: Project, options: BuildOptions, *, verbosity: int, explai
         reporter = make_watch_reporter(verbosity)
         fresh = FreshProject(root, project.student)  # re-reads hwbuild.toml
         try:
-            return build(fresh, opts, reporter, executor=executor, on_plan=show_plan)
+            return build(fresh, opts, reporter, executor=executor, explain=show_plan)
         finally:
             reporter.close()
 
