@@ -105,3 +105,26 @@ def test_a_student_s_seed_and_names_are_their_own() -> None:
                                    ("problem-3-student-alice1", "solutions", "3")]:
         assert Layout.variant_of_target(name) == variant
         assert Layout.problems_of_target(name) == problem
+
+
+def test_a_students_finished_experiment_removes_only_its_own_checkpoints(make_project) -> None:
+    """A student's run and the plain build's are two runs of the experiment, each resumable:
+    recording the student's result removes the student's checkpoints, not the plain build's."""
+    from hwbuild.experiments import checkpoint
+    from hwbuild.experiments.executors import InProcessExecutor
+    from hwbuild.stages.plan import BuildOptions, plan_build
+    from hwbuild.stages.report import Reporter
+    from hwbuild.stages.run import run_experiments
+
+    root = make_project({"1": (SOLUTION, TEMPLATE)})
+    build_dir = root / "build"
+    plain, own = checkpoint.folder(build_dir, "1"), checkpoint.folder(build_dir, "1-student-s7")
+    for folder in (plain, own):
+        folder.mkdir(parents=True)
+        (folder / "train.ckpt").write_bytes(b"state")
+    project = Project(root, student="s7")
+    plan = plan_build(project, BuildOptions(executor="inprocess", device="cpu"))
+    outcome = run_experiments(plan, InProcessExecutor, Reporter())
+    assert outcome.entries["1"].values["who"] == "s7"
+    assert not own.exists()
+    assert (plain / "train.ckpt").read_bytes() == b"state"
