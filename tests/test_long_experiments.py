@@ -96,7 +96,7 @@ def test_frozen_results_build_a_clone_without_running_anything(straight: Path,
     (clone / "figures").mkdir()
     built = run_build(clone, "--frozen")
     assert built.returncode == 0, built.output
-    assert "experiments: cached 1" in built.stdout and "epoch" not in built.output
+    assert "experiments: frozen 1" in built.stdout and "epoch" not in built.output
     assert (clone / "build/homework.pdf").read_bytes() == (root / "build/homework.pdf").read_bytes()
     image = clone / "data/images/1-005.npy"
     np.save(image, np.load(image) * 2)

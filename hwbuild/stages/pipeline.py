@@ -136,6 +136,7 @@ def build(project: Project, options: BuildOptions, reporter: Reporter, *,
                 explain(report.explain)
             experiments = stage("experiments", run_experiments, plan, executors, reporter)
             report.ran, report.cached = experiments.ran, experiments.cached
+            report.frozen = experiments.frozen
             targets = stage("plan", replan, plan, experiments.entries, experiments.ran,
                             experiments.touched)
             if explain is not None:

@@ -37,6 +37,7 @@ class TargetReport:
 class BuildReport:
     ran: dict[str, float] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)  # results taken from frozen/ (hwbuild freeze)
     targets: list[TargetReport] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)  # inputs edited while the build ran
@@ -120,6 +121,8 @@ def summary(report: BuildReport, *, timings: bool = False, root: str | None = No
         parts.append(f"ran {ran}")
     if report.cached:
         parts.append(f"cached {', '.join(report.cached)}")
+    if report.frozen:
+        parts.append(f"frozen {', '.join(report.frozen)}")
     lines.append(f"experiments: {'; '.join(parts) if parts else 'none needed'}")
     for target in report.targets:
         pdf = _shown(target.pdf, root)

@@ -40,6 +40,7 @@ class ExperimentResults:
     entries: dict[str, CacheEntry] = field(default_factory=dict)
     ran: dict[str, float] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)  # results installed from frozen/ this build
     changed: list[str] = field(default_factory=list)  # inputs that moved during the build
     # Stamp keys of the files this stage wrote, and of the inputs it hashed again: the plan's
     # hashes of them are stale.
@@ -75,8 +76,10 @@ def run_experiments(plan: Plan, executor: Callable[[], Executor], reporter: Repo
         if not item.reruns and item.entry is not None:
             if item.frozen is not None:
                 install_frozen(plan, item, outcome)
+                outcome.frozen.append(item.problem.id)
+            else:
+                outcome.cached.append(item.problem.id)
             outcome.entries[item.problem.id] = item.entry
-            outcome.cached.append(item.problem.id)
             cache.write_results(layout, item.problem.id, item.entry.values)
     stale = plan.reruns
     if not stale:

@@ -293,7 +293,7 @@ def describe(result: WatchResult) -> str:
     assert report is not None
     built = [t.pdf.name for t in report.targets if t.status == TargetStatus.BUILT]
     current = [t.pdf.name for t in report.targets if t.status != TargetStatus.BUILT]
-    counts = f"ran {len(report.ran)}; cached {len(report.cached)}"
+    counts = f"ran {len(report.ran)}; cached {len(report.cached) + len(report.frozen)}"
     if built:
         what = f"built {', '.join(built)}"
         if current:
