@@ -8,15 +8,14 @@ import subprocess
 
 from hwbuild.errors import ToolMissingError
 
-POPPLER_HINT = "install poppler-utils: apt-get install poppler-utils"
 
-
-def run_tool(tool: str, *args: str, hint: str = POPPLER_HINT) -> subprocess.CompletedProcess[bytes]:
-    """Run ``tool`` with ``args`` (its output captured, its exit status left to the caller);
-    a ToolMissingError where it is not installed."""
+def run_tool(tool: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run one of poppler's tools with ``args`` (its output captured, its exit status left to
+    the caller); a ToolMissingError where it is not installed."""
     path = shutil.which(tool)
     if path is None:
-        raise ToolMissingError(f"{tool} is not installed (or not on PATH)", hint=hint)
+        raise ToolMissingError(f"{tool} is not installed (or not on PATH)",
+                               hint="install poppler-utils: apt-get install poppler-utils")
     return subprocess.run([path, *args], capture_output=True, check=False)
 
 
